@@ -1,0 +1,33 @@
+/*
+ * Batch assembly: gathers uint8 image rows by index and converts them to scaled floats.
+ * Each output row depends on one input row only, so rows are split freely between threads.
+ */
+#include "internal.h"
+
+#include <stddef.h>
+
+typedef struct {
+    float *out;
+    const uint8_t *images;
+    const int32_t *indices;
+    size_t cols;
+    float scale;
+} gather_args;
+
+DK_KERNEL static void gather_rows(void *p, size_t r0, size_t r1) {
+    const gather_args *a = p;
+    size_t cols = a->cols;
+    const float scale = a->scale;
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *restrict src = a->images + (size_t)a->indices[r] * cols;
+        float *restrict dst = a->out + r * cols;
+        for (size_t c = 0; c < cols; c++) dst[c] = (float)src[c] * scale;
+    }
+}
+
+void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices, int rows, int cols,
+                       float scale) {
+    if (rows <= 0 || cols <= 0) return;
+    gather_args a = {out, images, indices, (size_t)cols, scale};
+    dk__parallel_for((size_t)rows, 1 + (32 * 1024) / (size_t)cols, 1, gather_rows, &a);
+}

@@ -1,0 +1,126 @@
+/*
+ * CKernels — the whole C API of Dendrite's tuned CPU kernels.
+ *
+ * Contract for every function:
+ *  - plain float32 buffers, row-major, sizes and leading dimensions explicit;
+ *  - outputs first, then inputs, then sizes (llm.c order);
+ *  - no allocation on the heap, no global state except the thread count;
+ *  - deterministic: a result is bitwise identical for any thread count (each output element is
+ *    produced by one thread in a fixed order; reductions use chunking that depends on sizes only);
+ *  - AVX2+FMA code paths are chosen at load time where the CPU has them (target_clones),
+ *    portable x86-64 code otherwise.
+ */
+#ifndef DENDRITE_CKERNELS_H
+#define DENDRITE_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- runtime */
+
+/// Sets the number of threads every kernel uses (n < 1 means 1).
+void dk_set_num_threads(int n);
+/// The number of threads kernels use (defaults to the number of cores).
+int dk_get_num_threads(void);
+/// 1 when the library was built with OpenMP, 0 otherwise.
+int dk_openmp_enabled(void);
+/// The instruction set the kernels run with: "avx2+fma" or "x86-64 (sse2)".
+const char *dk_instruction_set(void);
+
+/* ---------------------------------------------------------------- matmul */
+
+/// C = alpha * op(A) * op(B) + beta * C.
+/// op(A) is (M,K): A is (M,K) with row stride lda, or (K,M) when trans_a != 0.
+/// op(B) is (K,N): B is (K,N) with row stride ldb, or (N,K) when trans_b != 0.
+/// C is (M,N) with row stride ldc. beta == 0 overwrites C without reading it (C may hold NaN).
+void dk_sgemm(int trans_a, int trans_b, int M, int N, int K,
+              float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc);
+
+/* ---------------------------------------------------------------- bias */
+
+/// out[r,c] = inp[r,c] + bias[c]; inp and out are (rows,cols); out may equal inp.
+void dk_bias_add(float *out, const float *inp, const float *bias, int rows, int cols);
+/// dbias[c] = sum over r of dout[r,c] (+ dbias[c] when accumulate != 0). dout is (rows,cols).
+void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int accumulate);
+
+/* ---------------------------------------------------------------- activations */
+
+typedef enum {
+    DK_ACT_IDENTITY = 0,
+    DK_ACT_RELU = 1,
+    DK_ACT_LEAKY_RELU = 2, /* alpha = negative slope, must be > 0 (default 0.01) */
+    DK_ACT_SIGMOID = 3,
+    DK_ACT_TANH = 4,
+    DK_ACT_ELU = 5,        /* alpha > 0 (default 1) */
+    DK_ACT_SELU = 6        /* fixed constants: alpha 1.6732632423543772, scale 1.0507009873554805 */
+} dk_activation;
+
+/// out[i] = f(inp[i]) for n elements; out may equal inp.
+void dk_activation_forward(float *out, const float *inp, size_t n, dk_activation act, float alpha);
+/// Fused bias + activation: out[r,c] = f(inp[r,c] + bias[c]); out may equal inp.
+void dk_bias_activation_forward(float *out, const float *inp, const float *bias,
+                                int rows, int cols, dk_activation act, float alpha);
+/// dinp[i] = dout[i] * f'(x_i), computed from the forward OUTPUT out[i] = f(x_i) alone
+/// (every supported activation's derivative is a function of its output). dinp may equal dout.
+void dk_activation_backward(float *dinp, const float *dout, const float *out, size_t n,
+                            dk_activation act, float alpha);
+
+/* ---------------------------------------------------------------- softmax */
+
+/// Row-wise softmax (max-subtracted). inp and out are (rows,cols); out may equal inp.
+void dk_softmax_forward(float *out, const float *inp, int rows, int cols);
+/// Row-wise log-softmax (max-subtracted log-sum-exp).
+void dk_log_softmax_forward(float *out, const float *inp, int rows, int cols);
+/// dinp = out * (dout - sum_c(dout * out)) per row, from the softmax output.
+void dk_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols);
+/// dinp = dout - exp(out) * sum_c(dout) per row, from the log-softmax output.
+void dk_log_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols);
+
+/// Fused softmax cross-entropy over a batch, forward and gradient in one pass.
+/// logits (rows,cols), labels (rows) in [0, cols). Writes losses[r] = -log_softmax(logits)[r, label]
+/// and, when dlogits != NULL, dlogits[r,c] = (softmax[r,c] - onehot[r,c]) * grad_scale
+/// (grad_scale = 1/rows gives the gradient of the mean). Returns the mean loss, summed in order.
+double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logits,
+                                const int32_t *labels, int rows, int cols, float grad_scale);
+/// out[r] = index of the largest value of row r (first one on ties).
+void dk_argmax_rows(int32_t *out, const float *inp, int rows, int cols);
+
+/* ---------------------------------------------------------------- optimizers */
+
+/// One Adam step, PyTorch's form (bias-corrected moments, eps added after the square root):
+///   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
+///   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+/// step is t >= 1 (the step being taken).
+void dk_adam_step(float *param, float *m, float *v, const float *grad, size_t n,
+                  float lr, float beta1, float beta2, float eps, int64_t step);
+/// One SGD step, PyTorch's form: with momentum mu > 0, vel = mu*vel + g and p -= lr*vel;
+/// with mu == 0 (vel may be NULL), p -= lr*g.
+void dk_sgd_step(float *param, float *velocity, const float *grad, size_t n, float lr, float momentum);
+
+/* ---------------------------------------------------------------- elementwise and reductions */
+
+/// y[i] += x[i]
+void dk_add_inplace(float *y, const float *x, size_t n);
+/// y[i] *= a
+void dk_scale_inplace(float *y, float a, size_t n);
+/// Sum of x, accumulated in double with size-only chunking (thread-count independent).
+double dk_sum(const float *x, size_t n);
+/// Sum of squares of x (double, as dk_sum). NaN/Inf propagate, so it doubles as a finiteness check.
+double dk_sum_squares(const float *x, size_t n);
+
+/* ---------------------------------------------------------------- data */
+
+/// Gathers a batch: out[r, :] = images[indices[r], :] * scale, converting uint8 pixels to float.
+/// images is (count, cols) bytes; out is (rows, cols).
+void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices,
+                       int rows, int cols, float scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,264 @@
+/*
+ * dk_sgemm: BLIS-style single-precision GEMM, C = alpha * op(A) * op(B) + beta * C.
+ *
+ * Layout: K is cut in blocks of at most KC, N in blocks of NC, M in blocks of MC; each block of
+ * op(B) is packed into NR-column micro-panels and each block of op(A) into MR-row micro-panels
+ * (zero padded at the edges), then a 6x16 register-blocked micro-kernel computes every tile.
+ *
+ * Determinism: threads split C into a grid of MR x NR-aligned rectangles and never split K. The
+ * K blocks depend on K alone and each C element is always accumulated by the same micro-kernel
+ * in the same order, so the result is bitwise identical for any thread count or grid.
+ *
+ * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
+ * that concurrent callers (several threads calling dk_sgemm at once) never share one.
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* Register tile: 12 ymm accumulators (6 rows x 2 vectors of 8) + 2 B vectors + 1 broadcast. */
+#define MR 6
+#define NR 16
+/* Cache blocking. KC: an A and a B micro-panel (MR*KC + NR*KC floats) stay in L1.
+ * MC: the packed A block (MC*KC) stays in L2. NC: the packed B block (KC*NC) stays in L3. */
+#define KC 256
+#define MC 144
+#define NC 1024
+/* Enough packing slots for several concurrent callers; a worker waits if all are taken. */
+#define PACK_SLOTS 16
+/* Below this many multiply-adds, thread wake-up costs more than it saves. */
+#define PARALLEL_MIN_WORK (48 * 1024)
+
+typedef struct {
+    _Alignas(64) float a[MC * KC];
+    _Alignas(64) float b[KC * NC];
+} pack_slot;
+
+static pack_slot g_slots[PACK_SLOTS];
+static atomic_int g_slot_busy[PACK_SLOTS];
+
+static int claim_slot(int hint) {
+    for (;;) {
+        for (int i = 0; i < PACK_SLOTS; i++) {
+            int s = (hint + i) % PACK_SLOTS;
+            if (atomic_load_explicit(&g_slot_busy[s], memory_order_relaxed) == 0 &&
+                atomic_exchange_explicit(&g_slot_busy[s], 1, memory_order_acquire) == 0)
+                return s;
+        }
+        sched_yield();
+    }
+}
+
+static void release_slot(int s) { atomic_store_explicit(&g_slot_busy[s], 0, memory_order_release); }
+
+/* Matrices as (row stride, column stride) views, so transposes and the C^T = B^T A^T swap are
+ * just stride changes. */
+typedef struct {
+    int M, N, K;
+    float alpha, beta;
+    const float *A;
+    ptrdiff_t rsa, csa;
+    const float *B;
+    ptrdiff_t rsb, csb;
+    float *C;
+    ptrdiff_t rsc, csc;
+    int kblocks, kc_step; /* K blocking: a function of K only */
+    int grid_m, grid_n;   /* thread grid over C */
+} gemm_problem;
+
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* Packs an mc x kc block of op(A) into MR-row micro-panels: panel-major, then k, then row. */
+DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
+                      int mc, int kc) {
+    for (int ir = 0; ir < mc; ir += MR) {
+        int mr = min_int(MR, mc - ir);
+        const float *src = a + ir * rs;
+        if (mr == MR && rs == 1) {
+            for (int p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) dst[p * MR + i] = src[p * cs + i];
+        } else if (mr == MR && cs == 1) {
+            for (int p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) dst[p * MR + i] = src[i * rs + p];
+        } else {
+            for (int p = 0; p < kc; p++) {
+                for (int i = 0; i < mr; i++) dst[p * MR + i] = src[i * rs + p * cs];
+                for (int i = mr; i < MR; i++) dst[p * MR + i] = 0.0f;
+            }
+        }
+        dst += MR * kc;
+    }
+}
+
+/* Packs a kc x nc block of op(B) into NR-column micro-panels: panel-major, then k, then column. */
+DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
+                      int kc, int nc) {
+    for (int jr = 0; jr < nc; jr += NR) {
+        int nr = min_int(NR, nc - jr);
+        const float *src = b + jr * cs;
+        if (nr == NR && cs == 1) {
+            for (int p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++) dst[p * NR + j] = src[p * rs + j];
+        } else if (nr == NR && rs == 1) {
+            /* Transposed B: walk each source row contiguously, in 8-column groups so the
+             * scattered stores stay within a few cache lines. */
+            for (int j0 = 0; j0 < NR; j0 += 8)
+                for (int p = 0; p < kc; p++)
+                    for (int j = j0; j < j0 + 8; j++) dst[p * NR + j] = src[j * cs + p];
+        } else {
+            for (int p = 0; p < kc; p++) {
+                for (int j = 0; j < nr; j++) dst[p * NR + j] = src[p * rs + j * cs];
+                for (int j = nr; j < NR; j++) dst[p * NR + j] = 0.0f;
+            }
+        }
+        dst += NR * kc;
+    }
+}
+
+/* Writes the valid mr x nr part of a tile: C = alpha*acc + beta*C, never reading C if beta == 0. */
+DK_INLINE void store_tile(float *c, ptrdiff_t rsc, ptrdiff_t csc, const float acc[MR][NR], int mr,
+                          int nr, float alpha, float beta) {
+    if (beta == 0.0f) {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c[i * rsc + j * csc] = alpha * acc[i][j];
+    } else if (beta == 1.0f) {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c[i * rsc + j * csc] += alpha * acc[i][j];
+    } else {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+                c[i * rsc + j * csc] = alpha * acc[i][j] + beta * c[i * rsc + j * csc];
+    }
+}
+
+DK_INLINE void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *c,
+                            ptrdiff_t rsc, ptrdiff_t csc, int mr, int nr, float alpha, float beta) {
+    float acc[MR][NR] = {{0}};
+    for (int p = 0; p < kc; p++) {
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+        a += MR;
+        b += NR;
+    }
+    if (mr == MR && nr == NR && csc == 1)
+        store_tile(c, rsc, 1, acc, MR, NR, alpha, beta);
+    else
+        store_tile(c, rsc, csc, acc, mr, nr, alpha, beta);
+}
+
+/* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
+DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1,
+                                float *restrict pa, float *restrict pb) {
+    for (int jc = n0; jc < n1; jc += NC) {
+        int nc = min_int(NC, n1 - jc);
+        for (int kb = 0; kb < g->kblocks; kb++) {
+            int pc = kb * g->kc_step;
+            int kc = min_int(g->kc_step, g->K - pc);
+            /* Later K blocks accumulate onto what the first one wrote. */
+            float beta = kb == 0 ? g->beta : 1.0f;
+            pack_b(pb, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, kc, nc);
+            for (int ic = m0; ic < m1; ic += MC) {
+                int mc = min_int(MC, m1 - ic);
+                pack_a(pa, g->A + ic * g->rsa + pc * g->csa, g->rsa, g->csa, mc, kc);
+                float *cblk = g->C + ic * g->rsc + jc * g->csc;
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = min_int(NR, nc - jr);
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = min_int(MR, mc - ir);
+                        micro_kernel(kc, pa + ir * kc, pb + jr * kc, cblk + ir * g->rsc + jr * g->csc,
+                                     g->rsc, g->csc, mr, nr, g->alpha, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void gemm_task(void *ctx, int t) {
+    const gemm_problem *g = ctx;
+    int tiles_m = ceil_div(g->M, MR), tiles_n = ceil_div(g->N, NR);
+    int ti = t / g->grid_n, tj = t % g->grid_n;
+    int m0 = tiles_m * ti / g->grid_m * MR, m1 = min_int(g->M, tiles_m * (ti + 1) / g->grid_m * MR);
+    int n0 = tiles_n * tj / g->grid_n * NR, n1 = min_int(g->N, tiles_n * (tj + 1) / g->grid_n * NR);
+    if (m0 >= m1 || n0 >= n1) return;
+    int s = claim_slot(t);
+    gemm_rect(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
+    release_slot(s);
+}
+
+/* Estimated cycles of the busiest thread for a grid: padded micro-kernel work plus packing. */
+static double grid_cost(const gemm_problem *g, int gm, int gn) {
+    int tiles_m = ceil_div(g->M, MR), tiles_n = ceil_div(g->N, NR);
+    double rows = (double)ceil_div(tiles_m, gm) * MR, cols = (double)ceil_div(tiles_n, gn) * NR;
+    double compute = rows * cols * g->K / 16.0;
+    double packing = (rows * ceil_div((int)cols, NC) + cols) * g->K * 0.5;
+    return compute + packing;
+}
+
+static void choose_grid(gemm_problem *g) {
+    g->grid_m = g->grid_n = 1;
+    double work = (double)g->M * g->N * g->K;
+    int threads = dk__threads();
+    if (threads <= 1 || work < PARALLEL_MIN_WORK) return;
+    int most = (int)(work / PARALLEL_MIN_WORK);
+    if (threads > most) threads = most;
+    double best = grid_cost(g, 1, 1);
+    for (int gm = 1; gm <= threads; gm++) {
+        if (threads % gm) continue;
+        int gn = threads / gm;
+        if (gm > ceil_div(g->M, MR) || gn > ceil_div(g->N, NR)) continue;
+        double cost = grid_cost(g, gm, gn);
+        if (cost < best) {
+            best = cost;
+            g->grid_m = gm;
+            g->grid_n = gn;
+        }
+    }
+}
+
+/* C = beta * C for the degenerate cases (K == 0 or alpha == 0), as BLAS defines them. */
+static void scale_c(float *C, int ldc, int M, int N, float beta) {
+    for (int i = 0; i < M; i++) {
+        float *c = C + (ptrdiff_t)i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < N; j++) c[j] = 0.0f;
+        else if (beta != 1.0f)
+            for (int j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(C, ldc, M, N, beta);
+        return;
+    }
+    gemm_problem g = {
+        .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+        .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
+        .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
+        .C = C, .rsc = ldc, .csc = 1,
+    };
+    /* When N is narrower than a register tile (e.g. a 10-class output layer) computing
+     * C^T = op(B)^T op(A)^T wastes less of each tile. Products and summation order per element
+     * are unchanged, so this is invisible in the result. */
+    long tiles = (long)ceil_div(M, MR) * ceil_div(N, NR);
+    long tiles_swapped = (long)ceil_div(N, MR) * ceil_div(M, NR);
+    if (tiles_swapped * 5 < tiles * 4) {
+        gemm_problem s = {
+            .M = N, .N = M, .K = K, .alpha = alpha, .beta = beta,
+            .A = B, .rsa = g.csb, .csa = g.rsb,
+            .B = A, .rsb = g.csa, .csb = g.rsa,
+            .C = C, .rsc = 1, .csc = ldc,
+        };
+        g = s;
+    }
+    g.kblocks = ceil_div(K, KC);
+    g.kc_step = ceil_div(K, g.kblocks);
+    choose_grid(&g);
+    dk__run_tasks(g.grid_m * g.grid_n, gemm_task, &g);
+}

@@ -1,0 +1,97 @@
+/*
+ * Runtime: the global thread count (the library's only global state besides GEMM's packing
+ * buffers), the CPU code-path report, and the two parallel drivers every kernel uses.
+ * Without OpenMP everything runs on the calling thread and results are the same bits.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <unistd.h>
+
+/* 0 = not set yet; resolved lazily so no constructor is needed. */
+static atomic_int g_threads;
+
+int dk__threads(void) {
+    int t = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    if (t > 0) return t;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    t = cores < 1 ? 1 : (cores > 1024 ? 1024 : (int)cores);
+    int expected = 0;
+    /* A concurrent dk_set_num_threads wins over the default. */
+    if (!atomic_compare_exchange_strong_explicit(&g_threads, &expected, t, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        t = expected;
+    return t;
+}
+
+void dk_set_num_threads(int n) {
+    atomic_store_explicit(&g_threads, n < 1 ? 1 : n, memory_order_relaxed);
+}
+
+int dk_get_num_threads(void) { return dk__threads(); }
+
+int dk_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+const char *dk_instruction_set(void) {
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__clang__) || defined(__GNUC__))
+    /* Mirrors the target_clones choice of DK_KERNEL. */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma";
+    return "x86-64 (sse2)";
+#else
+    return "portable C";
+#endif
+}
+
+int dk__threads_for(size_t work, size_t grain) {
+    int t = dk__threads();
+    if (grain == 0) grain = 1;
+    size_t useful = work / grain;
+    if (useful < (size_t)t) t = useful < 1 ? 1 : (int)useful;
+    return t;
+}
+
+void dk__run_tasks(int ntasks, dk_task_fn fn, void *ctx) {
+#ifdef _OPENMP
+    if (ntasks > 1) {
+        /* One task per thread; if the runtime grants fewer threads, some run two: still correct. */
+#pragma omp parallel for num_threads(ntasks) schedule(static, 1)
+        for (int t = 0; t < ntasks; t++) fn(ctx, t);
+        return;
+    }
+#endif
+    for (int t = 0; t < ntasks; t++) fn(ctx, t);
+}
+
+typedef struct {
+    dk_range_fn fn;
+    void *ctx;
+    size_t n, align, units;
+    int parts;
+} range_split;
+
+static void range_task(void *p, int t) {
+    const range_split *s = p;
+    size_t b = s->units * (size_t)t / (size_t)s->parts * s->align;
+    size_t e = s->units * (size_t)(t + 1) / (size_t)s->parts * s->align;
+    if (e > s->n) e = s->n;
+    if (b < e) s->fn(s->ctx, b, e);
+}
+
+void dk__parallel_for(size_t n, size_t grain, size_t align, dk_range_fn fn, void *ctx) {
+    if (n == 0) return;
+    if (align == 0) align = 1;
+    int parts = dk__threads_for(n, grain);
+    if (parts <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    range_split s = {fn, ctx, n, align, (n + align - 1) / align, parts};
+    dk__run_tasks(parts, range_task, &s);
+}

@@ -1,0 +1,195 @@
+/*
+ * Row-wise softmax, log-softmax, their backward passes, fused softmax cross-entropy and argmax.
+ * Every row is max-subtracted, so logits of any finite magnitude give finite results; the loss
+ * comes from log-sum-exp, never from log(softmax). Rows are split between threads and each row
+ * is reduced by one thread with fixed-width lanes combined in a fixed order: deterministic.
+ * A row is walked in several short passes (reductions read-only, then plain maps) so that the
+ * in-place cases (out == inp) still vectorize.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#define LANES 16
+/* Elements per thread below which rows are not worth splitting. */
+#define ROW_GRAIN (16 * 1024)
+
+DK_INLINE float reduce_lanes(float s[LANES]) {
+    for (int w = LANES / 2; w > 0; w /= 2)
+        for (int j = 0; j < w; j++) s[j] += s[j + w];
+    return s[0];
+}
+
+DK_INLINE float row_max(const float *restrict x, size_t n) {
+    float m[LANES];
+    for (int j = 0; j < LANES; j++) m[j] = -__builtin_inff();
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    for (int w = LANES / 2; w > 0; w /= 2)
+        for (int j = 0; j < w; j++) m[j] = m[j + w] > m[j] ? m[j + w] : m[j];
+    return m[0];
+}
+
+DK_INLINE float row_sum(const float *restrict x, size_t n) {
+    float s[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) s[j] += x[i + j];
+    for (; i < n; i++) s[i % LANES] += x[i];
+    return reduce_lanes(s);
+}
+
+DK_INLINE float row_sum_exp(const float *restrict x, size_t n, float mx) {
+    float s[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) s[j] += dk__exp(x[i + j] - mx);
+    for (; i < n; i++) s[i % LANES] += dk__exp(x[i] - mx);
+    return reduce_lanes(s);
+}
+
+DK_INLINE float row_dot(const float *restrict x, const float *restrict y, size_t n) {
+    float s[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) s[j] += x[i + j] * y[i + j];
+    for (; i < n; i++) s[i % LANES] += x[i] * y[i];
+    return reduce_lanes(s);
+}
+
+typedef struct {
+    float *out, *losses;
+    const float *inp, *aux;
+    const int32_t *labels;
+    int32_t *indices;
+    size_t cols;
+    float scale;
+} rows_args;
+
+DK_KERNEL static void softmax_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        float *y = a->out + r * n;
+        float mx = row_max(x, n);
+        for (size_t i = 0; i < n; i++) y[i] = dk__exp(x[i] - mx);
+        float inv = 1.0f / row_sum(y, n);
+        for (size_t i = 0; i < n; i++) y[i] *= inv;
+    }
+}
+
+void dk_softmax_forward(float *out, const float *inp, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    rows_args a = {.out = out, .inp = inp, .cols = (size_t)cols};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, softmax_rows, &a);
+}
+
+DK_KERNEL static void log_softmax_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        float *y = a->out + r * n;
+        float mx = row_max(x, n);
+        /* (x - max) is exact; folding max into the log-sum-exp first would round at |max|'s scale. */
+        float log_sum = logf(row_sum_exp(x, n, mx));
+        for (size_t i = 0; i < n; i++) y[i] = (x[i] - mx) - log_sum;
+    }
+}
+
+void dk_log_softmax_forward(float *out, const float *inp, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    rows_args a = {.out = out, .inp = inp, .cols = (size_t)cols};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, log_softmax_rows, &a);
+}
+
+DK_KERNEL static void softmax_backward_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *g = a->inp + r * n, *y = a->aux + r * n;
+        float *d = a->out + r * n;
+        float dot = row_dot(g, y, n);
+        for (size_t i = 0; i < n; i++) d[i] = y[i] * (g[i] - dot);
+    }
+}
+
+void dk_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, softmax_backward_rows, &a);
+}
+
+DK_KERNEL static void log_softmax_backward_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *g = a->inp + r * n, *y = a->aux + r * n;
+        float *d = a->out + r * n;
+        float sum = row_sum(g, n);
+        for (size_t i = 0; i < n; i++) d[i] = g[i] - dk__exp(y[i]) * sum;
+    }
+}
+
+void dk_log_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, log_softmax_backward_rows, &a);
+}
+
+DK_KERNEL static void cross_entropy_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        size_t label = (size_t)a->labels[r];
+        float mx = row_max(x, n);
+        float sum;
+        if (a->out) {
+            float *d = a->out + r * n;
+            for (size_t i = 0; i < n; i++) d[i] = dk__exp(x[i] - mx);
+            sum = row_sum(d, n);
+            float inv = 1.0f / sum, scale = a->scale;
+            float p_label = d[label] * inv;
+            for (size_t i = 0; i < n; i++) d[i] = (d[i] * inv) * scale;
+            d[label] = (p_label - 1.0f) * scale;
+        } else {
+            sum = row_sum_exp(x, n, mx);
+        }
+        /* -log softmax[label] = (max - x[label]) + log(sum): no exp of large values, no log(0). */
+        a->losses[r] = (mx - x[label]) + logf(sum);
+    }
+}
+
+double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logits,
+                                const int32_t *labels, int rows, int cols, float grad_scale) {
+    if (rows <= 0 || cols <= 0) return 0.0;
+    rows_args a = {.out = dlogits, .losses = losses, .inp = logits, .labels = labels,
+                   .cols = (size_t)cols, .scale = grad_scale};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, cross_entropy_rows, &a);
+    double total = 0.0;
+    for (int r = 0; r < rows; r++) total += (double)losses[r];
+    return total / rows;
+}
+
+DK_KERNEL static void argmax_rows(void *p, size_t r0, size_t r1) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (x[i] > x[best]) best = i;
+        a->indices[r] = (int32_t)best;
+    }
+}
+
+void dk_argmax_rows(int32_t *out, const float *inp, int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    rows_args a = {.indices = out, .inp = inp, .cols = (size_t)cols};
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, argmax_rows, &a);
+}

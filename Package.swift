@@ -1,0 +1,45 @@
+// swift-tools-version: 6.2
+// 6.2+: a package that passes unsafe flags (-fopenmp) can still be used as a versioned dependency.
+import PackageDescription
+
+let package = Package(
+    name: "Dendrite",
+    platforms: [.macOS(.v13)],
+    // MARK: - Public products
+    products: [
+        .library(name: "Dendrite", targets: ["Dendrite"]),
+        .executable(name: "dendrite", targets: ["dendrite"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Kernels
+        .target(
+            name: "CKernels",
+            path: "CKernels",
+            cSettings: [.unsafeFlags(["-fopenmp", "-O3"])],
+            linkerSettings: [.linkedLibrary("omp5")]
+        ),
+        .target(
+            name: "SwiftKernels",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: - Library, CLI, benchmarks
+        .target(name: "Dendrite", dependencies: ["CKernels", "SwiftKernels", "CZlib"]),
+        .executableTarget(
+            name: "dendrite",
+            dependencies: [
+                "Dendrite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "KernelTests", dependencies: ["Dendrite", "CKernels", "SwiftKernels"]),
+        .testTarget(name: "DendriteTests", dependencies: ["Dendrite"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

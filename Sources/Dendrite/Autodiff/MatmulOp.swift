@@ -1,0 +1,41 @@
+// matmul: out (M,N) = a (M,K) · b (K,N). Backward: da = dout·bᵀ, db = aᵀ·dout.
+
+extension Tape {
+    /// Matrix product of two matrices (a tensor of higher rank is viewed as rows × columns).
+    public func matmul(_ a: Variable, _ b: Variable) -> Variable {
+        let m = a.value.shape.rows, k = a.value.shape.cols, n = b.value.shape.cols
+        precondition(b.value.shape.rows == k,
+                     "matmul: inner dimensions differ: a is \(a.value.shape), b is \(b.value.shape)")
+        let out = output(Shape(m, n), requiresGrad: tracksGradient(a, b))
+        let c = out.value.mutablePointer
+        profiled(profiler, "matmul.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+            backend.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.value.pointer, lda: k,
+                          b: b.value.pointer, ldb: n, beta: 0, c: c, ldc: n)
+        }
+        if out.requiresGrad { record(.matmul(a: a, b: b, out: out)) }
+        return out
+    }
+
+    func backwardMatmul(a: Variable, b: Variable, out: Variable) {
+        let m = a.value.shape.rows, k = a.value.shape.cols, n = b.value.shape.cols
+        let dout = UnsafePointer(out.grad!.mutablePointer)
+        if b.requiresGrad {
+            let accumulate = b.hasGradient
+            let db = b.gradientBuffer()
+            profiled(profiler, "matmul.backward.weights", .backward, m: k, n: n, k: m, flops: 2 * Double(m * n * k)) {
+                backend.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: a.value.pointer, lda: k,
+                              b: dout, ldb: n, beta: accumulate ? 1 : 0, c: db, ldc: n)
+            }
+            b.hasGradient = true
+        }
+        if a.requiresGrad {
+            let accumulate = a.hasGradient
+            let da = a.gradientBuffer()
+            profiled(profiler, "matmul.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+                backend.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dout, lda: n,
+                              b: b.value.pointer, ldb: n, beta: accumulate ? 1 : 0, c: da, ldc: k)
+            }
+            a.hasGradient = true
+        }
+    }
+}

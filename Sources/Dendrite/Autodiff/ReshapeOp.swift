@@ -1,0 +1,23 @@
+// reshape / flatten: the same values under a new shape, sharing storage. Backward: the gradient, reshaped.
+
+extension Tape {
+    public func reshape(_ x: Variable, to shape: Shape) -> Variable {
+        precondition(shape.count == x.value.count,
+                     "reshape: cannot view \(x.value.shape) (\(x.value.count) elements) as \(shape)")
+        let out = nextSlot(requiresGrad: tracksGradient(x))
+        out.value = x.value.reshaped(to: shape)
+        if out.requiresGrad { record(.reshape(x: x, out: out)) }
+        return out
+    }
+
+    /// Keeps the first dimension (the batch) and merges the others: [N, 28, 28] → [N, 784].
+    public func flatten(_ x: Variable) -> Variable {
+        reshape(x, to: Shape(x.value.shape.rows, x.value.shape.cols))
+    }
+
+    func backwardReshape(x: Variable, out: Variable) {
+        guard x.requiresGrad else { return }
+        let dout = UnsafePointer(out.grad!.mutablePointer)
+        contributeGradient(to: x) { dx in dx.update(from: dout, count: x.value.count) }
+    }
+}

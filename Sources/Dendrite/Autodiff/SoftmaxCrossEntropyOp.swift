@@ -1,0 +1,42 @@
+// softmax cross-entropy: loss = mean over rows of −log softmax(logits)[label].
+// The forward pass computes the gradient (softmax − onehot)/N too; backward only scales it by dloss.
+
+extension Tape {
+    /// The mean cross-entropy of `logits` (N, classes) against integer `labels` (N values in 0..<classes).
+    /// Returns a scalar variable; `backward(from:)` it to train.
+    public func softmaxCrossEntropy(_ logits: Variable, labels: UnsafeBufferPointer<Int32>) -> Variable {
+        let rows = logits.value.shape.rows, cols = logits.value.shape.cols
+        precondition(labels.count == rows,
+                     "softmaxCrossEntropy: \(labels.count) labels for logits \(logits.value.shape)")
+        for label in labels {
+            precondition(label >= 0 && Int(label) < cols,
+                         "softmaxCrossEntropy: label \(label) is outside 0..<\(cols) (logits \(logits.value.shape))")
+        }
+        let out = output(Shape.scalar, requiresGrad: tracksGradient(logits))
+        let losses = output(Shape(rows, 1), requiresGrad: false)
+        let dlogits = output(out.requiresGrad ? logits.value.shape : Shape(0, 0), requiresGrad: false)
+        let gradient: UnsafeMutablePointer<Float>? = out.requiresGrad ? dlogits.value.mutablePointer : nil
+        let lossPointer = losses.value.mutablePointer
+        let mean = profiled(profiler, "softmax_ce.forward", .forward, m: rows, n: cols,
+                            bytes: (out.requiresGrad ? 8 : 4) * Double(rows * cols)) {
+            backend.softmaxCrossEntropy(losses: lossPointer, dlogits: gradient, logits: logits.value.pointer,
+                                        labels: labels.baseAddress!, rows: rows, cols: cols,
+                                        gradScale: 1 / Float(Swift.max(rows, 1)))
+        }
+        out.value.mutablePointer[0] = Float(mean)
+        if out.requiresGrad { record(.softmaxCrossEntropy(logits: logits, out: out, dlogits: dlogits)) }
+        return out
+    }
+
+    func backwardSoftmaxCrossEntropy(logits: Variable, out: Variable, dlogits: Variable) {
+        let scale = out.grad![0]
+        let count = logits.value.count
+        contributeGradient(to: logits) { dx in
+            profiled(profiler, "softmax_ce.backward", .backward, m: logits.value.shape.rows,
+                     n: logits.value.shape.cols, bytes: 8 * Double(count)) {
+                dx.update(from: dlogits.value.pointer, count: count)
+                if scale != 1 { backend.scaleInPlace(dx, by: scale, count: count) }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// A set of CPU kernels: one method per kernel, on raw buffers, with the contracts documented in
+/// `CKernels/include/CKernels.h` (row-major, outputs first, sizes explicit, no allocation).
+///
+/// Two implementations ship: ``CBackend`` (OpenMP C kernels) and ``SwiftBackend`` (pure Swift SIMD);
+/// ``OpenBLASBackend`` borrows the system's OpenBLAS for matmul. Pick one by name with ``Backends/named(_:)``.
+public protocol Backend: AnyObject, Sendable {
+    /// The name users pass to `--backend` and `DENDRITE_BACKEND`.
+    var name: String { get }
+    /// Threads the kernels use; setting it changes every later call.
+    var threads: Int { get set }
+
+    /// C = alpha·op(A)·op(B) + beta·C, op(A) (M,K), op(B) (K,N), C (M,N); beta == 0 overwrites C.
+    func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+               alpha: Float, a: UnsafePointer<Float>, lda: Int,
+               b: UnsafePointer<Float>, ldb: Int,
+               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
+
+    func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                 rows: Int, cols: Int)
+    func biasBackward(dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int,
+                      accumulate: Bool)
+
+    func activationForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
+                           activation: Activation)
+    func biasActivationForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation)
+    /// dinput = doutput · f'(x), from the forward output alone.
+    func activationBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
+                            output: UnsafePointer<Float>, count: Int, activation: Activation)
+
+    func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int, cols: Int)
+    func logSoftmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int, cols: Int)
+    func softmaxBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
+                         output: UnsafePointer<Float>, rows: Int, cols: Int)
+    func logSoftmaxBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
+                            output: UnsafePointer<Float>, rows: Int, cols: Int)
+    /// Per-row losses, optional gradient (softmax − onehot)·gradScale, returns the mean loss.
+    func softmaxCrossEntropy(losses: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>?,
+                             logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                             rows: Int, cols: Int, gradScale: Float) -> Double
+    func argmaxRows(out: UnsafeMutablePointer<Int32>, input: UnsafePointer<Float>, rows: Int, cols: Int)
+
+    func adamStep(param: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                  v: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>, count: Int,
+                  lr: Float, beta1: Float, beta2: Float, eps: Float, step: Int)
+    func sgdStep(param: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?,
+                 grad: UnsafePointer<Float>, count: Int, lr: Float, momentum: Float)
+
+    func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int)
+    func scaleInPlace(_ y: UnsafeMutablePointer<Float>, by a: Float, count: Int)
+    func sum(_ x: UnsafePointer<Float>, count: Int) -> Double
+    func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double
+
+    /// out[r,:] = images[indices[r],:]·scale, bytes to floats.
+    func gatherRows(out: UnsafeMutablePointer<Float>, images: UnsafePointer<UInt8>,
+                    indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float)
+}

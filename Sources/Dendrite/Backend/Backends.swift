@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Choosing a backend by name: the `--backend` flag, else `DENDRITE_BACKEND`, else `c`.
+public enum Backends {
+    /// Every backend name, in the order help text lists them.
+    public static let names = ["c", "swift", "openblas"]
+    public static let environmentVariable = "DENDRITE_BACKEND"
+
+    /// A new backend of that name; an unknown name or a backend that cannot load is an error
+    /// that says what is valid.
+    public static func named(_ name: String) throws -> Backend {
+        switch name {
+        case "c": return CBackend()
+        case "swift": return SwiftBackend()
+        case "openblas": return try OpenBLASBackend()
+        default:
+            throw DendriteError.invalidArgument(
+                "unknown backend '\(name)'; valid backends: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// The backend the user asked for: an explicit name wins over the environment variable.
+    public static func select(_ explicit: String? = nil) throws -> Backend {
+        if let explicit { return try named(explicit) }
+        if let fromEnvironment = getenv(environmentVariable) {
+            let name = String(cString: fromEnvironment)
+            do { return try named(name) } catch DendriteError.invalidArgument(let message) {
+                throw DendriteError.invalidArgument("\(environmentVariable): \(message)")
+            }
+        }
+        return CBackend()
+    }
+}

@@ -1,0 +1,64 @@
+/// Shuffled mini-batches of a dataset: one permutation per epoch from a seeded generator, the last partial
+/// batch kept. Images become floats in [0, 1]; batch buffers are allocated once and reused.
+public final class Batcher {
+    public let dataset: Dataset
+    public let batchSize: Int
+    /// The input batch, (rows, height·width): rows is `batchSize`, or less for the last batch.
+    public let images: Variable
+    public private(set) var labels: [Int32]
+    private var order: [Int32]
+
+    public init(dataset: Dataset, batchSize: Int) {
+        precondition(batchSize > 0, "batch size must be > 0, got \(batchSize)")
+        self.dataset = dataset
+        self.batchSize = batchSize
+        images = Variable(Tensor(zeros: Shape(batchSize, dataset.featureCount)), name: "images")
+        labels = [Int32](repeating: 0, count: batchSize)
+        order = (0..<Int32(dataset.count)).map { $0 }
+    }
+
+    /// Batches per epoch, counting a last partial one.
+    public var batchesPerEpoch: Int { (dataset.count + batchSize - 1) / batchSize }
+
+    /// Sets the visiting order of an epoch: shuffled by `generator` (Fisher–Yates), or in file order.
+    public func startEpoch(shuffle generator: inout SeededGenerator) {
+        for i in 0..<order.count { order[i] = Int32(i) }
+        var i = order.count - 1
+        while i > 0 {
+            let j = Int(generator.next() % UInt64(i + 1))
+            order.swapAt(i, j)
+            i -= 1
+        }
+    }
+
+    /// Visits the dataset in file order (evaluation).
+    public func startInOrder() {
+        for i in 0..<order.count { order[i] = Int32(i) }
+    }
+
+    /// Fills `images` and `labels` with batch `index` of the current order; returns its row count.
+    @discardableResult
+    public func load(batch index: Int, on backend: Backend, profiler: Profiler? = nil) -> Int {
+        precondition(index >= 0 && index < batchesPerEpoch, "batch \(index) is outside 0..<\(batchesPerEpoch)")
+        let start = index * batchSize
+        let rows = Swift.min(batchSize, dataset.count - start)
+        let cols = dataset.featureCount
+        images.value.reuse(as: Shape(rows, cols))
+        let out = images.value.mutablePointer
+        profiled(profiler, "data.batch", .data, m: rows, n: cols, bytes: 5 * Double(rows * cols)) {
+            order.withUnsafeBufferPointer { order in
+                dataset.images.pixels.withUnsafeBufferPointer { pixels in
+                    backend.gatherRows(out: out, images: pixels.baseAddress!, indices: order.baseAddress! + start,
+                                       rows: rows, cols: cols, scale: 1 / 255)
+                }
+                for r in 0..<rows { labels[r] = dataset.labels[Int(order[start + r])] }
+            }
+        }
+        return rows
+    }
+
+    /// The labels of the current batch (valid until the next `load`).
+    public func withLabels<T>(rows: Int, _ body: (UnsafeBufferPointer<Int32>) throws -> T) rethrows -> T {
+        try labels.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<rows])) }
+    }
+}

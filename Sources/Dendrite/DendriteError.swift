@@ -1,0 +1,18 @@
+/// Errors a user can act on; each message names the file, flag or value at fault.
+public enum DendriteError: Error, CustomStringConvertible, Equatable {
+    case invalidArgument(String)
+    case unavailable(String)
+    case data(path: String, problem: String)
+    case checkpoint(path: String, problem: String)
+    case numerical(String)
+    case io(path: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case .invalidArgument(let message), .unavailable(let message), .numerical(let message): message
+        case .data(let path, let problem): "\(path): \(problem)"
+        case .checkpoint(let path, let problem): "checkpoint \(path): \(problem)"
+        case .io(let path, let problem): "\(path): \(problem)"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// Updates parameters from their gradients, then clears the gradients for the next step.
+public protocol Optimizer: AnyObject {
+    /// The parameters this optimizer updates, in order.
+    var parameters: [Variable] { get }
+    /// Steps taken so far.
+    var step: Int { get set }
+    /// One update of every parameter that has a gradient; clears the gradients.
+    func update(on backend: Backend, profiler: Profiler?)
+    /// Named state tensors to checkpoint (moments, velocities), in a stable order.
+    var state: [(name: String, tensor: Tensor)] { get }
+    /// Restores state saved from `state`; names or shapes that differ are an error.
+    func restore(state: [String: Tensor]) throws
+}
+
+extension Optimizer {
+    func restore(_ buffers: inout [Tensor], prefix: String, from saved: [String: Tensor]) throws {
+        for (i, parameter) in parameters.enumerated() {
+            let key = "\(prefix).\(parameter.name)"
+            guard let tensor = saved[key] else {
+                throw DendriteError.invalidArgument("optimizer state '\(key)' is missing")
+            }
+            guard tensor.shape == buffers[i].shape else {
+                throw DendriteError.invalidArgument(
+                    "optimizer state '\(key)' has shape \(tensor.shape), expected \(buffers[i].shape)")
+            }
+            buffers[i] = tensor
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Loss and accuracy of a model over a whole dataset, in file order, without recording gradients.
+/// Owns its own tape and batch buffers, so evaluating mid-training disturbs nothing of the training step.
+public final class Evaluator {
+    public let model: Layer
+    private let batcher: Batcher
+    private let tape: Tape
+    private var predictions: [Int32]
+
+    public init(model: Layer, dataset: Dataset, backend: Backend, batchSize: Int = 1000, profiler: Profiler? = nil) {
+        self.model = model
+        batcher = Batcher(dataset: dataset, batchSize: batchSize)
+        tape = Tape(backend: backend, profiler: profiler)
+        tape.isRecording = false
+        predictions = [Int32](repeating: 0, count: batchSize)
+        batcher.startInOrder()
+    }
+
+    /// Mean cross-entropy and accuracy over every example.
+    public func evaluate() -> (loss: Double, accuracy: Double) {
+        var lossSum = 0.0
+        var correct = 0
+        for index in 0..<batcher.batchesPerEpoch {
+            tape.reset()
+            let rows = batcher.load(batch: index, on: tape.backend, profiler: tape.profiler)
+            let logits = model(batcher.images, on: tape)
+            batcher.withLabels(rows: rows) { labels in
+                let loss = tape.softmaxCrossEntropy(logits, labels: labels)
+                lossSum += Double(loss.value.scalar) * Double(rows)
+                correct += countCorrect(logits: logits, labels: labels, backend: tape.backend, into: &predictions)
+            }
+        }
+        let count = Double(batcher.dataset.count)
+        return (lossSum / count, Double(correct) / count)
+    }
+}
+
+/// How many rows of `logits` have their largest value at the label; `predictions` must hold a row each.
+func countCorrect(logits: Variable, labels: UnsafeBufferPointer<Int32>, backend: Backend,
+                  into predictions: inout [Int32]) -> Int {
+    let rows = logits.value.shape.rows
+    precondition(predictions.count >= rows, "countCorrect: \(predictions.count) prediction slots for \(rows) rows")
+    return predictions.withUnsafeMutableBufferPointer { out in
+        backend.argmaxRows(out: out.baseAddress!, input: logits.value.pointer, rows: rows, cols: logits.value.shape.cols)
+        var correct = 0
+        for r in 0..<rows where out[r] == labels[r] { correct += 1 }
+        return correct
+    }
+}

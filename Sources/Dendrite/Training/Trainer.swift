@@ -1,0 +1,246 @@
+import Foundation
+
+/// Options of a training run beyond its configuration: where checkpoints go and what gets printed.
+public struct TrainingOptions {
+    public var configuration = TrainingConfiguration()
+    /// Holds checkpoints, metrics.csv and metrics.svg.
+    public var runDirectory: String
+    /// Save every N steps (0: only at the end of each epoch and of the run).
+    public var checkpointEvery = 0
+    /// Continue from the latest checkpoint in `runDirectory`.
+    public var resume = false
+    /// A safetensors file to start from (instead of the initializer's weights).
+    public var initialWeights: String?
+    /// Print a log line every N steps (0: never).
+    public var logEvery = 100
+    public var logGradientNorms = false
+    /// Draw a live progress bar (when stdout is a terminal).
+    public var progressBar = false
+    public var profiler: Profiler?
+    /// Stops after this many steps of this process without a final checkpoint (tests simulate a kill with it).
+    public var stopAfterSteps: Int?
+
+    public init(runDirectory: String) { self.runDirectory = runDirectory }
+}
+
+/// What a finished run reports.
+public struct TrainingSummary {
+    public var testLoss: Double, testAccuracy: Double
+    public var trainSeconds: Double, samplesPerSecond: Double
+    public var steps: Int
+    public var stoppedEarly: Bool
+}
+
+/// The training loop: shuffled batches, forward, softmax cross-entropy, backward, optimizer step; with
+/// logging, checkpoints and exact resume. Bitwise reproducible for a given seed, backend and thread count.
+public final class Trainer {
+    public let options: TrainingOptions
+    public let model: Sequential
+    public let optimizer: Optimizer
+    public let backend: Backend
+    private let data: DataFolder
+    private let tape: Tape
+    private let batcher: Batcher
+    private let evaluator: Evaluator
+    private let print: (String) -> Void
+    private var predictions: [Int32]
+    private var metrics = MetricsLog()
+    private var epoch = 0, batch = 0
+    private var lastCheckpoint: String?
+    /// Checkpoints kept in the folder; older ones are removed after a newer one is safely written.
+    static let checkpointsKept = 3
+
+    public init(options: TrainingOptions, data: DataFolder, backend: Backend, print: @escaping (String) -> Void) throws {
+        var options = options
+        options.configuration.inputs = data.train.featureCount
+        options.configuration.classes = data.train.classCount
+        options.configuration.backend = backend.name
+        options.configuration.threads = backend.threads
+        self.options = options
+        self.data = data
+        self.backend = backend
+        self.print = print
+        let configuration = options.configuration
+        guard configuration.batchSize > 0, configuration.epochs > 0 else {
+            throw DendriteError.invalidArgument("batch size and epochs must be > 0")
+        }
+        model = try configuration.makeModel()
+        optimizer = try configuration.makeOptimizer(for: model.parameters)
+        tape = Tape(backend: backend, profiler: options.profiler)
+        batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize)
+        evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler)
+        predictions = [Int32](repeating: 0, count: configuration.batchSize)
+        try prepareRunDirectory()
+    }
+
+    // MARK: - Run directory and checkpoints
+
+    private func prepareRunDirectory() throws {
+        let folder = options.runDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw DendriteError.io(path: folder, problem: "cannot create the run folder (\(error.localizedDescription))")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw DendriteError.io(path: folder, problem: "the run folder is not writable")
+        }
+        let existing = Checkpoint.files(in: folder)
+        if options.resume {
+            guard let latest = existing.last else {
+                throw DendriteError.checkpoint(path: folder, problem: "--resume: no checkpoint-*.safetensors in this folder")
+            }
+            try restore(from: latest)
+        } else {
+            guard existing.isEmpty else {
+                throw DendriteError.invalidArgument(
+                    "\(folder) already holds checkpoints of a run; pass --resume to continue it, or choose another --checkpoint-dir")
+            }
+            if let weights = options.initialWeights {
+                let (tensors, _) = try Safetensors.read(path: weights)
+                try Checkpoint.load(tensors, into: model.parameters, path: weights)
+            }
+        }
+    }
+
+    private func restore(from path: String) throws {
+        let checkpoint = try Checkpoint.read(path: path)
+        let problems = options.configuration.resumeMismatches(checkpoint.configuration)
+        guard problems.isEmpty else {
+            throw DendriteError.checkpoint(path: path, problem: "belongs to another run: " + problems.joined(separator: "; "))
+        }
+        try Checkpoint.load(checkpoint.tensors, into: model.parameters, path: path)
+        do { try optimizer.restore(state: checkpoint.tensors) } catch let error as DendriteError {
+            throw DendriteError.checkpoint(path: path, problem: error.description)
+        }
+        optimizer.step = checkpoint.step
+        epoch = checkpoint.epoch
+        batch = checkpoint.batch
+        lastCheckpoint = path
+        if FileManager.default.fileExists(atPath: "\(options.runDirectory)/metrics.csv") {
+            metrics = (try? MetricsLog(csvAt: "\(options.runDirectory)/metrics.csv", upToStep: checkpoint.step)) ?? MetricsLog()
+        }
+        print("Resuming \(path): epoch \(epoch), batch \(batch), step \(checkpoint.step)")
+    }
+
+    private func saveCheckpoint() throws {
+        // Never let a diverged model replace a good checkpoint.
+        for parameter in model.parameters
+        where !backend.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
+            let keep = lastCheckpoint.map { "; the last good checkpoint \($0) is kept" } ?? ""
+            throw DendriteError.numerical("step \(optimizer.step): \(parameter.name) holds non-finite values after "
+                + "\(options.configuration.optimizer).step (learning rate \(options.configuration.learningRate) too high?)" + keep)
+        }
+        var tensors: [String: Tensor] = [:]
+        var order: [String] = []
+        for parameter in model.parameters {
+            tensors[parameter.name] = parameter.value
+            order.append(parameter.name)
+        }
+        for (name, tensor) in optimizer.state {
+            tensors[name] = tensor
+            order.append(name)
+        }
+        let checkpoint = Checkpoint(configuration: options.configuration, epoch: epoch, batch: batch,
+                                    step: optimizer.step, generatorState: Trainer.shuffleGenerator(options.configuration.seed, epoch: epoch).state,
+                                    tensors: tensors)
+        let path = "\(options.runDirectory)/\(Checkpoint.fileName(step: optimizer.step))"
+        try checkpoint.write(to: path, order: order)
+        try metrics.write(to: options.runDirectory)
+        lastCheckpoint = path
+        for old in Checkpoint.files(in: options.runDirectory).dropLast(Trainer.checkpointsKept) {
+            try? FileManager.default.removeItem(atPath: old)
+        }
+    }
+
+    /// Each epoch shuffles with its own generator derived from the seed, so a resumed run can rebuild the
+    /// order of any epoch without replaying the ones before it.
+    static func shuffleGenerator(_ seed: UInt64, epoch: Int) -> SeededGenerator {
+        SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
+    }
+
+    // MARK: - The loop
+
+    public func run() throws -> TrainingSummary {
+        let configuration = options.configuration
+        let batches = batcher.batchesPerEpoch
+        var progress = options.progressBar ? ProgressBar(total: batches * configuration.epochs) : nil
+        let start = Date()
+        var trainSeconds = 0.0, samples = 0, stepsThisRun = 0
+        var stoppedEarly = false
+        training: while epoch < configuration.epochs {
+            var generator = Trainer.shuffleGenerator(configuration.seed, epoch: epoch)
+            batcher.startEpoch(shuffle: &generator)
+            while batch < batches {
+                let stepStart = Profiler.now()
+                let rows = batcher.load(batch: batch, on: backend, profiler: options.profiler)
+                let logEvery = options.logEvery
+                let logging = logEvery > 0 && ((batch + 1) % logEvery == 0 || batch + 1 == batches)
+                let (loss, correct, gradientNorms) = try step(rows: rows, measureGradients: logging && options.logGradientNorms)
+                trainSeconds += Double(Profiler.now() - stepStart) / 1e9
+                samples += rows
+                stepsThisRun += 1
+                batch += 1
+                progress?.advance(to: epoch * batches + batch, samplesPerSecond: Double(samples) / trainSeconds)
+                if logging {
+                    let testAccuracy = evaluator.evaluate().accuracy
+                    let trainAccuracy = Double(correct) / Double(rows)
+                    progress?.clear()
+                    print(String(format: "Epoch: [%2d] [%5d/%5d] train_loss: %.8f, train_accuracy: %.4f, test_accuracy: %.4f",
+                                 epoch, batch, batches, loss, trainAccuracy, testAccuracy))
+                    if let gradientNorms { print("  grad_norm " + gradientNorms) }
+                    metrics.append(.init(epoch: epoch, iteration: batch, step: optimizer.step, trainLoss: Double(loss),
+                                         trainAccuracy: trainAccuracy, testAccuracy: testAccuracy,
+                                         elapsedSeconds: Date().timeIntervalSince(start)))
+                }
+                if let stop = options.stopAfterSteps, stepsThisRun >= stop {
+                    stoppedEarly = true
+                    break training
+                }
+                if batch == batches { epoch += 1; batch = 0 }
+                let periodic = options.checkpointEvery > 0 && optimizer.step % options.checkpointEvery == 0
+                if periodic || batch == 0 { try saveCheckpoint() }
+                if batch == 0 { continue training }
+            }
+        }
+        progress?.clear()
+        let (testLoss, testAccuracy) = evaluator.evaluate()
+        if !stoppedEarly { try metrics.write(to: options.runDirectory) }
+        return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
+                               samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
+                               steps: optimizer.step, stoppedEarly: stoppedEarly)
+    }
+
+    /// One training step on the loaded batch: forward, loss, backward, update.
+    private func step(rows: Int, measureGradients: Bool) throws -> (loss: Float, correct: Int, gradientNorms: String?) {
+        try profiled(options.profiler, "train.step", .step, m: rows) {
+            tape.reset()
+            let logits = model(batcher.images, on: tape)
+            return try batcher.withLabels(rows: rows) { labels in
+                let loss = tape.softmaxCrossEntropy(logits, labels: labels)
+                let value = loss.value.scalar
+                guard value.isFinite else { throw nonFiniteError(loss: value) }
+                tape.backward(from: loss)
+                let norms = measureGradients ? gradientNorms() : nil
+                optimizer.update(on: backend, profiler: options.profiler)
+                let correct = countCorrect(logits: logits, labels: labels, backend: backend, into: &predictions)
+                return (value, correct, norms)
+            }
+        }
+    }
+
+    /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
+    private func gradientNorms() -> String {
+        model.parameters.filter { $0.name.hasSuffix("weight") && $0.hasGradient }.map { parameter in
+            let norm = backend.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
+            return "\(parameter.name): " + String(format: "%.3e", norm)
+        }.joined(separator: "  ")
+    }
+
+    private func nonFiniteError(loss: Float) -> DendriteError {
+        let firstBad = tape.firstNonFiniteOutput() ?? "softmax_ce.forward"
+        let keep = lastCheckpoint.map { "; the last good checkpoint \($0) is kept" } ?? "; no checkpoint was written yet"
+        return .numerical("step \(optimizer.step + 1) (epoch \(epoch), batch \(batch)): the loss is \(loss); "
+            + "the first non-finite value came out of \(firstBad) (learning rate \(options.configuration.learningRate) too high?)" + keep)
+    }
+}

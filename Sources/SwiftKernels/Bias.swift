@@ -1,0 +1,68 @@
+// Bias add and its gradient on (rows, cols) buffers.
+//
+// biasBackward sums each column over rows in ascending row order, in Float, one worker per block
+// of columns (never splitting rows), so a column's sum is the same for any thread count.
+
+extension SwiftKernels {
+    /// Elements per worker below which threading costs more than it saves.
+    private static var biasGrain: Int { 1 << 16 }
+
+    /// out[r,c] = input[r,c] + bias[c]; out may equal input.
+    public static func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                               rows: Int, cols: Int) {
+        guard cols > 0 else { return }
+        parallelRows(rows: rows, cols: cols, grain: biasGrain) { r in
+            let x = input + r * cols, y = out + r * cols
+            var c = 0
+            while c + 8 <= cols {
+                store(y + c, load(x + c) + load(bias + c))
+                c += 8
+            }
+            while c < cols {
+                y[c] = x[c] + bias[c]
+                c += 1
+            }
+        }
+    }
+
+    /// dbias[c] = Σ_r dout[r,c], plus the previous dbias[c] when accumulate (added after the sum).
+    public static func biasBackward(dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int,
+                                    accumulate: Bool) {
+        guard cols > 0 else { return }
+        // Work is split in blocks of 32 columns, the width of the 4-vector inner loop.
+        let blocks = (cols + 31) / 32
+        let workers = min(blocks, workerCount(count: rows * cols, grain: biasGrain))
+        parallelFor(workers: workers) { w in
+            let c0 = blocks * w / workers * 32, c1 = min(cols, blocks * (w + 1) / workers * 32)
+            var c = c0
+            // Four independent column vectors per pass hide the add latency.
+            while c + 32 <= c1 {
+                var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
+                for r in 0..<rows {
+                    let p = dout + r * cols + c
+                    s0 += load(p); s1 += load(p + 8); s2 += load(p + 16); s3 += load(p + 24)
+                }
+                finish(dbias + c, s0, accumulate); finish(dbias + c + 8, s1, accumulate)
+                finish(dbias + c + 16, s2, accumulate); finish(dbias + c + 24, s3, accumulate)
+                c += 32
+            }
+            while c + 8 <= c1 {
+                var s = Vec()
+                for r in 0..<rows { s += load(dout + r * cols + c) }
+                finish(dbias + c, s, accumulate)
+                c += 8
+            }
+            while c < c1 {
+                var s: Float = 0
+                for r in 0..<rows { s += dout[r * cols + c] }
+                dbias[c] = accumulate ? dbias[c] + s : s
+                c += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func finish(_ d: UnsafeMutablePointer<Float>, _ s: Vec, _ accumulate: Bool) {
+        store(d, accumulate ? load(d) + s : s)
+    }
+}

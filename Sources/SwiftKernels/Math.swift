@@ -1,0 +1,115 @@
+// Vector math shared by the kernels: exp, expm1, tanh on SIMD8<Float>, plus the lane helpers.
+//
+// Written with lane-wise IEEE operations only, so a value's result does not depend on which lane
+// or which vector it sits in: tails go through the same code via `loadPartial`, which keeps
+// elementwise results identical however the work is split. Accuracy is ~1-2 ulp (Cephes-style
+// range reduction and polynomials). The stdlib's `pointwiseMin/Max`, `.max()` and
+// `.squareRoot()` on SIMD types are per-lane scalar code on baseline x86-64, so the kernels use
+// the compare-and-select helpers below instead.
+
+typealias Vec = SIMD8<Float>
+
+@inline(__always)
+func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
+
+@inline(__always)
+func vmin(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .< a) }
+
+/// Largest lane (NaN lanes are skipped unless lane 0 is NaN).
+@inline(__always)
+func horizontalMax(_ v: Vec) -> Float {
+    var m = v[0]
+    for i in 1..<8 where v[i] > m { m = v[i] }
+    return m
+}
+
+/// Loads `count` (< 8) floats into the low lanes; the others hold `fill`.
+@inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec {
+    var v = Vec(repeating: fill)
+    for i in 0..<count { v[i] = p[i] }
+    return v
+}
+
+/// Stores the low `count` (< 8) lanes.
+@inline(__always)
+func storePartial(_ p: UnsafeMutablePointer<Float>, _ v: Vec, _ count: Int) {
+    for i in 0..<count { p[i] = v[i] }
+}
+
+@inline(__always)
+func load(_ p: UnsafePointer<Float>) -> Vec {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+@inline(__always)
+func store(_ p: UnsafeMutablePointer<Float>, _ v: Vec) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+/// e^x lane-wise. Overflows to +inf above 88.72, underflows (through subnormals) to 0 below
+/// -103.97, propagates NaN.
+@inline(__always)
+func vexp(_ x: Vec) -> Vec {
+    let hi: Float = 88.72283, lo: Float = -103.97208
+    let xc = vmin(vmax(x, Vec(repeating: lo)), Vec(repeating: hi))
+    // n = round(x / ln2) with the 1.5·2^23 trick: the sum's low mantissa bits hold n.
+    let shifter: Float = 12582912
+    let t = xc * 1.44269504088896341 + shifter
+    let n = t - shifter
+    // r = x − n·ln2 with ln2 split in two so the product is exact enough.
+    var r = xc - n * 0.693359375
+    r = r - n * -2.12194440e-4
+    var p: Vec = Vec(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    // 2^n in two halves so n in [-150, 128] never leaves the normal exponent range.
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: Vec.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: Vec.self)
+    var y = p * s1 * s2
+    y.replace(with: .infinity, where: x .> hi)
+    y.replace(with: 0, where: x .< lo)
+    y.replace(with: x, where: x .!= x)
+    return y
+}
+
+/// e^x − 1 lane-wise, accurate near 0 (a Taylor polynomial for |x| < 0.5, where exp(x) − 1
+/// would cancel).
+@inline(__always)
+func vexpm1(_ x: Vec) -> Vec {
+    var p = Vec(repeating: 1.0 / 40320)
+    p = p * x + 1.0 / 5040
+    p = p * x + 1.0 / 720
+    p = p * x + 1.0 / 120
+    p = p * x + 1.0 / 24
+    p = p * x + 1.0 / 6
+    p = p * x + 0.5
+    let small = p * (x * x) + x
+    let large = vexp(x) - 1
+    let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec.self)
+    return large.replacing(with: small, where: absX .< 0.5)
+}
+
+/// tanh lane-wise: an odd polynomial for |x| < 0.625 (no cancellation near 0), otherwise
+/// 1 − 2/(e^{2|x|} + 1) with the sign of x.
+@inline(__always)
+func vtanh(_ x: Vec) -> Vec {
+    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+    let absX = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vec.self)
+    let s = x * x
+    var p = Vec(repeating: -5.70498872745e-3)
+    p = p * s + 2.06390887954e-2
+    p = p * s - 5.37397155531e-2
+    p = p * s + 1.33314422036e-1
+    p = p * s - 3.33332819422e-1
+    let small = p * s * x + x
+    let magnitude = 1 - 2 / (vexp(absX + absX) + 1)
+    let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: Vec.self)
+    return large.replacing(with: small, where: absX .< 0.625)
+}

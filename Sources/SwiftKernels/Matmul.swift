@@ -1,0 +1,315 @@
+// sgemm: C = alpha·op(A)·op(B) + beta·C, row-major, BLIS-style.
+//
+// Loop nest (per worker, over its own block of C):
+//   jc over N by NC → pc over K by KC → pack op(B)[pc, jc] into NR-wide k-major panels
+//   → ic over M by MC → pack op(A)[ic, pc] into MR-tall k-major panels
+//   → jr over the B panels → ir over the A panels → MR×NR register-tile micro-kernel.
+// Packing turns all four transpose cases into the same unit-stride micro-kernel and keeps the
+// B panel in L1 and the A block in L2 while they are reused.
+//
+// Determinism: threads split M or N, never K. Every element of C is accumulated over k in
+// ascending order inside its tile, and the K blocks are sized from K alone, so its value does not
+// depend on which worker computed it or where its tile sits. beta == 0 stores without reading C.
+//
+// Memory: packing buffers come from a pool of arenas that only grow, so steady-state calls do not
+// allocate; concurrent callers each take their own arena.
+
+import Dispatch
+
+private enum Gemm {
+    /// Register tile: 6 rows × 8 columns = 6 SIMD8 accumulators, which is 12 of the 16 vector
+    /// registers on baseline x86-64 (SSE2 splits each SIMD8 in two), leaving room for the B row and
+    /// the broadcast A value. With AVX the same code uses 6 ymm accumulators.
+    @inline(__always) static var mr: Int { 6 }
+    @inline(__always) static var nr: Int { 8 }
+    /// Depth of a packed panel: a KC×NR B panel (12 KB) stays in L1 while A panels stream.
+    @inline(__always) static var kc: Int { 384 }
+    /// Rows of A packed at once (MC×KC floats ≈ 138 KB, L2-resident).
+    @inline(__always) static var mc: Int { 90 }
+    /// Columns of B packed at once (KC×NC floats ≈ 6 MB, L3-resident).
+    @inline(__always) static var nc: Int { 4096 }
+    /// Below this many multiply-adds a second thread costs more than it saves.
+    @inline(__always) static var parallelMinMACs: Int { 1 << 18 }
+}
+
+/// Packing space for every worker of one sgemm call: a 64-byte aligned block that only grows.
+private final class PackArena: @unchecked Sendable {
+    private(set) var base = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var capacity = 0
+
+    func reserve(_ floats: Int) {
+        guard floats > capacity else { return }
+        base.deallocate()
+        base = UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: floats)
+        capacity = floats
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// Arenas not in use. A call borrows one for its duration, so calls from different threads never
+/// share packing space; the pool holds as many arenas as calls ever ran at once.
+private final class ArenaPool: @unchecked Sendable {
+    private let lock = DispatchSemaphore(value: 1)
+    private var free: [PackArena] = []
+
+    func take() -> PackArena {
+        lock.wait()
+        defer { lock.signal() }
+        return free.popLast() ?? PackArena()
+    }
+
+    func give(_ arena: PackArena) {
+        lock.wait()
+        free.append(arena)
+        lock.signal()
+    }
+}
+
+private let arenaPool = ArenaPool()
+
+extension SwiftKernels {
+    /// C = alpha·op(A)·op(B) + beta·C. op(A) is (m,k): A is (m,k) with row stride lda, or (k,m)
+    /// when transA. op(B) is (k,n): B is (k,n) with row stride ldb, or (n,k) when transB.
+    /// C is (m,n) with row stride ldc. beta == 0 overwrites C without reading it.
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 || alpha == 0 {
+            scaleMatrix(c, ldc: ldc, m: m, n: n, beta: beta)
+            return
+        }
+        let mr = Gemm.mr, nr = Gemm.nr
+        // K blocks of equal depth (from K alone), so no block is a sliver.
+        let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
+        let kc = (k + kBlocks - 1) / kBlocks
+
+        // Split the longer side of C across workers, in whole tiles.
+        let macs = m * n * k
+        let splitN = n >= m
+        let tiles = splitN ? (n + nr - 1) / nr : (m + mr - 1) / mr
+        let workers = macs < Gemm.parallelMinMACs ? 1 : min(threads, tiles)
+
+        // Per worker: one A block and one B block, each rounded to 64 bytes.
+        let mcMax = min(Gemm.mc, (splitN ? m : (tiles + workers - 1) / workers * mr) + mr)
+        let ncMax = min(Gemm.nc, (splitN ? (tiles + workers - 1) / workers * nr : n) + nr)
+        let aFloats = (mcMax + mr) * kc
+        let bFloats = (ncMax + nr) * kc
+        let perWorker = (aFloats + bFloats + 15) & ~15
+
+        let arena = arenaPool.take()
+        arena.reserve(perWorker * workers)
+        let space = arena.base
+        parallelFor(workers: workers) { w in
+            let lo = tiles * w / workers, hi = tiles * (w + 1) / workers
+            let (m0, m1, n0, n1) = splitN
+                ? (0, m, lo * nr, min(n, hi * nr))
+                : (lo * mr, min(m, hi * mr), 0, n)
+            let packA = space + w * perWorker
+            gemmBlock(transA: transA, transB: transB, m0: m0, m1: m1, n0: n0, n1: n1, k: k, kc: kc,
+                      alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                      packA: packA, packB: packA + aFloats)
+        }
+        arenaPool.give(arena)
+    }
+
+    /// C = beta·C, with beta == 0 writing zeros (the alpha == 0 or k == 0 case).
+    private static func scaleMatrix(_ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, beta: Float) {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 {
+                row.update(repeating: 0, count: n)
+            } else {
+                for j in 0..<n { row[j] = beta * row[j] }
+            }
+        }
+    }
+
+    /// One worker's share: rows m0..<m1 and columns n0..<n1 of C, all of K.
+    private static func gemmBlock(transA: Bool, transB: Bool, m0: Int, m1: Int, n0: Int, n1: Int,
+                                  k: Int, kc kcMax: Int, alpha: Float,
+                                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                  packA: UnsafeMutablePointer<Float>, packB: UnsafeMutablePointer<Float>) {
+        let mr = Gemm.mr, nr = Gemm.nr
+        var jc = n0
+        while jc < n1 {
+            let nc = min(Gemm.nc, n1 - jc)
+            var pc = 0
+            while pc < k {
+                let kc = min(kcMax, k - pc)
+                packPanelsB(packB, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc, nc: nc)
+                // Later K blocks add onto what the first one wrote.
+                let betaK: Float = pc == 0 ? beta : 1
+                var ic = m0
+                while ic < m1 {
+                    let mc = min(Gemm.mc, m1 - ic)
+                    packPanelsA(packA, a: a, lda: lda, transA: transA, i0: ic, mc: mc, p0: pc, kc: kc)
+                    var jr = 0
+                    while jr < nc {
+                        let nrValid = min(nr, nc - jr)
+                        let bPanel = UnsafePointer(packB + jr * kc)
+                        var ir = 0
+                        while ir < mc {
+                            microKernel(kc: kc, a: UnsafePointer(packA + ir * kc), b: bPanel,
+                                        c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
+                                        rows: min(mr, mc - ir), cols: nrValid, alpha: alpha, beta: betaK)
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    ic += mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as MR-row panels, each k-major (MR floats per k),
+    /// zero-padding the last panel's missing rows.
+    @inline(__always)
+    private static func packPanelsA(_ dst: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, lda: Int,
+                                    transA: Bool, i0: Int, mc: Int, p0: Int, kc: Int) {
+        let mr = Gemm.mr
+        var i = 0
+        while i < mc {
+            let rows = min(mr, mc - i)
+            let d = dst + i * kc
+            if transA {
+                // op(A)(r, p) = A[p, r]: each k is a contiguous run of rows.
+                let src = a + p0 * lda + i0 + i
+                if rows == mr {
+                    for p in 0..<kc {
+                        let s = src + p * lda, o = d + p * mr
+                        o[0] = s[0]; o[1] = s[1]; o[2] = s[2]; o[3] = s[3]; o[4] = s[4]; o[5] = s[5]
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for r in 0..<mr { d[p * mr + r] = r < rows ? src[p * lda + r] : 0 }
+                    }
+                }
+            } else {
+                // op(A)(r, p) = A[r, p]: interleave MR rows.
+                let src = a + (i0 + i) * lda + p0
+                if rows == mr {
+                    let s0 = src, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda
+                    for p in 0..<kc {
+                        let o = d + p * mr
+                        o[0] = s0[p]; o[1] = s1[p]; o[2] = s2[p]; o[3] = s3[p]; o[4] = s4[p]; o[5] = s5[p]
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for r in 0..<mr { d[p * mr + r] = r < rows ? src[r * lda + p] : 0 }
+                    }
+                }
+            }
+            i += mr
+        }
+    }
+
+    /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] as NR-column panels, each k-major (NR floats per k),
+    /// zero-padding the last panel's missing columns.
+    @inline(__always)
+    private static func packPanelsB(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                    transB: Bool, p0: Int, kc: Int, j0: Int, nc: Int) {
+        let nr = Gemm.nr
+        var j = 0
+        while j < nc {
+            let cols = min(nr, nc - j)
+            let d = dst + j * kc
+            if transB {
+                // op(B)(p, c) = B[c, p]: interleave NR rows of B.
+                let src = b + (j0 + j) * ldb + p0
+                if cols == nr {
+                    let s0 = src, s1 = s0 + ldb, s2 = s1 + ldb, s3 = s2 + ldb
+                    let s4 = s3 + ldb, s5 = s4 + ldb, s6 = s5 + ldb, s7 = s6 + ldb
+                    for p in 0..<kc {
+                        let o = d + p * nr
+                        o[0] = s0[p]; o[1] = s1[p]; o[2] = s2[p]; o[3] = s3[p]
+                        o[4] = s4[p]; o[5] = s5[p]; o[6] = s6[p]; o[7] = s7[p]
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for cc in 0..<nr { d[p * nr + cc] = cc < cols ? src[cc * ldb + p] : 0 }
+                    }
+                }
+            } else {
+                // op(B)(p, c) = B[p, c]: each k is a contiguous run of columns.
+                let src = b + p0 * ldb + j0 + j
+                if cols == nr {
+                    for p in 0..<kc {
+                        let v = UnsafeRawPointer(src + p * ldb).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(d + p * nr).storeBytes(of: v, as: SIMD8<Float>.self)
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for cc in 0..<nr { d[p * nr + cc] = cc < cols ? src[p * ldb + cc] : 0 }
+                    }
+                }
+            }
+            j += nr
+        }
+    }
+
+    /// The MR×NR tile: accumulates kc rank-1 updates in registers, then
+    /// C[0..<rows, 0..<cols] = alpha·acc + beta·C (beta == 0: C is not read).
+    @inline(__always)
+    private static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                                    alpha: Float, beta: Float) {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>()
+        var c3 = SIMD8<Float>(), c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let bv = pb.loadUnaligned(as: SIMD8<Float>.self)
+            // Plain multiply-then-add: addingProduct would become a per-lane libm fma call
+            // on targets without hardware FMA.
+            c0 += SIMD8(repeating: pa[0]) * bv
+            c1 += SIMD8(repeating: pa[1]) * bv
+            c2 += SIMD8(repeating: pa[2]) * bv
+            c3 += SIMD8(repeating: pa[3]) * bv
+            c4 += SIMD8(repeating: pa[4]) * bv
+            c5 += SIMD8(repeating: pa[5]) * bv
+            pa += 6
+            pb += 32
+        }
+        if rows == 6 && cols == 8 {
+            storeRow(c, c0, alpha: alpha, beta: beta)
+            storeRow(c + ldc, c1, alpha: alpha, beta: beta)
+            storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)
+            storeRow(c + 3 * ldc, c3, alpha: alpha, beta: beta)
+            storeRow(c + 4 * ldc, c4, alpha: alpha, beta: beta)
+            storeRow(c + 5 * ldc, c5, alpha: alpha, beta: beta)
+        } else {
+            storeEdgeRow(c, c0, cols: cols, alpha: alpha, beta: beta)
+            if rows > 1 { storeEdgeRow(c + ldc, c1, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 2 { storeEdgeRow(c + 2 * ldc, c2, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 3 { storeEdgeRow(c + 3 * ldc, c3, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 4 { storeEdgeRow(c + 4 * ldc, c4, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 5 { storeEdgeRow(c + 5 * ldc, c5, cols: cols, alpha: alpha, beta: beta) }
+        }
+    }
+
+    @inline(__always)
+    private static func storeRow(_ c: UnsafeMutablePointer<Float>, _ acc: SIMD8<Float>, alpha: Float, beta: Float) {
+        let p = UnsafeMutableRawPointer(c)
+        if beta == 0 {
+            p.storeBytes(of: alpha * acc, as: SIMD8<Float>.self)
+        } else {
+            p.storeBytes(of: alpha * acc + beta * p.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        }
+    }
+
+    /// Same arithmetic as `storeRow`, lane by lane, for the first `cols` lanes only.
+    @inline(__always)
+    private static func storeEdgeRow(_ c: UnsafeMutablePointer<Float>, _ acc: SIMD8<Float>, cols: Int,
+                                     alpha: Float, beta: Float) {
+        for j in 0..<cols {
+            c[j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * c[j]
+        }
+    }
+}

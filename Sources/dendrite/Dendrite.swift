@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct DendriteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dendrite",
+        abstract: "Train neural networks on the CPU with tuned kernels, and see where the time goes.",
+        subcommands: [Train.self, Evaluate.self, Info.self],
+        defaultSubcommand: Info.self
+    )
+}

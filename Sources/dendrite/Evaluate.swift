@@ -1,0 +1,30 @@
+import ArgumentParser
+import Dendrite
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Print test loss and accuracy of a checkpoint.")
+
+    @Option(help: "A checkpoint written by `dendrite train`.")
+    var checkpoint: String
+    @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
+    var data = DataFolder.defaultPath
+    @OptionGroup var backendOptions: BackendOptions
+
+    func run() throws {
+        let backend = try backendOptions.makeBackend()
+        let saved = try Checkpoint.read(path: checkpoint)
+        let folder = try DataFolder(path: data)
+        var configuration = saved.configuration
+        guard folder.test.featureCount == configuration.inputs, folder.test.classCount <= configuration.classes else {
+            throw ValidationError("\(checkpoint) was trained on \(configuration.inputs) features and \(configuration.classes) classes; "
+                + "\(data) has \(folder.test.featureCount) features and \(folder.test.classCount) classes")
+        }
+        configuration.classes = saved.configuration.classes
+        let model = try configuration.makeModel()
+        try Checkpoint.load(saved.tensors, into: model.parameters, path: checkpoint)
+        let (loss, accuracy) = Evaluator(model: model, dataset: folder.test, backend: backend).evaluate()
+        print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images, step %d, backend %@)",
+                     loss, accuracy, folder.test.count, saved.step, backend.name))
+    }
+}

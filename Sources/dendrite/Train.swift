@@ -1,0 +1,130 @@
+import ArgumentParser
+import Dendrite
+import Foundation
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the lab's MLP (default 784-256-256-10, ReLU, Adam 0.001, batch 128) on MNIST-format data.")
+
+    @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
+    var data = DataFolder.defaultPath
+    @Option(help: "Epochs to train (a resumed run continues up to this count).")
+    var epochs = 1
+    @Option(help: "Examples per batch.")
+    var batchSize = 128
+    @Option(help: "Learning rate.")
+    var lr: Float = 0.001
+    @Option(help: "Momentum for --optimizer sgd.")
+    var momentum: Float = 0
+    @Option(help: "Hidden layer sizes, comma-separated (any depth).")
+    var hidden = "256,256"
+    @Option(help: "Hidden activation: \(Activation.names.filter { $0 != "identity" }.joined(separator: "|")).")
+    var activation = "relu"
+    @Option(help: "Weight initializer: normal (Keras RandomNormal, stddev 0.05) | glorot | he.")
+    var initializer = "normal"
+    @Option(help: "Optimizer: adam | sgd.")
+    var optimizer = "adam"
+    @OptionGroup var backendOptions: BackendOptions
+    @Option(help: "Seed of the weights and the shuffling.")
+    var seed: UInt64 = 0
+    @Option(help: "Folder for checkpoints and metrics (default: a new runs/run-N).")
+    var checkpointDir: String?
+    @Option(help: "Also checkpoint every N steps (0: at the end of each epoch only).")
+    var checkpointEvery = 0
+    @Flag(help: "Continue from the latest checkpoint (of --checkpoint-dir, else of the newest runs/run-N).")
+    var resume = false
+    @Option(help: "Print a log line every N steps (0: none).")
+    var logEvery = 100
+    @Flag(help: "With each log line, print each layer's weight-gradient norm.")
+    var logGradNorms = false
+    @Option(help: "Start from the weights of this safetensors file.")
+    var weights: String?
+    @Flag(help: "Print a per-op time table at the end.")
+    var profile = false
+    @Option(help: "Write a Chrome trace (chrome://tracing, Perfetto) of every op to this file.")
+    var trace: String?
+
+    func parsedHidden() throws -> [Int] {
+        let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let sizes = parts.compactMap { Int($0) }
+        guard !hidden.isEmpty, sizes.count == parts.count, sizes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--hidden must be positive sizes separated by commas, like 256,256; got '\(hidden)'")
+        }
+        return sizes
+    }
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+        guard Activation(name: activation) != nil, activation != "identity" else {
+            throw ValidationError("unknown activation '\(activation)'; valid: relu, leaky-relu, sigmoid, tanh, elu, selu")
+        }
+        guard Initializer(name: initializer) != nil else {
+            throw ValidationError("unknown initializer '\(initializer)'; valid: \(Initializer.names.joined(separator: ", "))")
+        }
+        guard ["adam", "sgd"].contains(optimizer) else {
+            throw ValidationError("unknown optimizer '\(optimizer)'; valid: adam, sgd")
+        }
+        guard logEvery >= 0 else { throw ValidationError("--log-every must be >= 0, got \(logEvery)") }
+        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
+        _ = try parsedHidden()
+    }
+
+    func run() throws {
+        let backend = try backendOptions.makeBackend()
+        var configuration = TrainingConfiguration()
+        configuration.hidden = try parsedHidden()
+        configuration.activation = activation
+        configuration.initializer = initializer
+        configuration.optimizer = optimizer
+        configuration.learningRate = lr
+        configuration.momentum = momentum
+        configuration.batchSize = batchSize
+        configuration.epochs = epochs
+        configuration.seed = seed
+
+        print("Loading \(data) …")
+        let folder = try DataFolder(path: data)
+        var options = TrainingOptions(runDirectory: try runDirectory())
+        options.configuration = configuration
+        options.checkpointEvery = checkpointEvery
+        options.resume = resume
+        options.initialWeights = weights
+        options.logEvery = logEvery
+        options.logGradientNorms = logGradNorms
+        options.progressBar = isatty(STDOUT_FILENO) == 1
+        options.profiler = profile || trace != nil ? Profiler() : nil
+        let trainer = try Trainer(options: options, data: folder, backend: backend) { print($0); fflush(stdout) }
+        print("Training \(trainer.model.parameters.count / 2)-layer MLP \(folder.train.featureCount)-\(configuration.hidden.map(String.init).joined(separator: "-"))-\(folder.train.classCount) "
+            + "(\(activation), \(initializer) init, \(optimizer) lr \(lr), batch \(batchSize)) on \(folder.train.count) images, "
+            + "backend \(backend.name), \(backend.threads) thread\(backend.threads == 1 ? "" : "s"); run folder \(options.runDirectory)")
+        let summary = try trainer.run()
+        print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
+        print(String(format: "train time: %.2f s for %d steps, %.0f samples/s (evaluation excluded)",
+                     summary.trainSeconds, summary.steps, summary.samplesPerSecond))
+        print("metrics: \(options.runDirectory)/metrics.csv, \(options.runDirectory)/metrics.svg")
+        if let profiler = options.profiler {
+            if profile { print(ProfileTable(profiler: profiler).render()) }
+            if let trace {
+                try ChromeTrace.write(profiler, to: trace)
+                print("trace: \(trace)")
+            }
+        }
+    }
+
+    /// --checkpoint-dir, else the newest runs/run-N when resuming, else a new runs/run-N.
+    func runDirectory() throws -> String {
+        if let checkpointDir { return checkpointDir }
+        let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? [])
+            .compactMap { $0.hasPrefix("run-") ? Int($0.dropFirst(4)) : nil }
+        if resume {
+            guard let newest = numbers.max() else {
+                throw ValidationError("--resume: no runs/run-N folder here; pass --checkpoint-dir")
+            }
+            return "runs/run-\(newest)"
+        }
+        return "runs/run-\((numbers.max() ?? 0) + 1)"
+    }
+}

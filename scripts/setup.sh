@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what Dendrite needs on a fresh Debian/Ubuntu machine, only where it is missing:
+# libomp (OpenMP runtime), zlib headers, OpenBLAS (the benchmark yardstick) and Fashion-MNIST.
+set -euo pipefail
+need=()
+[ -e /usr/lib/x86_64-linux-gnu/libomp5.so ] || [ -e /usr/lib/aarch64-linux-gnu/libomp5.so ] || need+=(libomp-dev)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+ls /usr/lib/*/libopenblas.so.0 >/dev/null 2>&1 || need+=(libopenblas0)
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
