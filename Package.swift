@@ -39,7 +39,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "KernelTests", dependencies: ["Dendrite", "CKernels", "SwiftKernels"]),
-        .testTarget(name: "DendriteTests", dependencies: ["Dendrite"]),
+        .testTarget(name: "DendriteTests", dependencies: ["Dendrite", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -13,10 +13,12 @@
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
  */
 #include "internal.h"
+#include <stdlib.h> /*TEMP*/
 
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Register tile: 12 ymm accumulators (6 rows x 2 vectors of 8) + 2 B vectors + 1 broadcast. */
 #define MR 6
@@ -65,6 +67,7 @@ typedef struct {
     float *C;
     ptrdiff_t rsc, csc;
     int kblocks, kc_step; /* K blocking: a function of K only */
+    int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
 } gemm_problem;
 
@@ -118,35 +121,68 @@ DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs
     }
 }
 
+/* The micro-kernel is written with 8-float vector types: as plain loops over a float[6][16]
+ * accumulator, clang vectorizes the loop but leaves the array in memory around it, costing a
+ * round trip per tile (and a memcpy call on edge tiles), which matters for small K. */
+typedef float v8 __attribute__((vector_size(32)));
+/* Unaligned, aliasing view used for loads and stores (as the intrinsics headers do). */
+typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
+#define LOAD8(p) (*(const v8u *)(p))
+#define STORE8(p, v) (*(v8u *)(p) = (v))
+
 /* Writes the valid mr x nr part of a tile: C = alpha*acc + beta*C, never reading C if beta == 0. */
-DK_INLINE void store_tile(float *c, ptrdiff_t rsc, ptrdiff_t csc, const float acc[MR][NR], int mr,
+DK_INLINE void store_edge(float *c, ptrdiff_t rsc, ptrdiff_t csc, const float t[MR][NR], int mr,
                           int nr, float alpha, float beta) {
-    if (beta == 0.0f) {
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++) c[i * rsc + j * csc] = alpha * acc[i][j];
-    } else if (beta == 1.0f) {
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++) c[i * rsc + j * csc] += alpha * acc[i][j];
-    } else {
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++)
-                c[i * rsc + j * csc] = alpha * acc[i][j] + beta * c[i * rsc + j * csc];
-    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float *cij = c + i * rsc + j * csc;
+            if (beta == 0.0f)
+                *cij = alpha * t[i][j];
+            else if (beta == 1.0f)
+                *cij += alpha * t[i][j];
+            else
+                *cij = alpha * t[i][j] + beta * *cij;
+        }
 }
 
-DK_INLINE void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *c,
-                            ptrdiff_t rsc, ptrdiff_t csc, int mr, int nr, float alpha, float beta) {
-    float acc[MR][NR] = {{0}};
+/* One MR x NR tile over kc steps. op(A)'s tile element (i, p) is a[i*rsa + p*csa]: called with
+ * (1, MR) on a packed panel, or with the matrix's own strides to broadcast straight from A. */
+DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
+                            const float *restrict b, float *c, ptrdiff_t rsc, ptrdiff_t csc, int mr,
+                            int nr, float alpha, float beta) {
+    v8 acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int p = 0; p < kc; p++) {
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
-        a += MR;
+        v8 b0 = LOAD8(b), b1 = LOAD8(b + 8);
+        for (int i = 0; i < MR; i++) {
+            float x = a[i * rsa];
+            v8 ai = {x, x, x, x, x, x, x, x};
+            acc[i][0] += ai * b0;
+            acc[i][1] += ai * b1;
+        }
+        a += csa;
         b += NR;
     }
-    if (mr == MR && nr == NR && csc == 1)
-        store_tile(c, rsc, 1, acc, MR, NR, alpha, beta);
-    else
-        store_tile(c, rsc, csc, acc, mr, nr, alpha, beta);
+    if (mr == MR && nr == NR && csc == 1) {
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * rsc;
+            for (int h = 0; h < 2; h++) {
+                v8 r = acc[i][h] * alpha;
+                if (beta == 1.0f)
+                    r = LOAD8(ci + 8 * h) + r;
+                else if (beta != 0.0f)
+                    r = r + LOAD8(ci + 8 * h) * beta;
+                STORE8(ci + 8 * h, r);
+            }
+        }
+    } else {
+        float t[MR][NR];
+        for (int i = 0; i < MR; i++) {
+            STORE8(t[i], acc[i][0]);
+            STORE8(t[i] + 8, acc[i][1]);
+        }
+        store_edge(c, rsc, csc, t, mr, nr, alpha, beta);
+    }
 }
 
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
@@ -162,14 +198,24 @@ DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, i
             pack_b(pb, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, kc, nc);
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = min_int(MC, m1 - ic);
-                pack_a(pa, g->A + ic * g->rsa + pc * g->csa, g->rsa, g->csa, mc, kc);
+                const float *ablk = g->A + ic * g->rsa + pc * g->csa;
+                /* Only a ragged last row panel needs packing (zero padding) on the direct path. */
+                int mc_direct = g->direct_a ? mc / MR * MR : 0;
+                if (mc_direct < mc)
+                    pack_a(pa + mc_direct * kc, ablk + mc_direct * g->rsa, g->rsa, g->csa,
+                           mc - mc_direct, kc);
                 float *cblk = g->C + ic * g->rsc + jc * g->csc;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = min_int(MR, mc - ir);
-                        micro_kernel(kc, pa + ir * kc, pb + jr * kc, cblk + ir * g->rsc + jr * g->csc,
-                                     g->rsc, g->csc, mr, nr, g->alpha, beta);
+                        float *ctile = cblk + ir * g->rsc + jr * g->csc;
+                        if (ir < mc_direct)
+                            micro_kernel(kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
+                                         g->rsc, g->csc, mr, nr, g->alpha, beta);
+                        else
+                            micro_kernel(kc, pa + ir * kc, 1, MR, pb + jr * kc, ctile, g->rsc,
+                                         g->csc, mr, nr, g->alpha, beta);
                     }
                 }
             }
@@ -248,7 +294,7 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
      * are unchanged, so this is invisible in the result. */
     long tiles = (long)ceil_div(M, MR) * ceil_div(N, NR);
     long tiles_swapped = (long)ceil_div(N, MR) * ceil_div(M, NR);
-    if (tiles_swapped * 5 < tiles * 4) {
+    if (tiles_swapped * 5 < tiles * 4 && !getenv("DK_NOSWAP")) {
         gemm_problem s = {
             .M = N, .N = M, .K = K, .alpha = alpha, .beta = beta,
             .A = B, .rsa = g.csb, .csa = g.rsb,
@@ -257,6 +303,7 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         };
         g = s;
     }
+    { extern char *getenv(const char*); extern int atoi(const char*); char *e = getenv("DK_DIRECT"); g.direct_a = e ? atoi(e) : 0; } /*TEMP*/
     g.kblocks = ceil_div(K, KC);
     g.kc_step = ceil_div(K, g.kblocks);
     choose_grid(&g);

@@ -66,7 +66,8 @@ extension SwiftKernels {
             case .relu: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: 0, where: .!(y .> 0)) }
             case .leakyReLU: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: dy * alpha, where: .!(y .> 0)) }
             case .sigmoid: mapBackward(dx, dy, y, n) { dy, y in dy * (y * (1 - y)) }
-            case .tanh: mapBackward(dx, dy, y, n) { dy, y in dy * (1 - y * y) }
+            // (1 − y)(1 + y) rather than 1 − y²: no cancellation as |y| → 1.
+            case .tanh: mapBackward(dx, dy, y, n) { dy, y in dy * ((1 - y) * (1 + y)) }
             // x ≤ 0: y = a(e^x − 1), so f' = a·e^x = y + a.
             case .elu: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: dy * (y + alpha), where: .!(y .> 0)) }
             // x ≤ 0: y = s·a(e^x − 1), so f' = s·a·e^x = y + s·a.
@@ -86,7 +87,13 @@ extension SwiftKernels {
         x.replacing(with: x * alpha, where: x .< 0)
     }
 
-    @inline(__always) static func sigmoid(_ x: Vec) -> Vec { 1 / (1 + vexp(-x)) }
+    /// With e = exp(−|x|) ≤ 1: 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, so exp never
+    /// overflows and tiny (even subnormal) results for very negative x stay accurate.
+    @inline(__always) static func sigmoid(_ x: Vec) -> Vec {
+        let e = vexp(-vabs(x))
+        let r = 1 / (1 + e)
+        return r.replacing(with: e * r, where: x .< 0)
+    }
 
     @inline(__always) static func elu(_ x: Vec, _ alpha: Float) -> Vec {
         x.replacing(with: alpha * vexpm1(x), where: x .< 0)

@@ -15,6 +15,12 @@ func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
 @inline(__always)
 func vmin(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .< a) }
 
+/// |x| lane-wise, by clearing the sign bit.
+@inline(__always)
+func vabs(_ x: Vec) -> Vec {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec.self)
+}
+
 /// Largest lane (NaN lanes are skipped unless lane 0 is NaN).
 @inline(__always)
 func horizontalMax(_ v: Vec) -> Float {
@@ -92,16 +98,14 @@ func vexpm1(_ x: Vec) -> Vec {
     p = p * x + 0.5
     let small = p * (x * x) + x
     let large = vexp(x) - 1
-    let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec.self)
-    return large.replacing(with: small, where: absX .< 0.5)
+    return large.replacing(with: small, where: vabs(x) .< 0.5)
 }
 
 /// tanh lane-wise: an odd polynomial for |x| < 0.625 (no cancellation near 0), otherwise
 /// 1 − 2/(e^{2|x|} + 1) with the sign of x.
 @inline(__always)
 func vtanh(_ x: Vec) -> Vec {
-    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
-    let absX = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vec.self)
+    let absX = vabs(x)
     let s = x * x
     var p = Vec(repeating: -5.70498872745e-3)
     p = p * s + 2.06390887954e-2
@@ -110,6 +114,6 @@ func vtanh(_ x: Vec) -> Vec {
     p = p * s - 3.33332819422e-1
     let small = p * s * x + x
     let magnitude = 1 - 2 / (vexp(absX + absX) + 1)
-    let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: Vec.self)
+    let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | (unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000), to: Vec.self)
     return large.replacing(with: small, where: absX .< 0.625)
 }

@@ -17,6 +17,10 @@ public final class Evaluator {
 
     /// Mean cross-entropy and accuracy over every example.
     public func evaluate() -> (loss: Double, accuracy: Double) {
+        profiled(tape.profiler, "evaluate", .evaluation, m: batcher.dataset.count) { evaluateAll() }
+    }
+
+    private func evaluateAll() -> (loss: Double, accuracy: Double) {
         var lossSum = 0.0
         var correct = 0
         for index in 0..<batcher.batchesPerEpoch {

@@ -1,0 +1,90 @@
+import Testing
+@testable import Dendrite
+
+/// Every differentiable op's backward rule against central finite differences of the loss.
+@Suite struct GradientCheckTests {
+    let tape = Tape(backend: CBackend())
+    let labels: [Int32] = [0, 2, 1, 2, 0]
+
+    /// Compares analytic gradients of `variables` with (L(x+h) − L(x−h)) / 2h for every element.
+    func check(_ variables: [Variable], _ name: String, loss: (Tape) -> Variable) {
+        tape.reset()
+        for v in variables { v.zeroGradient() }
+        tape.backward(from: loss(tape))
+        let analytic = variables.map { $0.grad!.scalars }
+        let h: Float = 1e-2
+        for (index, variable) in variables.enumerated() {
+            var worst: (Float, Int, Float, Float) = (0, 0, 0, 0)
+            for i in 0..<variable.value.count {
+                let original = variable.value[i]
+                variable.value[i] = original + h
+                tape.reset()
+                let plus = Double(loss(tape).value.scalar)
+                variable.value[i] = original - h
+                tape.reset()
+                let minus = Double(loss(tape).value.scalar)
+                variable.value[i] = original
+                let numeric = Float((plus - minus) / Double(2 * h))
+                let error = abs(numeric - analytic[index][i]) / (2e-3 + 2e-2 * abs(numeric))
+                if error > worst.0 { worst = (error, i, numeric, analytic[index][i]) }
+            }
+            #expect(worst.0 <= 1, "\(name): input \(index) element \(worst.1): numeric \(worst.2), analytic \(worst.3)")
+        }
+    }
+
+    func crossEntropy(_ tape: Tape, _ logits: Variable) -> Variable {
+        labels.withUnsafeBufferPointer { tape.softmaxCrossEntropy(logits, labels: $0) }
+    }
+
+    @Test func matmul() {
+        let x = randomVariable(Shape(5, 4), seed: 1), w = randomVariable(Shape(4, 3), seed: 2)
+        check([x, w], "matmul") { crossEntropy($0, $0.matmul(x, w)) }
+    }
+
+    @Test func biasAdd() {
+        let x = randomVariable(Shape(5, 3), seed: 3), b = randomVariable(Shape([3]), seed: 4)
+        check([x, b], "biasAdd") { crossEntropy($0, $0.biasAdd(x, b)) }
+    }
+
+    @Test(arguments: [Activation.relu, .leakyReLU(), .leakyReLU(alpha: 0.2), .sigmoid, .tanh, .elu(), .selu, .identity])
+    func activation(_ activation: Activation) {
+        let x = randomVariable(Shape(5, 3), seed: 5)
+        check([x], "\(activation)") { crossEntropy($0, $0.activation(x, activation)) }
+        let b = randomVariable(Shape([3]), seed: 6, scale: 0.5)
+        check([x, b], "bias+\(activation)") { crossEntropy($0, $0.biasActivation(x, b, activation)) }
+    }
+
+    @Test func reshape() {
+        let x = randomVariable(Shape([5, 1, 3]), seed: 7)
+        check([x], "flatten") { crossEntropy($0, $0.flatten(x)) }
+    }
+
+    @Test func softmaxCrossEntropy() {
+        let logits = randomVariable(Shape(5, 3), seed: 8, scale: 3)
+        check([logits], "softmaxCrossEntropy") { crossEntropy($0, logits) }
+    }
+
+    /// A whole MLP: flatten, dense+tanh, dense+relu (fused), dense; gradients of every parameter.
+    @Test func smallMLP() {
+        var generator = SeededGenerator(seed: 9)
+        let model = Sequential(Flatten(), Dense(inputs: 6, outputs: 4, activation: .tanh, initializer: .glorotUniform, generator: &generator),
+                               Dense(inputs: 4, outputs: 4, initializer: .heNormal, generator: &generator), ActivationLayer(.relu),
+                               Dense(inputs: 4, outputs: 3, initializer: .glorotUniform, generator: &generator))
+        for parameter in model.parameters where parameter.name.hasSuffix("bias") {
+            let p = parameter.value.count
+            for i in 0..<p { parameter.value[i] = 0.1 * Float(i + 1) }  // non-zero biases test their gradients better
+        }
+        let x = randomVariable(Shape([5, 2, 3]), seed: 10, requiresGrad: false)
+        check(model.parameters, "MLP") { crossEntropy($0, model(x, on: $0)) }
+    }
+
+    /// A weight used by two matmuls receives the sum of both contributions.
+    @Test func gradientsAccumulateOverUses() {
+        let x = randomVariable(Shape(5, 3), seed: 11)
+        let w = randomVariable(Shape(3, 3), seed: 12)
+        check([x, w], "w used twice") { tape in
+            let y = tape.matmul(x, w)
+            return crossEntropy(tape, tape.matmul(tape.activation(y, .sigmoid), w))
+        }
+    }
+}
