@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import Dendrite
+
+@Suite struct IDXTests {
+    @Test(arguments: [false, true]) func roundTrip(compressed: Bool) throws {
+        let folder = try DataFolder(path: writeSyntheticFolder(train: 50, test: 20, side: 5, compressed: compressed))
+        #expect(folder.train.count == 50 && folder.test.count == 20)
+        #expect(folder.train.images.height == 5 && folder.train.images.width == 5 && folder.train.featureCount == 25)
+        #expect(folder.train.classCount == 4)
+        let (pixels, labels) = syntheticImages(count: 50, side: 5, seed: 1)
+        #expect(folder.train.images.pixels == pixels)
+        #expect(folder.train.labels == labels.map(Int32.init))
+    }
+
+    /// Batches hold pixels / 255 in the shuffled order, every example once per epoch, the last batch partial.
+    @Test func batchesCoverTheEpoch() throws {
+        let folder = try DataFolder(path: writeSyntheticFolder(train: 50, test: 20, side: 5))
+        let batcher = Batcher(dataset: folder.train, batchSize: 16)
+        #expect(batcher.batchesPerEpoch == 4)
+        var generator = SeededGenerator(seed: 5)
+        batcher.startEpoch(shuffle: &generator)
+        var seen: [[Float]] = []
+        var rowCounts: [Int] = []
+        for index in 0..<batcher.batchesPerEpoch {
+            let rows = batcher.load(batch: index, on: CBackend())
+            rowCounts.append(rows)
+            let values = batcher.images.value.scalars
+            for r in 0..<rows { seen.append(Array(values[(r * 25)..<((r + 1) * 25)])) }
+        }
+        #expect(rowCounts == [16, 16, 16, 2])
+        let expected = (0..<50).map { i in folder.train.images.pixels[(i * 25)..<((i + 1) * 25)].map { Float($0) / 255 } }
+        #expect(seen.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(seen != expected, "the order should be shuffled")
+    }
+
+    func expectDataError(_ bytes: [UInt8], dimensions: Int, containing text: String) {
+        do {
+            _ = try IDX.parse(bytes, path: "f", expectedDimensions: dimensions, kind: "test")
+            Issue.record("expected an error containing '\(text)'")
+        } catch let error as DendriteError {
+            #expect(error.description.contains(text), "\(error)")
+            #expect(error.description.hasPrefix("f: "), "the message names the file: \(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func badFilesGiveClearErrors() {
+        let good = idxBytes(dimensions: [2, 2, 2], payload: [1, 2, 3, 4, 5, 6, 7, 8])
+        expectDataError([0, 0, 8], dimensions: 3, containing: "too short")
+        expectDataError([0, 0, 9, 3] + good.dropFirst(4), dimensions: 3, containing: "wrong magic number 0x00000903")
+        expectDataError(good, dimensions: 1, containing: "wrong magic number")
+        expectDataError(Array(good.dropLast(3)), dimensions: 3, containing: "truncated")
+        expectDataError(good + [0], dimensions: 3, containing: "trailing data")
+        expectDataError(Array(good.prefix(10)), dimensions: 3, containing: "truncated IDX header")
+        expectDataError(idxBytes(dimensions: [65535, 65535, 65535], payload: []), dimensions: 3, containing: "truncated")
+        let compressed = gzipped(good)
+        expectDataError(Array(compressed.prefix(compressed.count / 2)), dimensions: 3, containing: "truncated gzip")
+        var corrupt = compressed
+        corrupt[12] ^= 0xFF
+        corrupt[13] ^= 0xFF
+        expectDataError(corrupt, dimensions: 3, containing: "gzip")
+    }
+
+    @Test func inconsistentDatasetsAreRejected() throws {
+        let images = IDX.Images(count: 2, height: 1, width: 2, pixels: [1, 2, 3, 4])
+        #expect(throws: DendriteError.data(path: "l", problem: "3 labels for 2 images in i")) {
+            try Dataset(images: images, labels: [0, 1, 1], imagesPath: "i", labelsPath: "l")
+        }
+        #expect(throws: DendriteError.data(path: "l", problem: "label 7 is outside the 3 classes 0..<3")) {
+            try Dataset(images: images, labels: [0, 7], classCount: 3, imagesPath: "i", labelsPath: "l")
+        }
+        #expect(throws: DendriteError.data(path: "i", problem: "holds zero images")) {
+            try Dataset(images: IDX.Images(count: 0, height: 1, width: 2, pixels: []), labels: [], imagesPath: "i", labelsPath: "l")
+        }
+    }
+
+    @Test func missingFolderAndFilesAreNamed() throws {
+        #expect(throws: DendriteError.data(path: "/nonexistent/dendrite", problem: "no such folder")) {
+            try DataFolder(path: "/nonexistent/dendrite")
+        }
+        let folder = writeSyntheticFolder(train: 10, test: 10)
+        try FileManager.default.removeItem(atPath: "\(folder)/t10k-labels-idx1-ubyte")
+        #expect(throws: DendriteError.data(path: "\(folder)/t10k-labels-idx1-ubyte[.gz]", problem: "no such file")) {
+            try DataFolder(path: folder)
+        }
+    }
+}

@@ -1,0 +1,207 @@
+// Results are bitwise identical for any thread count (the contract of CKernels.h and SwiftKernels):
+// each kernel runs at 1, 2 and 3 threads on problems big enough to be split (above every grain
+// size), and the outputs must have the same bits.
+//
+// The thread count is global state per implementation (dk_set_num_threads; SwiftKernels.threads),
+// so each backend's suite is .serialized and restores the previous count after each run. The C and
+// Swift counts are separate globals, so the two suites may run concurrently with each other; no
+// other test sets a count or depends on one (all results are thread-count independent), so the
+// rest of KernelTests runs concurrently too. (OpenBLAS, whose init writes the C count, is created
+// once before any test runs, see TestBackends.openBLAS.)
+
+import Dendrite
+import Foundation
+import Testing
+
+enum DeterminismKernel: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sgemmMLP, sgemm512, sums, crossEntropy, adam, sgd, biasBackward, softmaxFamily, activations, elementwise
+    var testDescription: String { rawValue }
+}
+
+@Suite("C kernels: bitwise identical for any thread count", .serialized)
+struct CDeterminismTests {
+    @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
+    func sameBits(kernel: DeterminismKernel) throws {
+        try DeterminismChecks().run(backendName: "c", kernel: kernel)
+    }
+}
+
+@Suite("Swift kernels: bitwise identical for any thread count", .serialized)
+struct SwiftDeterminismTests {
+    @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
+    func sameBits(kernel: DeterminismKernel) throws {
+        try DeterminismChecks().run(backendName: "swift", kernel: kernel)
+    }
+}
+
+/// The checks, shared by both suites.
+struct DeterminismChecks {
+    /// 1 and 2 threads as required, plus 3 for a split that is not a power of two. Debug builds
+    /// skip 3 on the Swift backend: its kernels are compiled -Onone there (100–800× slower), and
+    /// this serialized suite would otherwise dominate the run time of `swift test`.
+    static func threadCounts(_ backend: Backend) -> [Int] {
+        backend.name == "swift" && TestBackends.isDebugBuild ? [1, 2] : [1, 2, 3]
+    }
+
+    /// Runs body once per thread count on `backend`, restoring its thread count afterwards, and
+    /// checks every run against the first one, bit for bit.
+    private func expectSameBits(_ backend: Backend, _ what: String, shape: String,
+                                sourceLocation: SourceLocation = #_sourceLocation,
+                                _ body: () -> [Float]) {
+        let saved = backend.threads
+        defer { backend.threads = saved }
+        var first: [Float]? = nil
+        for t in Self.threadCounts(backend) {
+            backend.threads = t
+            #expect(backend.threads == t, "\(backend.name): threads reads \(backend.threads) after setting \(t)",
+                    sourceLocation: sourceLocation)
+            let result = body()
+            if let first {
+                expectBitwiseEqual(result, first, "\(what)[\(backend.name)] \(t) threads vs 1",
+                                   shape: shape, sourceLocation: sourceLocation)
+            } else {
+                first = result
+            }
+        }
+    }
+
+    /// Doubles as Float pairs (high and low part) so they fit the Float comparison, bit-exactly.
+    private func bits(_ values: [Double]) -> [Float] {
+        values.flatMap { d -> [Float] in
+            let u = d.bitPattern
+            return [Float(bitPattern: UInt32(truncatingIfNeeded: u >> 32)), Float(bitPattern: UInt32(truncatingIfNeeded: u))]
+        }
+    }
+
+    func run(backendName: String, kernel: DeterminismKernel) throws {
+        let be = try makeBackend(backendName)
+        switch kernel {
+        case .sgemmMLP:
+            for tc in GemmCases.mlp {
+                try gemm(be, tc)
+            }
+        case .sgemm512:
+            // Debug builds run the Swift sgemm ~100× slower than release (the Swift kernels are
+            // compiled -Onone there): 512³ at three thread counts alone would take tens of
+            // seconds, so debug uses 256³ for Swift; release runs the full size.
+            let size = backendName == "swift" && TestBackends.isDebugBuild ? 256 : 512
+            try gemm(be, GemmCase(m: size, k: size, n: size, alpha: 1, beta: 0, cFill: .nan))
+            try gemm(be, GemmCase(m: size - 3, k: size + 5, n: size - 1, transA: true, transB: true, alpha: 0.5, beta: -2))
+        case .sums:
+            let n = 1_000_003
+            let x = randomFloats(n, seed: 101, in: -100...100)
+            expectSameBits(be, "sum, sumOfSquares", shape: "n=\(n)") {
+                bits([be.sum(x, count: n), be.sumOfSquares(x, count: n)])
+            }
+        case .crossEntropy:
+            // Enough rows that both implementations split them: C wants > 2·(1 + 16384/cols) rows,
+            // Swift > 2·16384 elements.
+            for (rows, cols) in [(8192, 10), (256, 1000)] {
+                let x = randomFloats(rows * cols, seed: seed(102, cols), in: -20...20)
+                var g = SeededGenerator(seed: seed(103, cols))
+                let labels = (0..<rows).map { _ in Int32(g.int(cols)) }
+                expectSameBits(be, "softmaxCrossEntropy", shape: "\(rows)×\(cols)") {
+                    var losses = [Float](repeating: .nan, count: rows), d = [Float](repeating: .nan, count: rows * cols)
+                    let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
+                                                      rows: rows, cols: cols, gradScale: 1 / Float(rows))
+                    return losses + d + bits([mean])
+                }
+            }
+        case .adam:
+            let n = 300_001
+            let p0 = randomFloats(n, seed: 104), g0 = randomFloats(n, seed: 105)
+            expectSameBits(be, "adamStep ×2", shape: "n=\(n)") {
+                var p = p0, m = [Float](repeating: 0, count: n), v = m
+                be.adamStep(param: &p, m: &m, v: &v, grad: g0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
+                            eps: 1e-8, step: 1)
+                be.adamStep(param: &p, m: &m, v: &v, grad: p0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
+                            eps: 1e-8, step: 2)
+                return p + m + v
+            }
+        case .sgd:
+            let n = 300_001
+            let p0 = randomFloats(n, seed: 106), g0 = randomFloats(n, seed: 107)
+            expectSameBits(be, "sgdStep", shape: "n=\(n)") {
+                var p = p0, vel = [Float](repeating: 0, count: n)
+                be.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
+                be.sgdStep(param: &p, velocity: &vel, grad: p0, count: n, lr: 0.01, momentum: 0.9)
+                return p + vel
+            }
+        case .biasBackward:
+            // C splits columns once cols > 2·max(64, 65536/rows); Swift once rows·cols > 2·65536.
+            for (rows, cols) in [(256, 1030), (128, 2051), (1000, 300)] {
+                let d = randomFloats(rows * cols, seed: seed(108, rows, cols), in: -5...5)
+                let previous = randomFloats(cols, seed: seed(109, rows, cols))
+                expectSameBits(be, "biasBackward", shape: "\(rows)×\(cols)") {
+                    var a = [Float](repeating: .nan, count: cols), b = previous
+                    be.biasBackward(dbias: &a, dout: d, rows: rows, cols: cols, accumulate: false)
+                    be.biasBackward(dbias: &b, dout: d, rows: rows, cols: cols, accumulate: true)
+                    return a + b
+                }
+            }
+        case .softmaxFamily:
+            let (rows, cols) = (4096, 17)
+            let x = randomFloats(rows * cols, seed: 110, in: -8...8), g = randomFloats(rows * cols, seed: 111)
+            expectSameBits(be, "softmax/log-softmax forward and backward, argmax", shape: "\(rows)×\(cols)") {
+                var y = [Float](repeating: .nan, count: x.count), ly = y, dy = y, dly = y
+                var am = [Int32](repeating: -1, count: rows)
+                be.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
+                be.logSoftmaxForward(out: &ly, input: x, rows: rows, cols: cols)
+                be.softmaxBackward(dinput: &dy, doutput: g, output: y, rows: rows, cols: cols)
+                be.logSoftmaxBackward(dinput: &dly, doutput: g, output: ly, rows: rows, cols: cols)
+                be.argmaxRows(out: &am, input: x, rows: rows, cols: cols)
+                return y + ly + dy + dly + am.map { Float($0) }
+            }
+        case .activations:
+            // Above 3·32768 elements, Swift's grain, so three workers split the buffer.
+            let n = 100_003
+            let x = randomFloats(n, seed: 112, in: -6...6), g = randomFloats(n, seed: 113)
+            let (rows, cols) = (197, 512)
+            let bias = randomFloats(cols, seed: 114)
+            for act in ActivationCases.all where act.activation != .identity {
+                expectSameBits(be, "activation forward/backward, bias+activation \(act)", shape: "n=\(n)") {
+                    var y = [Float](repeating: .nan, count: n), d = y
+                    var fused = [Float](repeating: .nan, count: rows * cols)
+                    be.activationForward(out: &y, input: x, count: n, activation: act.activation)
+                    be.activationBackward(dinput: &d, doutput: g, output: y, count: n, activation: act.activation)
+                    be.biasActivationForward(out: &fused, input: x, bias: bias, rows: rows, cols: cols,
+                                             activation: act.activation)
+                    return y + d + fused
+                }
+            }
+        case .elementwise:
+            let n = 600_001
+            let y0 = randomFloats(n, seed: 115), x = randomFloats(n, seed: 116)
+            let (rows, cols) = (512, 784)
+            var gen = SeededGenerator(seed: 117)
+            let images = (0..<1000 * cols).map { _ in UInt8(truncatingIfNeeded: gen.next()) }
+            let indices = (0..<rows).map { _ in Int32(gen.int(1000)) }
+            let bias = randomFloats(cols, seed: 118)
+            expectSameBits(be, "addInPlace, scaleInPlace, gatherRows, biasAdd", shape: "n=\(n), \(rows)×\(cols)") {
+                var y = y0
+                be.addInPlace(&y, x, count: n)
+                be.scaleInPlace(&y, by: 1.7, count: n)
+                var batch = [Float](repeating: .nan, count: rows * cols)
+                be.gatherRows(out: &batch, images: images, indices: indices, rows: rows, cols: cols, scale: 1 / 255)
+                var biased = [Float](repeating: .nan, count: rows * cols)
+                be.biasAdd(out: &biased, input: batch, bias: bias, rows: rows, cols: cols)
+                return y + batch + biased
+            }
+        }
+    }
+
+    private func gemm(_ be: Backend, _ tc: GemmCase) throws {
+        let (aRows, aCols) = tc.transA ? (tc.k, tc.m) : (tc.m, tc.k)
+        let (bRows, bCols) = tc.transB ? (tc.n, tc.k) : (tc.k, tc.n)
+        let a = randomFloats(aRows * aCols, seed: seed(119, tc.m, tc.k, tc.n))
+        let b = randomFloats(bRows * bCols, seed: seed(120, tc.m, tc.k, tc.n))
+        let c0 = tc.cFill == .nan ? [Float](repeating: .nan, count: tc.m * tc.n)
+                                  : randomFloats(tc.m * tc.n, seed: seed(121, tc.m, tc.k, tc.n))
+        expectSameBits(be, "sgemm", shape: tc.testDescription) {
+            var c = c0
+            be.sgemm(transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k, alpha: tc.alpha,
+                     a: a, lda: aCols, b: b, ldb: bCols, beta: tc.beta, c: &c, ldc: tc.n)
+            return c
+        }
+    }
+}
