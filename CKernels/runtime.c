@@ -57,12 +57,23 @@ int dk__threads_for(size_t work, size_t grain) {
     return t;
 }
 
+#ifdef _OPENMP
+/* Declared here rather than through omp.h, which is not on SwiftPM's include path. */
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+#endif
+
 void dk__run_tasks(int ntasks, dk_task_fn fn, void *ctx) {
 #ifdef _OPENMP
     if (ntasks > 1) {
-        /* One task per thread; if the runtime grants fewer threads, some run two: still correct. */
-#pragma omp parallel for num_threads(ntasks) schedule(static, 1)
-        for (int t = 0; t < ntasks; t++) fn(ctx, t);
+        /* One task per thread; if the runtime grants fewer threads, some run two: still correct.
+         * Tasks are dealt by hand: libomp's `omp for` scheduling calls malloc on every loop, and the
+         * training step must not allocate. */
+#pragma omp parallel num_threads(ntasks)
+        {
+            int stride = omp_get_num_threads();
+            for (int t = omp_get_thread_num(); t < ntasks; t += stride) fn(ctx, t);
+        }
         return;
     }
 #endif

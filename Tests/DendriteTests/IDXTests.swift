@@ -29,8 +29,9 @@ import Testing
             for r in 0..<rows { seen.append(Array(values[(r * 25)..<((r + 1) * 25)])) }
         }
         #expect(rowCounts == [16, 16, 16, 2])
-        let expected = (0..<50).map { i in folder.train.images.pixels[(i * 25)..<((i + 1) * 25)].map { Float($0) / 255 } }
-        #expect(seen.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
+        let expected = (0..<50).map { i in folder.train.images.pixels[(i * 25)..<((i + 1) * 25)].map { Float($0) * (Float(1) / 255) } }
+        let sameExamples = seen.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) }
+        #expect(sameExamples, "every example exactly once, as pixels × (1/255)")
         #expect(seen != expected, "the order should be shuffled")
     }
 

@@ -1,10 +1,23 @@
-// Finding where a computation first went non-finite, to name the op in an error message.
+// Finding where a computation went wrong, to name the op in an error message.
 
 extension Tape {
     /// The name of the first recorded op whose output holds a NaN or an infinity, if any.
     func firstNonFiniteOutput() -> String? {
-        for record in records {
-            let (name, out): (String, Variable) = switch record {
+        recordedOutputs.first { !backend.sum($0.out.value.pointer, count: $0.out.value.count).isFinite }?.name
+    }
+
+    /// The recorded op whose output has the largest root mean square (where a finite divergence shows most).
+    func largestOutput() -> String {
+        let rms = recordedOutputs.map { op in
+            (op.name, (backend.sumOfSquares(op.out.value.pointer, count: op.out.value.count) / Double(Swift.max(op.out.value.count, 1))).squareRoot())
+        }
+        guard let largest = rms.max(by: { $0.1 < $1.1 }) else { return "no op" }
+        return "\(largest.0) (root mean square \(Float(largest.1)))"
+    }
+
+    private var recordedOutputs: [(name: String, out: Variable)] {
+        records.map { record in
+            switch record {
             case .matmul(_, let b, let out): ("matmul.forward (\(b.name))", out)
             case .biasAdd(_, let bias, let out): ("bias_add.forward (\(bias.name))", out)
             case .activation(_, let out, let activation): ("\(activation).forward", out)
@@ -12,8 +25,6 @@ extension Tape {
             case .reshape(_, let out): ("reshape", out)
             case .softmaxCrossEntropy(_, let out, _): ("softmax_ce.forward", out)
             }
-            if !backend.sum(out.value.pointer, count: out.value.count).isFinite { return name }
         }
-        return nil
     }
 }

@@ -6,6 +6,7 @@ extension Tape {
                      "reshape: cannot view \(x.value.shape) (\(x.value.count) elements) as \(shape)")
         let out = nextSlot(requiresGrad: tracksGradient(x))
         out.value = x.value.reshaped(to: shape)
+        views.append(out)
         if out.requiresGrad { record(.reshape(x: x, out: out)) }
         return out
     }

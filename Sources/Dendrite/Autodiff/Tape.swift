@@ -21,6 +21,8 @@ public final class Tape: @unchecked Sendable {
 
     var records: [Record] = []
     private var slots: [Variable] = []
+    /// Outputs that share their input's storage (reshapes), released at `reset()`.
+    var views: [Variable] = []
     private var cursor = 0
 
     public init(backend: Backend, profiler: Profiler? = nil) {
@@ -28,14 +30,14 @@ public final class Tape: @unchecked Sendable {
         self.profiler = profiler
         records.reserveCapacity(64)
         slots.reserveCapacity(64)
+        views.reserveCapacity(8)
     }
 
     /// Starts a new step: forgets the records and makes every buffer reusable.
     public func reset() {
-        for record in records {
-            // A reshape shares its input's storage; dropping it lets that buffer be rewritten in place.
-            if case .reshape(_, let out) = record { out.value = Tensor.empty }
-        }
+        // A reshape shares its input's storage; dropping the view lets that buffer be rewritten in place.
+        for view in views { view.value = Tensor.empty }
+        views.removeAll(keepingCapacity: true)
         records.removeAll(keepingCapacity: true)
         for slot in slots[..<cursor] { slot.hasGradient = false }
         cursor = 0

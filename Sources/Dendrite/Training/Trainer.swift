@@ -64,6 +64,7 @@ public final class Trainer {
         guard configuration.batchSize > 0, configuration.epochs > 0 else {
             throw DendriteError.invalidArgument("batch size and epochs must be > 0")
         }
+        try Trainer.checkMemory(configuration)
         model = try configuration.makeModel()
         optimizer = try configuration.makeOptimizer(for: model.parameters)
         tape = Tape(backend: backend, profiler: options.profiler)
@@ -73,6 +74,22 @@ public final class Trainer {
         try prepareRunDirectory()
     }
 
+    /// A model or batch too large for this machine would end in a failed allocation, which Swift reports as a
+    /// fatal error with a stack trace: refuse it up front, with the sizes.
+    static func checkMemory(_ configuration: TrainingConfiguration) throws {
+        let widths = ([configuration.inputs] + configuration.hidden + [configuration.classes]).map(Double.init)
+        let parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
+        let activations = Double(configuration.batchSize) * widths.reduce(0, +)
+        // Per parameter: value, gradient, two optimizer moments; per activation: outputs, gradients, temporaries.
+        let bytes = 4 * (4 * parameters + 4 * activations)
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes < available else {
+            throw DendriteError.invalidArgument(String(format:
+                "a %@ network with batch size %ld needs about %.3g GB of memory, this machine has %.3g GB; lower --hidden or --batch-size",
+                widths.map { String(Int($0)) }.joined(separator: "-"), configuration.batchSize, bytes / 1e9, available / 1e9))
+        }
+    }
+
     // MARK: - Run directory and checkpoints
 
     private func prepareRunDirectory() throws {
@@ -80,7 +97,9 @@ public final class Trainer {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw DendriteError.io(path: folder, problem: "cannot create the run folder (\(error.localizedDescription))")
+            // Foundation's error says only "error 512"; mkdir's errno names the cause (not a directory, read-only…).
+            let reason = mkdir(folder, 0o755) == 0 ? error.localizedDescription : String(cString: strerror(errno))
+            throw DendriteError.io(path: folder, problem: "cannot create the run folder (\(reason))")
         }
         guard access(folder, W_OK) == 0 else {
             throw DendriteError.io(path: folder, problem: "the run folder is not writable")
@@ -173,6 +192,7 @@ public final class Trainer {
             batcher.startEpoch(shuffle: &generator)
             while batch < batches {
                 let stepStart = Profiler.now()
+                tape.reset()  // first: it releases the views of the last batch, so loading can reuse its buffer
                 let rows = batcher.load(batch: batch, on: backend, profiler: options.profiler)
                 let logEvery = options.logEvery
                 let logging = logEvery > 0 && ((batch + 1) % logEvery == 0 || batch + 1 == batches)
@@ -214,12 +234,11 @@ public final class Trainer {
     /// One training step on the loaded batch: forward, loss, backward, update.
     private func step(rows: Int, measureGradients: Bool) throws -> (loss: Float, correct: Int, gradientNorms: String?) {
         try profiled(options.profiler, "train.step", .step, m: rows) {
-            tape.reset()
             let logits = model(batcher.images, on: tape)
             return try batcher.withLabels(rows: rows) { labels in
                 let loss = tape.softmaxCrossEntropy(logits, labels: labels)
                 let value = loss.value.scalar
-                guard value.isFinite else { throw nonFiniteError(loss: value) }
+                guard value.isFinite, value < divergenceLimit else { throw divergenceError(loss: value) }
                 tape.backward(from: loss)
                 let norms = measureGradients ? gradientNorms() : nil
                 optimizer.update(on: backend, profiler: options.profiler)
@@ -237,10 +256,16 @@ public final class Trainer {
         }.joined(separator: "  ")
     }
 
-    private func nonFiniteError(loss: Float) -> DendriteError {
-        let firstBad = tape.firstNonFiniteOutput() ?? "softmax_ce.forward"
+    /// Adam's steps are bounded by the learning rate, so a run with --lr 1e6 can diverge without ever overflowing:
+    /// stop when the loss is 10,000 times that of uniform guessing, ln(classes) (logits thousands apart).
+    private var divergenceLimit: Float { 1e4 * Swift.max(1, Float(log(Double(options.configuration.classes)))) }
+
+    private func divergenceError(loss: Float) -> DendriteError {
+        let culprit = loss.isFinite
+            ? "over \(divergenceLimit), training diverged; the largest values came out of \(tape.largestOutput())"
+            : "the first non-finite value came out of \(tape.firstNonFiniteOutput() ?? "softmax_ce.forward")"
         let keep = lastCheckpoint.map { "; the last good checkpoint \($0) is kept" } ?? "; no checkpoint was written yet"
-        return .numerical("step \(optimizer.step + 1) (epoch \(epoch), batch \(batch)): the loss is \(loss); "
-            + "the first non-finite value came out of \(firstBad) (learning rate \(options.configuration.learningRate) too high?)" + keep)
+        return .numerical("step \(optimizer.step + 1) (epoch \(epoch), batch \(batch)): the loss is \(loss), "
+            + "\(culprit) (learning rate \(options.configuration.learningRate) too high?)" + keep)
     }
 }
