@@ -19,17 +19,22 @@ import Dispatch
 private enum Gemm {
     /// Register tile: 6 rows × 8 columns = 6 SIMD8 accumulators, which is 12 of the 16 vector
     /// registers on baseline x86-64 (SSE2 splits each SIMD8 in two), leaving room for the B row and
-    /// the broadcast A value. With AVX the same code uses 6 ymm accumulators.
+    /// the broadcast A value. With AVX the same code uses 6 ymm accumulators. The kernels below
+    /// spell the tile out by hand (6 named accumulators, byte offsets of 16 per splatted A value,
+    /// 96 bytes per k) so they stay in registers; changing mr or nr means rewriting them.
     @inline(__always) static var mr: Int { 6 }
     @inline(__always) static var nr: Int { 8 }
     /// Depth of a packed panel: a KC×NR B panel (12 KB) stays in L1 while A panels stream.
     @inline(__always) static var kc: Int { 384 }
-    /// Rows of A packed at once (MC×KC floats ≈ 138 KB, L2-resident).
+    /// Rows of A packed at once (MC×KC values, splatted ×4 ≈ 550 KB, L2-resident).
     @inline(__always) static var mc: Int { 90 }
     /// Columns of B packed at once (KC×NC floats ≈ 6 MB, L3-resident).
     @inline(__always) static var nc: Int { 4096 }
+    /// Packed A holds each value 4 times (a ready-made SIMD4 broadcast): on baseline x86-64 a
+    /// broadcast is otherwise a load plus a shuffle competing with the multiplies for FP ports.
+    @inline(__always) static var splat: Int { 4 }
     /// Below this many multiply-adds a second thread costs more than it saves.
-    @inline(__always) static var parallelMinMACs: Int { 1 << 18 }
+    @inline(__always) static var parallelMinMACs: Int { 1 << 20 }
 }
 
 /// Packing space for every worker of one sgemm call: a 64-byte aligned block that only grows.
@@ -87,16 +92,17 @@ extension SwiftKernels {
         let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
         let kc = (k + kBlocks - 1) / kBlocks
 
-        // Split the longer side of C across workers, in whole tiles.
-        let macs = m * n * k
-        let splitN = n >= m
+        // Split C across workers in whole tiles, along the side that packs fewer floats per worker:
+        // splitting N makes every worker pack all of A (splatted), splitting M all of B.
+        let maxWorkers = m * n * k < Gemm.parallelMinMACs ? 1 : threads
+        let splitN = Gemm.splat * m * k + k * n / maxWorkers < Gemm.splat * m * k / maxWorkers + k * n
         let tiles = splitN ? (n + nr - 1) / nr : (m + mr - 1) / mr
-        let workers = macs < Gemm.parallelMinMACs ? 1 : min(threads, tiles)
+        let workers = min(maxWorkers, tiles)
 
         // Per worker: one A block and one B block, each rounded to 64 bytes.
         let mcMax = min(Gemm.mc, (splitN ? m : (tiles + workers - 1) / workers * mr) + mr)
         let ncMax = min(Gemm.nc, (splitN ? (tiles + workers - 1) / workers * nr : n) + nr)
-        let aFloats = (mcMax + mr) * kc
+        let aFloats = ((mcMax + mr) * kc * Gemm.splat + 15) & ~15
         let bFloats = (ncMax + nr) * kc
         let perWorker = (aFloats + bFloats + 15) & ~15
 
@@ -154,9 +160,15 @@ extension SwiftKernels {
                         let bPanel = UnsafePointer(packB + jr * kc)
                         var ir = 0
                         while ir < mc {
-                            microKernel(kc: kc, a: UnsafePointer(packA + ir * kc), b: bPanel,
-                                        c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
-                                        rows: min(mr, mc - ir), cols: nrValid, alpha: alpha, beta: betaK)
+                            let aPanel = UnsafePointer(packA + ir * kc * Gemm.splat)
+                            let cTile = c + (ic + ir) * ldc + jc + jr, rows = min(mr, mc - ir)
+                            if nrValid > 4 {
+                                microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc,
+                                            rows: rows, cols: nrValid, alpha: alpha, beta: betaK)
+                            } else {
+                                microKernelNarrow(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc,
+                                                  rows: rows, cols: nrValid, alpha: alpha, beta: betaK)
+                            }
                             ir += mr
                         }
                         jr += nr
@@ -169,8 +181,8 @@ extension SwiftKernels {
         }
     }
 
-    /// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as MR-row panels, each k-major (MR floats per k),
-    /// zero-padding the last panel's missing rows.
+    /// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as MR-row panels, each k-major (MR values per k, each
+    /// value splatted to SIMD4), zero-padding the last panel's missing rows.
     @inline(__always)
     private static func packPanelsA(_ dst: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, lda: Int,
                                     transA: Bool, i0: Int, mc: Int, p0: Int, kc: Int) {
@@ -178,32 +190,27 @@ extension SwiftKernels {
         var i = 0
         while i < mc {
             let rows = min(mr, mc - i)
-            let d = dst + i * kc
-            if transA {
-                // op(A)(r, p) = A[p, r]: each k is a contiguous run of rows.
-                let src = a + p0 * lda + i0 + i
-                if rows == mr {
-                    for p in 0..<kc {
-                        let s = src + p * lda, o = d + p * mr
-                        o[0] = s[0]; o[1] = s[1]; o[2] = s[2]; o[3] = s[3]; o[4] = s[4]; o[5] = s[5]
-                    }
-                } else {
-                    for p in 0..<kc {
-                        for r in 0..<mr { d[p * mr + r] = r < rows ? src[p * lda + r] : 0 }
-                    }
+            let d = UnsafeMutableRawPointer(dst + i * kc * Gemm.splat)
+            // op(A)(r, p) is A[p, r] when transposed (each k a contiguous run of rows), else A[r, p].
+            let src = transA ? a + p0 * lda + i0 + i : a + (i0 + i) * lda + p0
+            let rowStride = transA ? 1 : lda, kStride = transA ? lda : 1
+            if rows == mr {
+                let s0 = src, s1 = s0 + rowStride, s2 = s1 + rowStride
+                let s3 = s2 + rowStride, s4 = s3 + rowStride, s5 = s4 + rowStride
+                for p in 0..<kc {
+                    let o = d + p * 96, q = p * kStride   // 96 bytes = 6 rows × SIMD4
+                    o.storeBytes(of: SIMD4(repeating: s0[q]), as: SIMD4<Float>.self)
+                    o.storeBytes(of: SIMD4(repeating: s1[q]), toByteOffset: 16, as: SIMD4<Float>.self)
+                    o.storeBytes(of: SIMD4(repeating: s2[q]), toByteOffset: 32, as: SIMD4<Float>.self)
+                    o.storeBytes(of: SIMD4(repeating: s3[q]), toByteOffset: 48, as: SIMD4<Float>.self)
+                    o.storeBytes(of: SIMD4(repeating: s4[q]), toByteOffset: 64, as: SIMD4<Float>.self)
+                    o.storeBytes(of: SIMD4(repeating: s5[q]), toByteOffset: 80, as: SIMD4<Float>.self)
                 }
             } else {
-                // op(A)(r, p) = A[r, p]: interleave MR rows.
-                let src = a + (i0 + i) * lda + p0
-                if rows == mr {
-                    let s0 = src, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda
-                    for p in 0..<kc {
-                        let o = d + p * mr
-                        o[0] = s0[p]; o[1] = s1[p]; o[2] = s2[p]; o[3] = s3[p]; o[4] = s4[p]; o[5] = s5[p]
-                    }
-                } else {
-                    for p in 0..<kc {
-                        for r in 0..<mr { d[p * mr + r] = r < rows ? src[r * lda + p] : 0 }
+                for p in 0..<kc {
+                    for r in 0..<mr {
+                        let v: Float = r < rows ? src[r * rowStride + p * kStride] : 0
+                        d.storeBytes(of: SIMD4(repeating: v), toByteOffset: (p * mr + r) * 16, as: SIMD4<Float>.self)
                     }
                 }
             }
@@ -263,18 +270,22 @@ extension SwiftKernels {
                                     alpha: Float, beta: Float) {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>()
         var c3 = SIMD8<Float>(), c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
-        var pa = a, pb = UnsafeRawPointer(b)
+        var pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
+        @inline(__always) func splat(_ offset: Int) -> SIMD8<Float> {
+            let h = pa.load(fromByteOffset: offset, as: SIMD4<Float>.self)
+            return SIMD8(lowHalf: h, highHalf: h)
+        }
         for _ in 0..<kc {
             let bv = pb.loadUnaligned(as: SIMD8<Float>.self)
             // Plain multiply-then-add: addingProduct would become a per-lane libm fma call
             // on targets without hardware FMA.
-            c0 += SIMD8(repeating: pa[0]) * bv
-            c1 += SIMD8(repeating: pa[1]) * bv
-            c2 += SIMD8(repeating: pa[2]) * bv
-            c3 += SIMD8(repeating: pa[3]) * bv
-            c4 += SIMD8(repeating: pa[4]) * bv
-            c5 += SIMD8(repeating: pa[5]) * bv
-            pa += 6
+            c0 += splat(0) * bv
+            c1 += splat(16) * bv
+            c2 += splat(32) * bv
+            c3 += splat(48) * bv
+            c4 += splat(64) * bv
+            c5 += splat(80) * bv
+            pa += 96
             pb += 32
         }
         if rows == 6 && cols == 8 {
@@ -292,6 +303,36 @@ extension SwiftKernels {
             if rows > 4 { storeEdgeRow(c + 4 * ldc, c4, cols: cols, alpha: alpha, beta: beta) }
             if rows > 5 { storeEdgeRow(c + 5 * ldc, c5, cols: cols, alpha: alpha, beta: beta) }
         }
+    }
+
+    /// The last B panel when it has at most 4 real columns (e.g. N = 10): the same arithmetic
+    /// per element as `microKernel` on the low half of the panel only, so no work is spent on
+    /// padding and results are identical to what the wide kernel would produce.
+    @inline(__always)
+    private static func microKernelNarrow(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                          c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                                          alpha: Float, beta: Float) {
+        var c0 = SIMD4<Float>(), c1 = SIMD4<Float>(), c2 = SIMD4<Float>()
+        var c3 = SIMD4<Float>(), c4 = SIMD4<Float>(), c5 = SIMD4<Float>()
+        var pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let bv = pb.loadUnaligned(as: SIMD4<Float>.self)
+            c0 += pa.load(as: SIMD4<Float>.self) * bv
+            c1 += pa.load(fromByteOffset: 16, as: SIMD4<Float>.self) * bv
+            c2 += pa.load(fromByteOffset: 32, as: SIMD4<Float>.self) * bv
+            c3 += pa.load(fromByteOffset: 48, as: SIMD4<Float>.self) * bv
+            c4 += pa.load(fromByteOffset: 64, as: SIMD4<Float>.self) * bv
+            c5 += pa.load(fromByteOffset: 80, as: SIMD4<Float>.self) * bv
+            pa += 96
+            pb += 32
+        }
+        let zero = SIMD4<Float>()
+        storeEdgeRow(c, SIMD8(lowHalf: c0, highHalf: zero), cols: cols, alpha: alpha, beta: beta)
+        if rows > 1 { storeEdgeRow(c + ldc, SIMD8(lowHalf: c1, highHalf: zero), cols: cols, alpha: alpha, beta: beta) }
+        if rows > 2 { storeEdgeRow(c + 2 * ldc, SIMD8(lowHalf: c2, highHalf: zero), cols: cols, alpha: alpha, beta: beta) }
+        if rows > 3 { storeEdgeRow(c + 3 * ldc, SIMD8(lowHalf: c3, highHalf: zero), cols: cols, alpha: alpha, beta: beta) }
+        if rows > 4 { storeEdgeRow(c + 4 * ldc, SIMD8(lowHalf: c4, highHalf: zero), cols: cols, alpha: alpha, beta: beta) }
+        if rows > 5 { storeEdgeRow(c + 5 * ldc, SIMD8(lowHalf: c5, highHalf: zero), cols: cols, alpha: alpha, beta: beta) }
     }
 
     @inline(__always)

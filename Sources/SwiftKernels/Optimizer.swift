@@ -26,28 +26,44 @@ extension SwiftKernels {
         let c2 = Float(1 - pow(Double(beta2), Double(step)))
         let g1 = 1 - beta1, g2 = 1 - beta2
         parallelRanges(count: count, grain: optimizerGrain) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let g = load(grad + i)
-                let mi = beta1 * load(m + i) + g1 * g
-                let vi = beta2 * load(v + i) + g2 * g * g
-                store(m + i, mi)
-                store(v + i, vi)
-                // Lane-wise scalar square roots: SIMD8.squareRoot() is no faster on baseline x86-64.
-                let vh = vi / c2
-                var root = Vec()
-                for l in 0..<8 { root[l] = vh[l].squareRoot() }
-                store(param + i, load(param + i) - lr * (mi / c1) / (root + eps))
-                i += 8
-            }
-            while i < range.upperBound {
-                let g = grad[i]
-                let mi = beta1 * m[i] + g1 * g
-                let vi = beta2 * v[i] + g2 * g * g
-                m[i] = mi
-                v[i] = vi
-                param[i] = param[i] - lr * (mi / c1) / ((vi / c2).squareRoot() + eps)
-                i += 1
+            // Blocks of 64: the moments pass, then the square roots as a scalar loop of their own
+            // (Float.squareRoot() keeps a libm fallback call for negative inputs, which would
+            // force every live vector register to spill inside a mixed loop), then the update.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { scratch in
+                let root = scratch.baseAddress!
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    let n = min(64, range.upperBound - i)
+                    let g0 = grad + i, m0 = m + i, v0 = v + i, p0 = param + i
+                    var j = 0
+                    while j + 8 <= n {
+                        let g = load(g0 + j)
+                        let mj = beta1 * load(m0 + j) + g1 * g
+                        let vj = beta2 * load(v0 + j) + g2 * g * g
+                        store(m0 + j, mj)
+                        store(v0 + j, vj)
+                        store(root + j, vj / c2)
+                        j += 8
+                    }
+                    while j < n {
+                        let g = g0[j]
+                        m0[j] = beta1 * m0[j] + g1 * g
+                        v0[j] = beta2 * v0[j] + g2 * g * g
+                        root[j] = v0[j] / c2
+                        j += 1
+                    }
+                    for j in 0..<n { root[j] = root[j].squareRoot() }
+                    j = 0
+                    while j + 8 <= n {
+                        store(p0 + j, load(p0 + j) - lr * (load(m0 + j) / c1) / (load(root + j) + eps))
+                        j += 8
+                    }
+                    while j < n {
+                        p0[j] = p0[j] - lr * (m0[j] / c1) / (root[j] + eps)
+                        j += 1
+                    }
+                    i += n
+                }
             }
         }
     }

@@ -32,12 +32,14 @@ public enum SwiftKernels {
     }
 }
 
+#if swift(>=6)
 /// Lets a closure that only captures raw buffers cross into Dispatch's `@Sendable` worker closure.
 /// Safe here because every task writes a disjoint part of the outputs and the call joins before
 /// returning.
 private struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }
+#endif
 
 /// Runs `body(worker)` for every worker in `0..<workers`, in parallel when `workers > 1`, and
 /// returns when all have finished. `worker` identifies per-worker scratch space.
@@ -47,10 +49,17 @@ func parallelFor(workers: Int, _ body: (_ worker: Int) -> Void) {
         body(0)
         return
     }
+    #if swift(>=6)
+    // Swift 6 rejects capturing the non-Sendable body in Dispatch's @Sendable closure, so it
+    // crosses in a box (withoutActuallyEscaping costs two small heap allocations per call).
     withoutActuallyEscaping(body) { body in
         let task = UncheckedSendable(value: body)
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
+    #else
+    // Swift 5 mode accepts the direct capture, which allocates nothing beyond Dispatch's own.
+    DispatchQueue.concurrentPerform(iterations: workers) { body($0) }
+    #endif
 }
 
 /// Workers worth using for `count` items when each should get at least `grain` of them.
