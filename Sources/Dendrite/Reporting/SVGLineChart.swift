@@ -42,8 +42,8 @@ struct SVGLineChart {
             let points = zip(s.x, s.y).filter { $0.1.isFinite }
                 .map { String(format: "%.1f,%.1f", px($0.0), py($0.1, right: s.rightAxis)) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
-            let ly = margin + 16 + Double(i) * 16
-            svg += "<text x=\"\(margin + 10)\" y=\"\(ly)\" fill=\"\(s.color)\">\(s.name)\(s.rightAxis ? " (right)" : "")</text>\n"
+            // The legend sits in a row between the title and the plot, clear of the lines.
+            svg += "<text x=\"\(margin + Double(i) * 200)\" y=\"\(margin - 10)\" fill=\"\(s.color)\">\(s.name)\(s.rightAxis ? " (right axis)" : "")</text>\n"
         }
         return svg + "</svg>\n"
     }
