@@ -33,9 +33,11 @@ let package = Package(
             name: "dendrite",
             dependencies: [
                 "Dendrite",
+                "DendriteBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "DendriteBenchmarks", dependencies: ["Dendrite", "CKernels"], path: "Benchmarks"),
 
         // MARK: - Tests
         .testTarget(name: "KernelTests", dependencies: ["Dendrite", "CKernels", "SwiftKernels"]),

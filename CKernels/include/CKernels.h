@@ -4,7 +4,8 @@
  * Contract for every function:
  *  - plain float32 buffers, row-major, sizes and leading dimensions explicit;
  *  - outputs first, then inputs, then sizes (llm.c order);
- *  - no allocation on the heap, no global state except the thread count;
+ *  - no allocation on the heap; the only global state is the thread count and dk_sgemm's static
+ *    packing buffers (claimed per worker, so concurrent calls from several threads are safe);
  *  - deterministic: a result is bitwise identical for any thread count (each output element is
  *    produced by one thread in a fixed order; reductions use chunking that depends on sizes only);
  *  - AVX2+FMA code paths are chosen at load time where the CPU has them (target_clones),
@@ -28,7 +29,8 @@ void dk_set_num_threads(int n);
 int dk_get_num_threads(void);
 /// 1 when the library was built with OpenMP, 0 otherwise.
 int dk_openmp_enabled(void);
-/// The instruction set the kernels run with: "avx2+fma" or "x86-64 (sse2)".
+/// The instruction set the kernels run with: "avx2+fma" or "x86-64 (sse2)" on x86-64 ELF
+/// targets, "portable C" elsewhere (no load-time code-path selection there).
 const char *dk_instruction_set(void);
 
 /* ---------------------------------------------------------------- matmul */
@@ -119,6 +121,20 @@ double dk_sum_squares(const float *x, size_t n);
 /// images is (count, cols) bytes; out is (rows, cols).
 void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices,
                        int rows, int cols, float scale);
+
+/* ---------------------------------------------------------------- machine probes (benchmarks) */
+
+/// Peak FP32 rate in GFLOP/s: `threads` threads each run independent 8-wide FMA chains for about
+/// `seconds` (AVX2+FMA where the CPU has it, else 4-wide multiply-add). Not a kernel: it ignores
+/// dk_set_num_threads and exists so benchmarks can show a share of the machine's ceiling.
+double dk_probe_fma_gflops(int threads, double seconds);
+/// Memory copy bandwidth in GB/s (bytes read + bytes written per second), the best of `repeats`
+/// copies of a `bytes`-sized buffer split over `threads` threads. Allocates two buffers of `bytes`
+/// (the one exception to "no allocation"); returns -1 when they cannot be allocated.
+double dk_probe_copy_gbps(int threads, size_t bytes, int repeats);
+/// The C heap as glibc's mallinfo2 sees it: bytes in use, arena size and bytes in mmapped chunks
+/// (all 0 without glibc 2.33+). Swift cannot call mallinfo2 itself: Glibc's module omits malloc.h.
+void dk_probe_heap(size_t *in_use, size_t *arena, size_t *mmapped);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,130 @@
+import Dendrite
+import Foundation
+
+/// What `dendrite bench` was asked for.
+public struct BenchmarkOptions {
+    /// Fewer and shorter samples, and no cases larger than the caches: under a minute.
+    public var quick = false
+    /// Runs only cases whose name or group contains this (case-insensitive).
+    public var filter: String?
+    public var outputDirectory = "bench-results"
+    public init() {}
+}
+
+/// The run loop: ceilings first, then every case at every thread count with the backends interleaved
+/// sample by sample, so a machine that slows down or speeds up mid-run shifts all of them alike and
+/// their ratios hold.
+public enum Harness {
+    public static func run(_ options: BenchmarkOptions, print: (String) -> Void) throws {
+        let started = Date()
+        let plan = options.quick ? MeasurementPlan.quick : .full
+        let cases = Cases.all(quick: options.quick).filter { Cases.matches($0, filter: options.filter) }
+        guard !cases.isEmpty else {
+            throw DendriteError.invalidArgument("no benchmark case matches --filter '\(options.filter ?? "")'")
+        }
+        var backends: [Backend] = [], unavailable: [String] = []
+        for name in Backends.names {
+            do { backends.append(try Backends.named(name)) } catch {
+                unavailable.append("\(name): \(error)")
+                print("!! backend \(name) is unavailable, its rows are skipped: \(error)")
+            }
+        }
+        // A fresh backend's thread count is "all threads", the default training uses.
+        let allThreads = backends.map(\.threads).max() ?? 1
+        let threadCounts = allThreads > 1 ? [1, allThreads] : [1]
+        let cpu = cpuName()
+        print("Dendrite benchmarks: \(cpu), C kernels \(CBackend.instructionSet), backends \(backends.map(\.name).joined(separator: ", ")), "
+            + "threads \(threadCounts.map(String.init).joined(separator: " and ")), \(options.quick ? "quick" : "full") run, \(cases.count) cases")
+        let loadBefore = loadAverage()
+        warnIfBusy(loadBefore, when: "before the run", own: 0, print: print)
+        let ceilings = Ceilings.measure(threadCounts: threadCounts, quick: options.quick)
+        print(Report.ceilings(ceilings))
+        print(Report.legend)
+        print(Report.header)
+
+        var results: [BenchResult] = []
+        for benchCase in cases {
+            let participants = backends.filter { benchCase.includesOpenBLAS || $0.name != "openblas" }
+            let makeRunner = try benchCase.prepare()
+            let runners = try participants.map { try makeRunner($0) }
+            for (t, threads) in threadCounts.enumerated() {
+                var rows = measure(benchCase, participants, runners, threads: threads, plan: plan,
+                                   ceiling: ceilings[t])
+                rows.compare()
+                if benchCase.checksAllocations && threads == allThreads {
+                    for i in rows.indices {
+                        participants[i].threads = threads
+                        rows[i].allocations = AllocationProbe.measure(calls: options.quick ? 100 : 1000, runners[i])
+                    }
+                }
+                Report.rows(rows).forEach(print)
+                results += rows
+            }
+        }
+
+        let allocationLines = Report.allocations(results)
+        if !allocationLines.isEmpty {
+            print("Steady-state heap use of the training step (Swift objects counted via the runtime's allocation hook; "
+                + "malloc figures are mallinfo2 growth, so a malloc freed within the step is not seen):")
+            allocationLines.forEach(print)
+        }
+        let loadAfter = loadAverage()
+        warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
+        let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
+                               cpu: cpu, instructionSet: CBackend.instructionSet, threadCounts: threadCounts,
+                               backends: backends.map(\.name), unavailable: unavailable, ceilings: ceilings,
+                               results: results, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter,
+                               wallSeconds: Date().timeIntervalSince(started))
+        let files = try ResultFiles.write(record, to: options.outputDirectory)
+        print("wrote \(files.joined(separator: ", ")) in \(String(format: "%.0f", record.wallSeconds)) s")
+    }
+
+    /// Times one case on every participant at one thread count. Each round takes one sample per
+    /// backend, starting with a different backend each round so none always runs first.
+    static func measure(_ benchCase: BenchCase, _ backends: [Backend], _ runners: [Runner], threads: Int,
+                        plan: MeasurementPlan, ceiling: Ceiling) -> [BenchResult] {
+        let calls = backends.indices.map { i in
+            backends[i].threads = threads
+            defer { IdleThreads.sleep(after: backends[i].name) }
+            return calibrate(runners[i], plan: plan)
+        }
+        let rounds = Swift.min(plan.samples, benchCase.maxSamples ?? plan.samples)
+        var samples = [[Double]](repeating: [], count: backends.count)
+        for round in 0..<rounds {
+            for offset in backends.indices {
+                let i = (round + offset) % backends.count
+                backends[i].threads = threads
+                // An untimed call wakes the worker threads the previous sample put to sleep; a single
+                // call lasting a whole sample (an epoch) pays the wake-up within noise.
+                if calls[i] > 1 { runners[i]() }
+                samples[i].append(secondsPerCall(calls[i], runners[i]))
+                IdleThreads.sleep(after: backends[i].name)
+            }
+        }
+        return backends.indices.map { i in
+            BenchResult(benchCase: benchCase, backend: backends[i].name, threads: threads,
+                        seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: ceiling)
+        }
+    }
+
+    /// The 1-minute load average (nil where /proc/loadavg is missing).
+    static func loadAverage() -> Double? {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
+    }
+
+    /// Other work on the machine skews every absolute figure; interleaving keeps ratios usable.
+    /// `own` is the load this run adds itself (none before it starts, up to every core while it runs).
+    static func warnIfBusy(_ load: Double?, when: String, own: Double, print: (String) -> Void) {
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        guard let load, load - own > 0.5 * cores else { return }
+        print("!! BUSY MACHINE: load average " + String(format: "%.2f", load) + " on \(Int(cores)) cores \(when): "
+            + "absolute times and shares of the ceilings are unreliable; ratios between backends (measured interleaved) hold better.")
+    }
+
+    static func cpuName() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
+        return "\(model ?? "unknown CPU"), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}

@@ -1,0 +1,31 @@
+import Dendrite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Puts idle worker threads to sleep between samples of different backends. After a parallel call,
+/// LLVM OpenMP's workers spin for 200 ms (KMP_BLOCKTIME) and OpenBLAS's for about 2^28 cycles, waiting
+/// for more work; interleaved with another backend they would steal its cores. A training run uses one
+/// backend, so each sample should start on a machine that backend has to itself.
+enum IdleThreads {
+    private typealias PauseAll = @convention(c) (Int32) -> Int32
+    private typealias Shutdown = @convention(c) () -> Int32
+
+    /// OpenMP 5.0's omp_pause_resource_all; a soft pause (1) lets the next parallel region resume.
+    private static let pauseOpenMP: PauseAll? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_pause_resource_all")
+        .map { unsafeBitCast($0, to: PauseAll.self) }
+
+    /// OpenBLAS stops its thread pool with this (its fork handler does); the next call starts a new one.
+    /// Looked up in the copy OpenBLASBackend loaded, never loading one itself.
+    private static let stopOpenBLAS: Shutdown? = OpenBLASBackend.libraryNames.lazy
+        .compactMap { dlopen($0, RTLD_NOW | RTLD_NOLOAD) }.first
+        .flatMap { dlsym($0, "blas_thread_shutdown_") }
+        .map { unsafeBitCast($0, to: Shutdown.self) }
+
+    static func sleep(after backend: String) {
+        if backend == "openblas" { _ = stopOpenBLAS?() }
+        _ = pauseOpenMP?(1)
+    }
+}

@@ -1,0 +1,74 @@
+import Dendrite
+import Foundation
+
+/// The stdout table: one row per case, backend and thread count, printed as each case finishes so a
+/// long run shows progress.
+enum Report {
+    private static let columns: [(title: String, width: Int, leftAligned: Bool)] = [
+        ("Case", 50, true), ("Backend", 8, true), ("Thr", 3, false), ("Median", 11, false), ("±IQR", 6, false),
+        ("Rate", 17, false), ("Ceil", 5, false), ("vs C", 7, false), ("vs BLAS", 7, false),
+    ]
+
+    static func line(_ cells: [String]) -> String {
+        zip(columns, cells).map { column, cell in
+            let pad = String(repeating: " ", count: Swift.max(0, column.width - cell.count))
+            return column.leftAligned ? cell + pad : pad + cell
+        }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+    }
+
+    static var header: String {
+        let rule = String(repeating: "-", count: columns.reduce(0) { $0 + $1.width + 2 } - 2)
+        return [rule, line(columns.map(\.title)), rule].joined(separator: "\n")
+    }
+
+    static let legend = """
+        Median: time per call (median of the samples), ±IQR: interquartile range in % of the median.
+        Ceil: share of this machine's ceiling at that thread count: GFLOP/s ÷ FMA peak for matmul and training
+        (matmul FLOPs only), GB/s ÷ DRAM copy bandwidth for the other kernels (cases that fit in cache can exceed
+        100%). vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
+        OpenBLAS only replaces matmul, so it appears in the matmul and training rows only.
+        """
+
+    /// The rows of one case at one thread count; the case name is printed once.
+    static func rows(_ results: [BenchResult]) -> [String] {
+        results.enumerated().map { i, result in
+            line([i == 0 ? result.caseName : "", result.backend, String(result.threads),
+                  ProfileTable.formatTime(nanoseconds: result.seconds.median * 1e9),
+                  String(format: "%.1f%%", result.seconds.spreadPercent), rate(result),
+                  String(format: "%.0f%%", 100 * result.shareOfCeiling),
+                  speed(result.speedVsC), speed(result.speedVsOpenBLAS)])
+        }
+    }
+
+    static func rate(_ result: BenchResult) -> String {
+        if let samples = result.samplesPerSecond { return String(format: "%.0f samples/s", samples) }
+        if let gflops = result.gflops { return String(format: "%.1f GFLOP/s", gflops) }
+        return String(format: "%.1f GB/s", result.gbs ?? 0)
+    }
+
+    static func speed(_ ratio: Double?) -> String {
+        guard let ratio else { return "—" }
+        return String(format: ratio < 10 ? "%.2f×" : "%.1f×", ratio)
+    }
+
+    static func ceilings(_ ceilings: [Ceiling]) -> String {
+        ceilings.map { ceiling in
+            "ceiling at \(plural(ceiling.threads, "thread")): "
+                + String(format: "FMA peak %.1f GFLOP/s, copy bandwidth %.1f GB/s", ceiling.peakGFLOPs, ceiling.copyGBs)
+                + " (\(Ceilings.copyBytes >> 20) MiB buffer, read+write)"
+        }.joined(separator: "\n")
+    }
+
+    static func allocations(_ results: [BenchResult]) -> [String] {
+        results.compactMap { result in
+            guard let report = result.allocations else { return nil }
+            return "  \(result.caseName), \(result.backend), \(plural(result.threads, "thread")), \(report.calls) calls: "
+                + "\(report.swiftObjects) Swift heap objects, malloc in-use \(signed(report.inUseBytesGrowth)) B, "
+                + "arena \(signed(report.arenaBytesGrowth)) B, mmapped \(signed(report.mmappedBytesGrowth)) B  "
+                + (report.isClean ? "OK" : "ALLOCATES")
+        }
+    }
+
+    static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+    static func signed(_ value: Int) -> String { value > 0 ? "+\(value)" : "\(value)" }
+}

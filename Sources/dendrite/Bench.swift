@@ -1,0 +1,32 @@
+import ArgumentParser
+import DendriteBenchmarks
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time every kernel on every backend, training steps and an epoch, against this machine's ceilings.",
+        discussion: "Build with -c release: `swift run -c release dendrite bench`. Writes results.json, results.csv and ratios.svg.")
+
+    @Flag(help: "Fewer, shorter samples and no cases larger than the caches (under a minute).")
+    var quick = false
+    @Option(help: "Run only cases whose name or group contains this, like 'matmul' or '128x784'.")
+    var filter: String?
+    @Option(help: "Folder for results.json, results.csv and ratios.svg.")
+    var output = "bench-results"
+    @Flag(help: "Run even in a debug build (its numbers say nothing about the kernels).")
+    var allowDebug = false
+
+    func run() throws {
+        #if DEBUG
+        guard allowDebug else {
+            throw ValidationError("this is a debug build, whose timings are meaningless; build with -c release "
+                + "(swift run -c release dendrite bench), or pass --allow-debug to run anyway")
+        }
+        print("!! WARNING: DEBUG BUILD: these timings are not representative of release performance.")
+        #endif
+        var options = BenchmarkOptions()
+        options.quick = quick
+        options.filter = filter
+        options.outputDirectory = output
+        try Harness.run(options) { print($0) }
+    }
+}
