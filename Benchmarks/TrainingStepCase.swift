@@ -21,75 +21,58 @@ enum TrainingCases {
             BenchCase(name: "training step, batch \(batchSize)", group: "training",
                       work: .training(samples: batchSize, flops: Double(batchSize) * flopsPerSample),
                       includesOpenBLAS: true, checksAllocations: true) {
-                let images = FloatBuffer(count: batchSize * inputs, in: 0...1, seed: 1)
-                let labels = randomLabels(count: batchSize, classes: classes)
+                let dataset = syntheticDataset(count: batchSize)
                 return { backend in
-                    let trainer = try StepTrainer(backend: backend)
-                    let input = Variable(Tensor(shape: Shape(batchSize, inputs),
-                                                values: Array(UnsafeBufferPointer(start: images.pointer, count: images.count))))
-                    return { labels.withUnsafeBufferPointer { trainer.step(input, labels: $0) } }
+                    // A batcher per backend: a shared one would be reloaded while another tape still views it.
+                    let batcher = Batcher(dataset: dataset, batchSize: batchSize)
+                    let step = try makeStep(backend: backend)
+                    return { step.run(batcher, batch: 0) }
+                }
+            },
+            // The same step with the profiler recording every op: its cost is this row's ratio to the one above.
+            BenchCase(name: "training step, batch \(batchSize), profiled", group: "training",
+                      work: .training(samples: batchSize, flops: Double(batchSize) * flopsPerSample)) {
+                let dataset = syntheticDataset(count: batchSize)
+                return { backend in
+                    let batcher = Batcher(dataset: dataset, batchSize: batchSize)
+                    let step = try makeStep(backend: backend, profiler: Profiler(traceCapacity: 0))
+                    return { step.run(batcher, batch: 0) }
                 }
             },
             // Shuffling and batching included: 469 steps, the last one of 96 images.
             BenchCase(name: "training epoch, \(epochImages) images", group: "training",
                       work: .training(samples: epochImages, flops: Double(epochImages) * flopsPerSample),
                       includesOpenBLAS: true, maxSamples: quick ? 1 : 3) {
-                let dataset = try syntheticDataset(count: epochImages)
+                let dataset = syntheticDataset(count: epochImages)
                 return { backend in
-                    let trainer = try StepTrainer(backend: backend)
                     let batcher = Batcher(dataset: dataset, batchSize: batchSize)
+                    let step = try makeStep(backend: backend)
                     var generator = SeededGenerator(seed: 3)
                     return {
                         batcher.startEpoch(shuffle: &generator)
-                        for batch in 0..<batcher.batchesPerEpoch {
-                            let rows = batcher.load(batch: batch, on: backend)
-                            batcher.withLabels(rows: rows) { trainer.step(batcher.images, labels: $0) }
-                        }
+                        for batch in 0..<batcher.batchesPerEpoch { step.run(batcher, batch: batch) }
                     }
                 }
             },
         ]
     }
 
-    /// `count` random 28×28 images with random labels. `IDX.Images` has no public initializer, so the
-    /// images go through a temporary IDX file, read back the way real data is.
-    static func syntheticDataset(count: Int) throws -> Dataset {
-        var generator = SeededGenerator(seed: 4)
-        var bytes: [UInt8] = [0, 0, 0x08, 3]
-        for dimension in [count, 28, 28] { bytes += withUnsafeBytes(of: UInt32(dimension).bigEndian, Array.init) }
-        bytes += (0..<count * 28 * 28).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dendrite-bench-\(getpid()).idx3").path
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw DendriteError.io(path: path, problem: "cannot write the synthetic images")
-        }
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let labels = (0..<count).map { _ in UInt8(generator.next() % UInt64(classes)) }
-        return try Dataset(images: IDX.readImages(path: path), labels: labels, classCount: classes)
-    }
-}
-
-/// The model, tape and optimizer of one backend, and the step `Trainer` runs, minus logging:
-/// forward, softmax cross-entropy, backward, Adam.
-final class StepTrainer {
-    let model: Sequential
-    let tape: Tape
-    let optimizer: Adam
-    let backend: Backend
-
-    init(backend: Backend) throws {
+    /// The lab's model and Adam on `backend`, as `dendrite train` builds them.
+    static func makeStep(backend: Backend, profiler: Profiler? = nil) throws -> TrainingStep {
         var configuration = TrainingConfiguration()
-        configuration.inputs = TrainingCases.inputs
-        configuration.classes = TrainingCases.classes
-        model = try configuration.makeModel()
-        tape = Tape(backend: backend)
-        optimizer = Adam(parameters: model.parameters, learningRate: configuration.learningRate)
-        self.backend = backend
+        configuration.inputs = inputs
+        configuration.classes = classes
+        let model = try configuration.makeModel()
+        let optimizer = try configuration.makeOptimizer(for: model.parameters)
+        return TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: profiler)
     }
 
-    func step(_ input: Variable, labels: UnsafeBufferPointer<Int32>) {
-        tape.reset()
-        let loss = tape.softmaxCrossEntropy(model(input, on: tape), labels: labels)
-        tape.backward(from: loss)
-        optimizer.update(on: backend, profiler: nil)
+    /// `count` random 28×28 images with random labels.
+    static func syntheticDataset(count: Int) -> Dataset {
+        var generator = SeededGenerator(seed: 4)
+        let pixels = (0..<count * inputs).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let labels = (0..<count).map { _ in UInt8(generator.next() % UInt64(classes)) }
+        return try! Dataset(images: IDX.Images(count: count, height: 28, width: 28, pixels: pixels),
+                            labels: labels, classCount: classes)
     }
 }

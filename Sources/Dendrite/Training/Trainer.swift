@@ -39,7 +39,8 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let backend: Backend
     private let data: DataFolder
-    private let tape: Tape
+    private let trainingStep: TrainingStep
+    private var tape: Tape { trainingStep.tape }
     private let batcher: Batcher
     private let evaluator: Evaluator
     private let print: (String) -> Void
@@ -67,7 +68,7 @@ public final class Trainer {
         try Trainer.checkMemory(configuration)
         model = try configuration.makeModel()
         optimizer = try configuration.makeOptimizer(for: model.parameters)
-        tape = Tape(backend: backend, profiler: options.profiler)
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler)
         batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize)
         evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler)
         predictions = [Int32](repeating: 0, count: configuration.batchSize)
@@ -192,11 +193,17 @@ public final class Trainer {
             batcher.startEpoch(shuffle: &generator)
             while batch < batches {
                 let stepStart = Profiler.now()
-                tape.reset()  // first: it releases the views of the last batch, so loading can reuse its buffer
-                let rows = batcher.load(batch: batch, on: backend, profiler: options.profiler)
                 let logEvery = options.logEvery
                 let logging = logEvery > 0 && ((batch + 1) % logEvery == 0 || batch + 1 == batches)
-                let (loss, correct, gradientNorms) = try step(rows: rows, measureGradients: logging && options.logGradientNorms)
+                var gradientNorms: String?
+                let (loss, logits) = try trainingStep.run(batcher, batch: batch) { loss in
+                    guard loss.isFinite, loss < self.divergenceLimit else { throw self.divergenceError(loss: loss) }
+                    if logging && options.logGradientNorms { gradientNorms = self.gradientNorms() }
+                }
+                let rows = logits.value.shape.rows
+                let correct = logging ? batcher.withLabels(rows: rows) {
+                    countCorrect(logits: logits, labels: $0, backend: backend, into: &predictions)
+                } : 0
                 trainSeconds += Double(Profiler.now() - stepStart) / 1e9
                 samples += rows
                 stepsThisRun += 1
@@ -229,23 +236,6 @@ public final class Trainer {
         return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
                                samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
                                steps: optimizer.step, stoppedEarly: stoppedEarly)
-    }
-
-    /// One training step on the loaded batch: forward, loss, backward, update.
-    private func step(rows: Int, measureGradients: Bool) throws -> (loss: Float, correct: Int, gradientNorms: String?) {
-        try profiled(options.profiler, "train.step", .step, m: rows) {
-            let logits = model(batcher.images, on: tape)
-            return try batcher.withLabels(rows: rows) { labels in
-                let loss = tape.softmaxCrossEntropy(logits, labels: labels)
-                let value = loss.value.scalar
-                guard value.isFinite, value < divergenceLimit else { throw divergenceError(loss: value) }
-                tape.backward(from: loss)
-                let norms = measureGradients ? gradientNorms() : nil
-                optimizer.update(on: backend, profiler: options.profiler)
-                let correct = countCorrect(logits: logits, labels: labels, backend: backend, into: &predictions)
-                return (value, correct, norms)
-            }
-        }
     }
 
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
