@@ -2,6 +2,12 @@
 // 6.2+: a package that passes unsafe flags (-fopenmp) can still be used as a versioned dependency.
 import PackageDescription
 
+#if arch(x86_64)
+let avx2SwiftFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx2SwiftFlags: [SwiftSetting] = []  // elsewhere the "AVX2" module is a second portable build, never chosen
+#endif
+
 let package = Package(
     name: "Dendrite",
     platforms: [.macOS(.v13)],
@@ -25,10 +31,16 @@ let package = Package(
             name: "SwiftKernels",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // The same sources (symlinks) compiled for AVX2+FMA CPUs; Swift has no per-function target
+        // attribute, so the Swift backend picks one of the two modules at run time instead.
+        .target(
+            name: "SwiftKernelsAVX2",
+            swiftSettings: avx2SwiftFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Library, CLI, benchmarks
-        .target(name: "Dendrite", dependencies: ["CKernels", "SwiftKernels", "CZlib"]),
+        .target(name: "Dendrite", dependencies: ["CKernels", "SwiftKernels", "SwiftKernelsAVX2", "CZlib"]),
         .executableTarget(
             name: "dendrite",
             dependencies: [

@@ -1,8 +1,8 @@
 /*
  * Elementwise updates (y += x, y *= a) and double-precision reductions (sum, sum of squares).
  * Reductions cut x into chunks whose count and bounds depend on n alone; each chunk is summed
- * with fixed lanes by one thread and the partials are added in chunk order, so the result is
- * bitwise identical for any thread count.
+ * by one thread and the partials are added in chunk order, so the result is bitwise identical
+ * for any thread count.
  */
 #include "internal.h"
 
@@ -40,10 +40,9 @@ void dk_scale_inplace(float *y, float a, size_t n) {
     dk__parallel_for(n, EW_GRAIN, 16, scale_range, &args);
 }
 
-/* Up to MAX_CHUNKS chunks of at least CHUNK_MIN elements (a multiple of the lane count). */
+/* Up to MAX_CHUNKS chunks of at least CHUNK_MIN elements. */
 #define MAX_CHUNKS 64
 #define CHUNK_MIN (16 * 1024)
-#define SUM_LANES 8
 
 typedef struct {
     const float *x;
@@ -52,25 +51,22 @@ typedef struct {
     double partial[MAX_CHUNKS];
 } sum_args;
 
+/* `omp simd reduction` lets the compiler reassociate into vector lanes; the lane layout is fixed
+ * at compile time, so the order still does not depend on the thread count. */
 DK_KERNEL static void sum_chunks(void *p, size_t c0, size_t c1) {
     sum_args *a = p;
+    const float *restrict x = a->x;
     for (size_t c = c0; c < c1; c++) {
         size_t b = c * a->chunk, e = b + a->chunk < a->n ? b + a->chunk : a->n;
-        const float *restrict x = a->x;
-        double s[SUM_LANES] = {0};
-        size_t i = b;
+        double s = 0.0;
         if (a->squares) {
-            for (; i + SUM_LANES <= e; i += SUM_LANES)
-                for (int j = 0; j < SUM_LANES; j++) s[j] += (double)x[i + j] * (double)x[i + j];
-            for (; i < e; i++) s[0] += (double)x[i] * (double)x[i];
+#pragma omp simd reduction(+ : s)
+            for (size_t i = b; i < e; i++) s += (double)x[i] * (double)x[i];
         } else {
-            for (; i + SUM_LANES <= e; i += SUM_LANES)
-                for (int j = 0; j < SUM_LANES; j++) s[j] += (double)x[i + j];
-            for (; i < e; i++) s[0] += (double)x[i];
+#pragma omp simd reduction(+ : s)
+            for (size_t i = b; i < e; i++) s += (double)x[i];
         }
-        for (int w = SUM_LANES / 2; w > 0; w /= 2)
-            for (int j = 0; j < w; j++) s[j] += s[j + w];
-        a->partial[c] = s[0];
+        a->partial[c] = s;
     }
 }
 
@@ -79,8 +75,8 @@ static double sum_impl(const float *x, size_t n, int squares) {
     sum_args a = {.x = x, .n = n, .squares = squares};
     size_t chunks = (n + CHUNK_MIN - 1) / CHUNK_MIN;
     if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
-    a.chunk = (n + chunks - 1) / chunks;
-    a.chunk = (a.chunk + SUM_LANES - 1) / SUM_LANES * SUM_LANES;
+    /* Chunks of a multiple of 16 floats start on 64-byte boundaries whenever x does. */
+    a.chunk = ((n + chunks - 1) / chunks + 15) / 16 * 16;
     chunks = (n + a.chunk - 1) / a.chunk;
     dk__parallel_for(chunks, 2, 1, sum_chunks, &a);
     double total = 0.0;

@@ -4,6 +4,9 @@
  * Layout: K is cut in blocks of at most KC, N in blocks of NC, M in blocks of MC; each block of
  * op(B) is packed into NR-column micro-panels and each block of op(A) into MR-row micro-panels
  * (zero padded at the edges), then a 6x16 register-blocked micro-kernel computes every tile.
+ * When op(A) is cheap to read in place (row-major, or small), full MR-row panels are not packed:
+ * the micro-kernel broadcasts straight from A. Packing A costs as much as a 16-column slice of
+ * the product, which dominates the narrow shapes of an MLP (N = 10 outputs, K = 10 inputs).
  *
  * Determinism: threads split C into a grid of MR x NR-aligned rectangles and never split K. The
  * K blocks depend on K alone and each C element is always accumulated by the same micro-kernel
@@ -13,7 +16,6 @@
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
  */
 #include "internal.h"
-#include <stdlib.h> /*TEMP*/
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -27,9 +29,12 @@
  * MC: the packed A block (MC*KC) stays in L2. NC: the packed B block (KC*NC) stays in L3. */
 #define KC 256
 #define MC 144
-#define NC 1024
-/* Enough packing slots for several concurrent callers; a worker waits if all are taken. */
-#define PACK_SLOTS 16
+#define NC 512
+/* One slot per worker of every concurrent call; a worker waits if all are taken. Untouched
+ * slots cost only address space (zero pages are mapped lazily). */
+#define PACK_SLOTS 64
+/* Largest transposed A read in place (see dk_sgemm). */
+#define DIRECT_A_MAX_BYTES (512 * 1024)
 /* Below this many multiply-adds, thread wake-up costs more than it saves. */
 #define PARALLEL_MIN_WORK (48 * 1024)
 
@@ -55,8 +60,7 @@ static int claim_slot(int hint) {
 
 static void release_slot(int s) { atomic_store_explicit(&g_slot_busy[s], 0, memory_order_release); }
 
-/* Matrices as (row stride, column stride) views, so transposes and the C^T = B^T A^T swap are
- * just stride changes. */
+/* op(A) and op(B) as (row stride, column stride) views, so transposes are just stride changes. */
 typedef struct {
     int M, N, K;
     float alpha, beta;
@@ -65,7 +69,7 @@ typedef struct {
     const float *B;
     ptrdiff_t rsb, csb;
     float *C;
-    ptrdiff_t rsc, csc;
+    ptrdiff_t ldc;
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
@@ -74,7 +78,9 @@ typedef struct {
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-/* Packs an mc x kc block of op(A) into MR-row micro-panels: panel-major, then k, then row. */
+/* Packs an mc x kc block of op(A) into MR-row micro-panels: panel-major, then k, then row.
+ * Full panels are packed only for a large transposed A (rs == 1); row-major A is read in place
+ * and reaches the general path only for its ragged last panel. */
 DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
                       int mc, int kc) {
     for (int ir = 0; ir < mc; ir += MR) {
@@ -83,9 +89,6 @@ DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs
         if (mr == MR && rs == 1) {
             for (int p = 0; p < kc; p++)
                 for (int i = 0; i < MR; i++) dst[p * MR + i] = src[p * cs + i];
-        } else if (mr == MR && cs == 1) {
-            for (int p = 0; p < kc; p++)
-                for (int i = 0; i < MR; i++) dst[p * MR + i] = src[i * rs + p];
         } else {
             for (int p = 0; p < kc; p++) {
                 for (int i = 0; i < mr; i++) dst[p * MR + i] = src[i * rs + p * cs];
@@ -131,11 +134,11 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define STORE8(p, v) (*(v8u *)(p) = (v))
 
 /* Writes the valid mr x nr part of a tile: C = alpha*acc + beta*C, never reading C if beta == 0. */
-DK_INLINE void store_edge(float *c, ptrdiff_t rsc, ptrdiff_t csc, const float t[MR][NR], int mr,
-                          int nr, float alpha, float beta) {
+DK_INLINE void store_edge(float *c, ptrdiff_t ldc, const float t[MR][NR], int mr, int nr,
+                          float alpha, float beta) {
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float *cij = c + i * rsc + j * csc;
+            float *cij = c + i * ldc + j;
             if (beta == 0.0f)
                 *cij = alpha * t[i][j];
             else if (beta == 1.0f)
@@ -148,8 +151,8 @@ DK_INLINE void store_edge(float *c, ptrdiff_t rsc, ptrdiff_t csc, const float t[
 /* One MR x NR tile over kc steps. op(A)'s tile element (i, p) is a[i*rsa + p*csa]: called with
  * (1, MR) on a packed panel, or with the matrix's own strides to broadcast straight from A. */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, float *c, ptrdiff_t rsc, ptrdiff_t csc, int mr,
-                            int nr, float alpha, float beta) {
+                            const float *restrict b, float *c, ptrdiff_t ldc, int mr, int nr,
+                            float alpha, float beta) {
     v8 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int p = 0; p < kc; p++) {
@@ -163,9 +166,9 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         a += csa;
         b += NR;
     }
-    if (mr == MR && nr == NR && csc == 1) {
+    if (mr == MR && nr == NR) {
         for (int i = 0; i < MR; i++) {
-            float *ci = c + i * rsc;
+            float *ci = c + i * ldc;
             for (int h = 0; h < 2; h++) {
                 v8 r = acc[i][h] * alpha;
                 if (beta == 1.0f)
@@ -181,7 +184,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             STORE8(t[i], acc[i][0]);
             STORE8(t[i] + 8, acc[i][1]);
         }
-        store_edge(c, rsc, csc, t, mr, nr, alpha, beta);
+        store_edge(c, ldc, t, mr, nr, alpha, beta);
     }
 }
 
@@ -204,18 +207,18 @@ DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, i
                 if (mc_direct < mc)
                     pack_a(pa + mc_direct * kc, ablk + mc_direct * g->rsa, g->rsa, g->csa,
                            mc - mc_direct, kc);
-                float *cblk = g->C + ic * g->rsc + jc * g->csc;
+                float *cblk = g->C + ic * g->ldc + jc;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = min_int(MR, mc - ir);
-                        float *ctile = cblk + ir * g->rsc + jr * g->csc;
+                        float *ctile = cblk + ir * g->ldc + jr;
                         if (ir < mc_direct)
                             micro_kernel(kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
-                                         g->rsc, g->csc, mr, nr, g->alpha, beta);
+                                         g->ldc, mr, nr, g->alpha, beta);
                         else
-                            micro_kernel(kc, pa + ir * kc, 1, MR, pb + jr * kc, ctile, g->rsc,
-                                         g->csc, mr, nr, g->alpha, beta);
+                            micro_kernel(kc, pa + ir * kc, 1, MR, pb + jr * kc, ctile, g->ldc, mr,
+                                         nr, g->alpha, beta);
                     }
                 }
             }
@@ -240,8 +243,8 @@ static double grid_cost(const gemm_problem *g, int gm, int gn) {
     int tiles_m = ceil_div(g->M, MR), tiles_n = ceil_div(g->N, NR);
     double rows = (double)ceil_div(tiles_m, gm) * MR, cols = (double)ceil_div(tiles_n, gn) * NR;
     double compute = rows * cols * g->K / 16.0;
-    double packing = (rows * ceil_div((int)cols, NC) + cols) * g->K * 0.5;
-    return compute + packing;
+    double packed = cols + (g->direct_a ? 0.0 : rows * ceil_div((int)cols, NC));
+    return compute + packed * g->K * 0.5;
 }
 
 static void choose_grid(gemm_problem *g) {
@@ -287,23 +290,11 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
         .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
         .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
-        .C = C, .rsc = ldc, .csc = 1,
+        .C = C, .ldc = ldc,
     };
-    /* When N is narrower than a register tile (e.g. a 10-class output layer) computing
-     * C^T = op(B)^T op(A)^T wastes less of each tile. Products and summation order per element
-     * are unchanged, so this is invisible in the result. */
-    long tiles = (long)ceil_div(M, MR) * ceil_div(N, NR);
-    long tiles_swapped = (long)ceil_div(N, MR) * ceil_div(M, NR);
-    if (tiles_swapped * 5 < tiles * 4 && !getenv("DK_NOSWAP")) {
-        gemm_problem s = {
-            .M = N, .N = M, .K = K, .alpha = alpha, .beta = beta,
-            .A = B, .rsa = g.csb, .csa = g.rsb,
-            .B = A, .rsb = g.csa, .csb = g.rsa,
-            .C = C, .rsc = 1, .csc = ldc,
-        };
-        g = s;
-    }
-    { extern char *getenv(const char*); extern int atoi(const char*); char *e = getenv("DK_DIRECT"); g.direct_a = e ? atoi(e) : 0; } /*TEMP*/
+    /* Row-major A streams along each of the 6 rows. Transposed A touches a new row of memory
+     * (often a new page) every k step, which only pays while all of A stays in L2. */
+    g.direct_a = !trans_a || (size_t)K * (size_t)lda * sizeof(float) <= DIRECT_A_MAX_BYTES;
     g.kblocks = ceil_div(K, KC);
     g.kc_step = ceil_div(K, g.kblocks);
     choose_grid(&g);

@@ -14,7 +14,7 @@ struct Info: ParsableCommand {
             let status: String
             do {
                 let candidate = try Backends.named(name)
-                status = "available, \(candidate.threads) thread\(candidate.threads == 1 ? "" : "s")"
+                status = "available, \(candidate.threads) thread\(candidate.threads == 1 ? "" : "s"), \(candidate.instructionSet)"
             } catch {
                 status = "unavailable: \(error)"
             }

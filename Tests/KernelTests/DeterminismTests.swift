@@ -4,7 +4,7 @@
 //
 // The thread count is global state per implementation (dk_set_num_threads; SwiftKernels.threads),
 // so each backend's suite is .serialized and restores the previous count after each run. The C and
-// Swift counts are separate globals, so the two suites may run concurrently with each other; no
+// Swift counts (one per build of the Swift kernels) are separate globals, so the suites may run concurrently with each other; no
 // other test sets a count or depends on one (all results are thread-count independent), so the
 // rest of KernelTests runs concurrently too. (OpenBLAS, whose init writes the C count, is created
 // once before any test runs, see TestBackends.openBLAS.)
@@ -34,7 +34,15 @@ struct SwiftDeterminismTests {
     }
 }
 
-/// The checks, shared by both suites.
+@Suite("Swift kernels, portable build: bitwise identical for any thread count", .serialized)
+struct PortableSwiftDeterminismTests {
+    @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
+    func sameBits(kernel: DeterminismKernel) throws {
+        try DeterminismChecks().run(backendName: "swift-portable", kernel: kernel)
+    }
+}
+
+/// The checks, shared by the suites.
 struct DeterminismChecks {
     /// 1 and 2 threads as required, plus 3 for a split that is not a power of two. Debug builds
     /// skip 3 on the Swift backend: its kernels are compiled -Onone there (100–800× slower), and
@@ -84,7 +92,7 @@ struct DeterminismChecks {
             // Debug builds run the Swift sgemm ~100× slower than release (the Swift kernels are
             // compiled -Onone there): 512³ at three thread counts alone would take tens of
             // seconds, so debug uses 256³ for Swift; release runs the full size.
-            let size = backendName == "swift" && TestBackends.isDebugBuild ? 256 : 512
+            let size = backendName.hasPrefix("swift") && TestBackends.isDebugBuild ? 256 : 512
             try gemm(be, GemmCase(m: size, k: size, n: size, alpha: 1, beta: 0, cFill: .nan))
             try gemm(be, GemmCase(m: size - 3, k: size + 5, n: size - 1, transA: true, transB: true, alpha: 0.5, beta: -2))
         case .sums:

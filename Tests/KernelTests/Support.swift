@@ -8,8 +8,9 @@ import Testing
 // MARK: - Backends
 
 enum TestBackends {
-    /// Every kernel test runs on these.
-    static let all = ["c", "swift"]
+    /// Every kernel test runs on these: the C kernels and both builds of the Swift kernels
+    /// ("swift" is the best build for this CPU, "swift-portable" the baseline x86-64 one).
+    static let all = ["c", "swift", "swift-portable"]
 
     /// One shared OpenBLAS backend, or nil when the system has no OpenBLAS (its init throws).
     /// Shared because its init writes the global C thread count (OpenBLASBackend sets
@@ -37,6 +38,7 @@ enum TestBackends {
 /// serialized determinism suite never set them and never depend on them.
 func makeBackend(_ name: String) throws -> Backend {
     if name == "openblas", let shared = TestBackends.openBLAS { return shared }
+    if name == "swift-portable" { return Backends.swift(build: .portable) }
     return try Backends.named(name)
 }
 

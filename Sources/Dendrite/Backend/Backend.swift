@@ -6,6 +6,8 @@
 public protocol Backend: AnyObject, Sendable {
     /// The name users pass to `--backend` and `DENDRITE_BACKEND`.
     var name: String { get }
+    /// The code path the kernels run, for reports ("avx2+fma", …).
+    var instructionSet: String { get }
     /// Threads the kernels use; setting it changes every later call.
     var threads: Int { get set }
 

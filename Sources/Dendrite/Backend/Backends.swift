@@ -15,11 +15,19 @@ public enum Backends {
     public static func named(_ name: String) throws -> Backend {
         switch name {
         case "c": return CBackend()
-        case "swift": return SwiftBackend()
+        case "swift": return swift(build: .best)
         case "openblas": return try OpenBLASBackend()
         default:
             throw DendriteError.invalidArgument(
                 "unknown backend '\(name)'; valid backends: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// The Swift kernels of one build (tests use both; users get the best with `named("swift")`).
+    public static func swift(build: SwiftKernelBuild) -> Backend {
+        switch build {
+        case .portable: SwiftBackend<PortableSwiftKernels>(instructionSet: "x86-64 (Swift, portable build)")
+        case .avx2: SwiftBackend<AVX2SwiftKernels>(instructionSet: "avx2+fma (Swift, Haswell build)")
         }
     }
 

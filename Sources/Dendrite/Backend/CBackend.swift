@@ -13,6 +13,7 @@ public class CBackend: Backend, @unchecked Sendable {
 
     public static var openMPEnabled: Bool { dk_openmp_enabled() != 0 }
     public static var instructionSet: String { String(cString: dk_instruction_set()) }
+    public var instructionSet: String { Self.instructionSet }
 
     public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                       alpha: Float, a: UnsafePointer<Float>, lda: Int,

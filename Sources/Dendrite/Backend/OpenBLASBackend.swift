@@ -38,6 +38,7 @@ public final class OpenBLASBackend: CBackend, @unchecked Sendable {
     }
 
     public override var name: String { "openblas" }
+    public override var instructionSet: String { "OpenBLAS's own for matmul, \(Self.instructionSet) for the rest" }
 
     public override var threads: Int {
         get { threadCount }

@@ -1,0 +1,5 @@
+import SwiftKernelsAVX2
+
+// Alone in its file: here `SwiftKernels` names the AVX2 module's namespace without ambiguity.
+extension SwiftKernels: SwiftKernelSet {}
+typealias AVX2SwiftKernels = SwiftKernels
