@@ -13,7 +13,8 @@ enum IdleThreads {
     private typealias PauseAll = @convention(c) (Int32) -> Int32
     private typealias Shutdown = @convention(c) () -> Int32
 
-    /// OpenMP 5.0's omp_pause_resource_all; a soft pause (1) lets the next parallel region resume.
+    /// OpenMP 5.0's omp_pause_resource_all. A hard pause (2): libomp 14 ignores the soft one (1) and its
+    /// workers kept spinning into the next backend's samples. The next parallel region starts new ones.
     private static let pauseOpenMP: PauseAll? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_pause_resource_all")
         .map { unsafeBitCast($0, to: PauseAll.self) }
 
@@ -26,6 +27,6 @@ enum IdleThreads {
 
     static func sleep(after backend: String) {
         if backend == "openblas" { _ = stopOpenBLAS?() }
-        _ = pauseOpenMP?(1)
+        _ = pauseOpenMP?(2)
     }
 }
