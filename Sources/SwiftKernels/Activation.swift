@@ -29,7 +29,14 @@ extension SwiftKernels {
     /// out[i] = f(input[i]) for count elements; out may equal input.
     public static func activationForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
                                          kind: ActivationKind, alpha: Float) {
-        parallelRanges(count: count, grain: activationGrain) { range in
+        parallelRanges(count: count, grain: activationGrain,
+                       ActivationForward(out: out, input: input, kind: kind, alpha: alpha))
+    }
+
+    private struct ActivationForward: RangeWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, kind: ActivationKind, alpha: Float
+
+        func run(_ range: Range<Int>) {
             forwardRange(out + range.lowerBound, input + range.lowerBound, range.count, kind, alpha)
         }
     }
@@ -39,7 +46,14 @@ extension SwiftKernels {
                                              bias: UnsafePointer<Float>, rows: Int, cols: Int,
                                              kind: ActivationKind, alpha: Float) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: activationGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: activationGrain,
+                     BiasActivationForward(out: out, input: input, bias: bias, cols: cols, kind: kind, alpha: alpha))
+    }
+
+    private struct BiasActivationForward: RowWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>, cols: Int, kind: ActivationKind, alpha: Float
+
+        func run(row r: Int) {
             let x = input + r * cols, y = out + r * cols
             switch kind {
             case .identity: biasRow(y, x, bias, cols) { $0 }
@@ -58,7 +72,14 @@ extension SwiftKernels {
     public static func activationBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
                                           output: UnsafePointer<Float>, count: Int,
                                           kind: ActivationKind, alpha: Float) {
-        parallelRanges(count: count, grain: activationGrain) { range in
+        parallelRanges(count: count, grain: activationGrain,
+                       ActivationBackward(dinput: dinput, doutput: doutput, output: output, kind: kind, alpha: alpha))
+    }
+
+    private struct ActivationBackward: RangeWork {
+        let dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>, output: UnsafePointer<Float>, kind: ActivationKind, alpha: Float
+
+        func run(_ range: Range<Int>) {
             let dx = dinput + range.lowerBound, dy = doutput + range.lowerBound, y = output + range.lowerBound
             let n = range.count
             switch kind {

@@ -11,7 +11,13 @@ extension SwiftKernels {
     public static func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: biasGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: biasGrain, BiasAdd(out: out, input: input, bias: bias, cols: cols))
+    }
+
+    private struct BiasAdd: RowWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let x = input + r * cols, y = out + r * cols
             var c = 0
             while c + 8 <= cols {
@@ -32,7 +38,15 @@ extension SwiftKernels {
         // Work is split in blocks of 32 columns, the width of the 4-vector inner loop.
         let blocks = (cols + 31) / 32
         let workers = min(blocks, workerCount(count: rows * cols, grain: biasGrain))
-        parallelFor(workers: workers) { w in
+        parallelFor(workers: workers, BiasBackward(dbias: dbias, dout: dout, rows: rows, cols: cols,
+                                                  accumulate: accumulate, blocks: blocks, workers: workers))
+    }
+
+    private struct BiasBackward: ParallelWork {
+        let dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int, accumulate: Bool
+        let blocks: Int, workers: Int
+
+        func run(task w: Int) {
             let c0 = blocks * w / workers * 32, c1 = min(cols, blocks * (w + 1) / workers * 32)
             var c = c0
             // Four independent column vectors per pass hide the add latency.

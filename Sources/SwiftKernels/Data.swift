@@ -8,7 +8,15 @@ extension SwiftKernels {
     public static func gatherRows(out: UnsafeMutablePointer<Float>, images: UnsafePointer<UInt8>,
                                   indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: gatherGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: gatherGrain,
+                     GatherRows(out: out, images: images, indices: indices, cols: cols, scale: scale))
+    }
+
+    private struct GatherRows: RowWork {
+        let out: UnsafeMutablePointer<Float>, images: UnsafePointer<UInt8>, indices: UnsafePointer<Int32>
+        let cols: Int, scale: Float
+
+        func run(row r: Int) {
             let src = images + Int(indices[r]) * cols, dst = out + r * cols
             var c = 0
             while c + 8 <= cols {

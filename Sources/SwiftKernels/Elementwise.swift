@@ -6,7 +6,13 @@ extension SwiftKernels {
 
     /// y[i] += x[i]
     public static func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-        parallelRanges(count: count, grain: elementwiseGrain) { range in
+        parallelRanges(count: count, grain: elementwiseGrain, AddInPlace(y: y, x: x))
+    }
+
+    private struct AddInPlace: RangeWork {
+        let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>
+
+        func run(_ range: Range<Int>) {
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 store(y + i, load(y + i) + load(x + i))
@@ -21,7 +27,13 @@ extension SwiftKernels {
 
     /// y[i] *= a
     public static func scaleInPlace(_ y: UnsafeMutablePointer<Float>, by a: Float, count: Int) {
-        parallelRanges(count: count, grain: elementwiseGrain) { range in
+        parallelRanges(count: count, grain: elementwiseGrain, ScaleInPlace(y: y, a: a))
+    }
+
+    private struct ScaleInPlace: RangeWork {
+        let y: UnsafeMutablePointer<Float>, a: Float
+
+        func run(_ range: Range<Int>) {
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 store(y + i, load(y + i) * a)

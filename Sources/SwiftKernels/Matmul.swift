@@ -108,8 +108,23 @@ extension SwiftKernels {
 
         let arena = arenaPool.take()
         arena.reserve(perWorker * workers)
-        let space = arena.base
-        parallelFor(workers: workers) { w in
+        parallelFor(workers: workers, GemmTiles(
+            transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc, splitN: splitN, tiles: tiles, workers: workers,
+            space: arena.base, perWorker: perWorker, aFloats: aFloats))
+        arenaPool.give(arena)
+    }
+
+    /// One task per worker: a contiguous run of whole tiles of C, with its own packing space.
+    private struct GemmTiles: ParallelWork {
+        let transA: Bool, transB: Bool, m: Int, n: Int, k: Int, kc: Int, alpha: Float
+        let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int
+        let beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        let splitN: Bool, tiles: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>, perWorker: Int, aFloats: Int
+
+        func run(task w: Int) {
+            let mr = Gemm.mr, nr = Gemm.nr
             let lo = tiles * w / workers, hi = tiles * (w + 1) / workers
             let (m0, m1, n0, n1) = splitN
                 ? (0, m, lo * nr, min(n, hi * nr))
@@ -119,7 +134,6 @@ extension SwiftKernels {
                       alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
                       packA: packA, packB: packA + aFloats)
         }
-        arenaPool.give(arena)
     }
 
     /// C = beta·C, with beta == 0 writing zeros (the alpha == 0 or k == 0 case).
@@ -134,7 +148,10 @@ extension SwiftKernels {
         }
     }
 
-    /// One worker's share: rows m0..<m1 and columns n0..<n1 of C, all of K.
+    /// One worker's share: rows m0..<m1 and columns n0..<n1 of C, all of K. Never inlined: inlined
+    /// into sgemm's serial and parallel paths alike, it left the optimizer too little budget to
+    /// inline the micro-kernel's SIMD loads (which then ran as calls, 3× slower).
+    @inline(never)
     private static func gemmBlock(transA: Bool, transB: Bool, m0: Int, m1: Int, n0: Int, n1: Int,
                                   k: Int, kc kcMax: Int, alpha: Float,
                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

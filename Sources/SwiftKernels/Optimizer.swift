@@ -25,7 +25,17 @@ extension SwiftKernels {
         let c1 = Float(1 - pow(Double(beta1), Double(step)))
         let c2 = Float(1 - pow(Double(beta2), Double(step)))
         let g1 = 1 - beta1, g2 = 1 - beta2
-        parallelRanges(count: count, grain: optimizerGrain) { range in
+        parallelRanges(count: count, grain: optimizerGrain,
+                       AdamStep(param: param, m: m, v: v, grad: grad, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
+                                c1: c1, c2: c2, g1: g1, g2: g2))
+    }
+
+    private struct AdamStep: RangeWork {
+        let param: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+        let grad: UnsafePointer<Float>
+        let lr: Float, beta1: Float, beta2: Float, eps: Float, c1: Float, c2: Float, g1: Float, g2: Float
+
+        func run(_ range: Range<Int>) {
             // Blocks of 64: the moments pass, then the square roots as a scalar loop of their own
             // (Float.squareRoot() keeps a libm fallback call for negative inputs, which would
             // force every live vector register to spill inside a mixed loop), then the update.
@@ -72,7 +82,15 @@ extension SwiftKernels {
     /// with momentum == 0 (velocity may be nil), p −= lr·g.
     public static func sgdStep(param: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?,
                                grad: UnsafePointer<Float>, count: Int, lr: Float, momentum: Float) {
-        parallelRanges(count: count, grain: optimizerGrain) { range in
+        parallelRanges(count: count, grain: optimizerGrain,
+                       SGDStep(param: param, velocity: velocity, grad: grad, lr: lr, momentum: momentum))
+    }
+
+    private struct SGDStep: RangeWork {
+        let param: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?, grad: UnsafePointer<Float>
+        let lr: Float, momentum: Float
+
+        func run(_ range: Range<Int>) {
             var i = range.lowerBound
             if momentum != 0, let vel = velocity {
                 while i + 8 <= range.upperBound {

@@ -29,16 +29,25 @@ extension SwiftKernels {
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunks) { partials in
             let base = partials.baseAddress!
             let workers = min(chunks, threads)
-            parallelFor(workers: workers) { w in
-                for j in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
-                    let lo = j * chunk
-                    base[j] = squares ? chunkSum(x + lo, min(chunk, count - lo)) { $0 * $0 }
-                                      : chunkSum(x + lo, min(chunk, count - lo)) { $0 }
-                }
-            }
+            parallelFor(workers: workers, ChunkSums(partials: base, x: x, count: count, squares: squares,
+                                                    chunk: chunk, chunks: chunks, workers: workers))
             var total = 0.0
             for j in 0..<chunks { total += base[j] }
             return total
+        }
+    }
+
+    /// Writes partials[j] for each chunk j of a contiguous block of chunks per task.
+    private struct ChunkSums: ParallelWork {
+        let partials: UnsafeMutablePointer<Double>, x: UnsafePointer<Float>, count: Int, squares: Bool
+        let chunk: Int, chunks: Int, workers: Int
+
+        func run(task w: Int) {
+            for j in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
+                let lo = j * chunk
+                partials[j] = squares ? chunkSum(x + lo, min(chunk, count - lo)) { $0 * $0 }
+                                      : chunkSum(x + lo, min(chunk, count - lo)) { $0 }
+            }
         }
     }
 

@@ -23,7 +23,13 @@ extension SwiftKernels {
     public static func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                       rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain, SoftmaxForward(out: out, input: input, cols: cols))
+    }
+
+    private struct SoftmaxForward: RowWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let x = input + r * cols, y = out + r * cols
             let m = Vec(repeating: rowMax(x, cols))
             let s = Vec(repeating: rowSum(cols) { i, n in
@@ -40,7 +46,13 @@ extension SwiftKernels {
     public static func logSoftmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                          rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain, LogSoftmaxForward(out: out, input: input, cols: cols))
+    }
+
+    private struct LogSoftmaxForward: RowWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let x = input + r * cols, y = out + r * cols
             let m = Vec(repeating: rowMax(x, cols))
             let logSum = Vec(repeating: Float(log(Double(rowSum(cols) { i, n in vexp(loadLanes(x + i, n) - m) }))))
@@ -53,7 +65,14 @@ extension SwiftKernels {
     public static func softmaxBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
                                        output: UnsafePointer<Float>, rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain,
+                     SoftmaxBackward(dinput: dinput, doutput: doutput, output: output, cols: cols))
+    }
+
+    private struct SoftmaxBackward: RowWork {
+        let dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>, output: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let dy = doutput + r * cols, y = output + r * cols, dx = dinput + r * cols
             let dot = Vec(repeating: rowSum(cols) { i, n in loadLanes(dy + i, n) * loadLanes(y + i, n) })
             mapRow(cols) { i, n in storeLanes(dx + i, loadLanes(y + i, n) * (loadLanes(dy + i, n) - dot), n) }
@@ -65,7 +84,14 @@ extension SwiftKernels {
     public static func logSoftmaxBackward(dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>,
                                           output: UnsafePointer<Float>, rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain,
+                     LogSoftmaxBackward(dinput: dinput, doutput: doutput, output: output, cols: cols))
+    }
+
+    private struct LogSoftmaxBackward: RowWork {
+        let dinput: UnsafeMutablePointer<Float>, doutput: UnsafePointer<Float>, output: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let dy = doutput + r * cols, y = output + r * cols, dx = dinput + r * cols
             let total = Vec(repeating: rowSum(cols) { i, n in loadLanes(dy + i, n) })
             mapRow(cols) { i, n in storeLanes(dx + i, loadLanes(dy + i, n) - vexp(loadLanes(y + i, n)) * total, n) }
@@ -80,7 +106,20 @@ extension SwiftKernels {
                                            logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                            rows: Int, cols: Int, gradScale: Float) -> Double {
         guard rows > 0, cols > 0 else { return 0 }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain,
+                     SoftmaxCrossEntropy(losses: losses, dlogits: dlogits, logits: logits, labels: labels, cols: cols,
+                                         gradScale: gradScale))
+        var total = 0.0
+        for r in 0..<rows { total += Double(losses[r]) }
+        return total / Double(rows)
+    }
+
+    private struct SoftmaxCrossEntropy: RowWork {
+        let losses: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>?
+        let logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>
+        let cols: Int, gradScale: Float
+
+        func run(row r: Int) {
             let x = logits + r * cols
             let label = Int(labels[r])
             assert(label >= 0 && label < cols, "label out of range")
@@ -97,15 +136,18 @@ extension SwiftKernels {
             mapRow(cols) { i, n in storeLanes(d + i, (vexp(loadLanes(x + i, n) - m) / s) * scale, n) }
             d[label] = (pLabel - 1) * gradScale
         }
-        var total = 0.0
-        for r in 0..<rows { total += Double(losses[r]) }
-        return total / Double(rows)
     }
 
     /// out[r] = index of the largest value of row r (the first one on ties).
     public static func argmaxRows(out: UnsafeMutablePointer<Int32>, input: UnsafePointer<Float>, rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: softmaxGrain) { r in
+        parallelRows(rows: rows, cols: cols, grain: softmaxGrain, ArgmaxRows(out: out, input: input, cols: cols))
+    }
+
+    private struct ArgmaxRows: RowWork {
+        let out: UnsafeMutablePointer<Int32>, input: UnsafePointer<Float>, cols: Int
+
+        func run(row r: Int) {
             let x = input + r * cols
             var best = 0
             for c in 1..<cols where x[c] > x[best] { best = c }

@@ -165,14 +165,14 @@ struct DeterminismChecks {
             let n = 100_003
             let x = randomFloats(n, seed: 112, in: -6...6), g = randomFloats(n, seed: 113)
             let (rows, cols) = (197, 512)
-            let bias = randomFloats(cols, seed: 114)
+            let bias = randomFloats(cols, seed: 114), xFused = randomFloats(rows * cols, seed: 118, in: -6...6)
             for act in ActivationCases.all where act.activation != .identity {
                 expectSameBits(be, "activation forward/backward, bias+activation \(act)", shape: "n=\(n)") {
                     var y = [Float](repeating: .nan, count: n), d = y
                     var fused = [Float](repeating: .nan, count: rows * cols)
                     be.activationForward(out: &y, input: x, count: n, activation: act.activation)
                     be.activationBackward(dinput: &d, doutput: g, output: y, count: n, activation: act.activation)
-                    be.biasActivationForward(out: &fused, input: x, bias: bias, rows: rows, cols: cols,
+                    be.biasActivationForward(out: &fused, input: xFused, bias: bias, rows: rows, cols: cols,
                                              activation: act.activation)
                     return y + d + fused
                 }
