@@ -7,12 +7,12 @@ struct BackendOptions: ParsableArguments {
                                valueName: "name"))
     var backend: String?
 
-    @Option(help: "Threads the kernels use (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads the kernels use (default: all cores).")
     var threads: Int?
 
     func validate() throws {
         if let backend, !Backends.names.contains(backend) {
-            throw ValidationError("unknown backend '\(backend)'; valid backends: \(Backends.names.joined(separator: ", "))")
+            throw ValidationError("--backend: unknown backend '\(backend)'; valid backends: \(Backends.names.joined(separator: ", "))")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }

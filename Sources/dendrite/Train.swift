@@ -8,15 +8,17 @@ struct Train: ParsableCommand {
 
     @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
     var data = DataFolder.defaultPath
-    @Option(help: "Epochs to train (a resumed run continues up to this count).")
+    // Numeric options parse `.unconditional`ly so that "--epochs -2" reaches validate() and its clear message,
+    // rather than "-2" being taken for a flag ("Missing value for '--epochs'").
+    @Option(parsing: .unconditional, help: "Epochs to train (a resumed run continues up to this count).")
     var epochs = 1
-    @Option(help: "Examples per batch.")
+    @Option(parsing: .unconditional, help: "Examples per batch.")
     var batchSize = 128
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var lr: Float = 0.001
-    @Option(help: "Momentum for --optimizer sgd.")
+    @Option(parsing: .unconditional, help: "Momentum for --optimizer sgd.")
     var momentum: Float = 0
-    @Option(help: "Hidden layer sizes, comma-separated (any depth).")
+    @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated (any depth).")
     var hidden = "256,256"
     @Option(help: "Hidden activation: \(Activation.names.filter { $0 != "identity" }.joined(separator: "|")).")
     var activation = "relu"
@@ -25,15 +27,15 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer: adam | sgd.")
     var optimizer = "adam"
     @OptionGroup var backendOptions: BackendOptions
-    @Option(help: "Seed of the weights and the shuffling.")
+    @Option(parsing: .unconditional, help: "Seed of the weights and the shuffling.")
     var seed: UInt64 = 0
     @Option(help: "Folder for checkpoints and metrics (default: a new runs/run-N).")
     var checkpointDir: String?
-    @Option(help: "Also checkpoint every N steps (0: at the end of each epoch only).")
+    @Option(parsing: .unconditional, help: "Also checkpoint every N steps (0: at the end of each epoch only).")
     var checkpointEvery = 0
     @Flag(help: "Continue from the latest checkpoint (of --checkpoint-dir, else of the newest runs/run-N).")
     var resume = false
-    @Option(help: "Print a log line every N steps (0: none).")
+    @Option(parsing: .unconditional, help: "Print a log line every N steps (0: none).")
     var logEvery = 100
     @Flag(help: "With each log line, print each layer's weight-gradient norm.")
     var logGradNorms = false
@@ -59,13 +61,13 @@ struct Train: ParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
         guard Activation(name: activation) != nil, activation != "identity" else {
-            throw ValidationError("unknown activation '\(activation)'; valid: relu, leaky-relu, sigmoid, tanh, elu, selu")
+            throw ValidationError("--activation: unknown activation '\(activation)'; valid: relu, leaky-relu, sigmoid, tanh, elu, selu")
         }
         guard Initializer(name: initializer) != nil else {
-            throw ValidationError("unknown initializer '\(initializer)'; valid: \(Initializer.names.joined(separator: ", "))")
+            throw ValidationError("--initializer: unknown initializer '\(initializer)'; valid: \(Initializer.names.joined(separator: ", "))")
         }
         guard ["adam", "sgd"].contains(optimizer) else {
-            throw ValidationError("unknown optimizer '\(optimizer)'; valid: adam, sgd")
+            throw ValidationError("--optimizer: unknown optimizer '\(optimizer)'; valid: adam, sgd")
         }
         guard logEvery >= 0 else { throw ValidationError("--log-every must be >= 0, got \(logEvery)") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be >= 0, got \(checkpointEvery)") }

@@ -11,11 +11,12 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        func failure(_ what: String, _ file: String = path) -> DendriteError {
-            .io(path: file, problem: "\(what): \(String(cString: strerror(errno)))")
+        // Errors name the target (what the user asked for); the temporary file is removed, the target untouched.
+        func failure(_ what: String) -> DendriteError {
+            .io(path: path, problem: "\(what): \(String(cString: strerror(errno)))")
         }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure("cannot create a file in \(folder)", temporary) }
+        guard fd >= 0 else { throw failure("cannot create the temporary file \(temporary)") }
         var ok = false
         defer {
             if !ok { unlink(temporary) }
@@ -26,7 +27,7 @@ public enum AtomicFile {
                 let written = systemWrite(fd, raw.baseAddress! + offset, raw.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    let error = failure("write failed", temporary)
+                    let error = failure("writing the temporary file failed")
                     close(fd)
                     throw error
                 }
@@ -34,11 +35,11 @@ public enum AtomicFile {
             }
         }
         guard fsync(fd) == 0 else {
-            let error = failure("fsync failed", temporary)
+            let error = failure("fsync of the temporary file failed")
             close(fd)
             throw error
         }
-        guard close(fd) == 0 else { throw failure("close failed", temporary) }
+        guard close(fd) == 0 else { throw failure("closing the temporary file failed") }
         guard rename(temporary, path) == 0 else { throw failure("rename failed") }
         ok = true
         let folderFD = open(folder, O_RDONLY)

@@ -67,7 +67,15 @@ public enum Safetensors {
                 throw fail("tensor '\(name)' has an unsupported shape \(shape)")
             }
             let begin = offsets[0], end = offsets[1]
-            let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+            // Shape's count, rows and cols multiply dimensions unchecked, so a zero-element shape like
+            // [2^31-1, 2^31-1, 2^31-1, 0] would trap there: the product of the non-zero dimensions must fit.
+            var nonZeroProduct = 1
+            for d in shape {
+                let (product, overflow) = nonZeroProduct.multipliedReportingOverflow(by: Swift.max(d, 1))
+                guard !overflow else { throw fail("tensor '\(name)' has a shape \(shape) too large to address") }
+                nonZeroProduct = product
+            }
+            let elements = shape.contains(0) ? 0 : nonZeroProduct
             guard begin >= 0, end >= begin, end <= dataCount else {
                 throw fail("tensor '\(name)' has offsets [\(begin), \(end)] outside the \(dataCount) data bytes")
             }

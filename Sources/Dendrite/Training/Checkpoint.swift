@@ -27,7 +27,17 @@ public struct Checkpoint {
     }
 
     public static func read(path: String) throws -> Checkpoint {
-        let (tensors, metadata) = try Safetensors.read(path: path)
+        try decode(Safetensors.read(path: path), path: path)
+    }
+
+    /// Parses a checkpoint already in memory (the fuzz target calls this).
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        try decode(Safetensors.decode(bytes, path: path), path: path)
+    }
+
+    private static func decode(_ file: (tensors: [String: Tensor], metadata: [String: String]), path: String) throws
+        -> Checkpoint {
+        let (tensors, metadata) = file
         func fail(_ problem: String) -> DendriteError { .checkpoint(path: path, problem: problem) }
         guard metadata["format"] == "dendrite-checkpoint-1" else {
             throw fail("not a Dendrite training checkpoint (no format 'dendrite-checkpoint-1' in its metadata)")
@@ -42,6 +52,16 @@ public struct Checkpoint {
         let words = (metadata["generator_state"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
             throw fail("its generator_state metadata is missing or malformed")
+        }
+        // `dendrite eval` builds its model from this configuration: check it against the tensors first, so a
+        // damaged file cannot ask for a zero-width layer (a precondition failure) or a huge one (a failed allocation).
+        let widths = [configuration.inputs] + configuration.hidden + [configuration.classes]
+        for (j, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+            let name = "layers.\(1 + 2 * j).weight"
+            guard inputs > 0, outputs > 0, tensors[name]?.shape.dims == [inputs, outputs] else {
+                throw fail("its configuration (layer sizes \(widths.map(String.init).joined(separator: "-"))) does not "
+                    + "match its tensor '\(name)' (\(tensors[name]?.shape.description ?? "missing"))")
+            }
         }
         return Checkpoint(configuration: configuration, epoch: epoch, batch: batch, step: step,
                           generatorState: (words[0], words[1], words[2], words[3]), tensors: tensors)

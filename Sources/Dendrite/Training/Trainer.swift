@@ -103,7 +103,12 @@ public final class Trainer {
             throw DendriteError.io(path: folder, problem: "cannot create the run folder (\(reason))")
         }
         guard access(folder, W_OK) == 0 else {
-            throw DendriteError.io(path: folder, problem: "the run folder is not writable")
+            throw DendriteError.io(path: folder, problem: "the run folder is not writable (\(String(cString: strerror(errno))))")
+        }
+        // A run killed while writing a checkpoint leaves its temporary file (a full checkpoint's size) behind.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
         }
         let existing = Checkpoint.files(in: folder)
         if options.resume {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets for the IDX and safetensors readers into .build-fuzz/ and runs each on a seed
+# corpus generated here. Usage: Fuzz/run.sh [seconds | -runs=N]   (default 30 seconds per target)
+# swiftc directly, not `swift build`: SwiftPM renames an executable's entry point and the libFuzzer link fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+limit="${1:-30}"
+[[ "$limit" == -runs=* ]] || limit="-max_total_time=$limit"
+out=.build-fuzz
+export SWIFT_BACKTRACE=enable=no  # let libFuzzer, not Swift's slow backtracer, handle a crash and save the input
+mkdir -p "$out"
+
+# The library without its backend implementations (they need the kernel modules): the readers never run kernels.
+sources="$(find Sources/Dendrite -name '*.swift' ! -path '*/Backend/*') Sources/Dendrite/Backend/Backend.swift
+    Sources/Dendrite/Backend/Activation.swift"
+build() {  # name, entry file
+    swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name Dendrite \
+        -I Sources/CZlib -lz $sources "Fuzz/$2" -o "$out/$1" 2>&1 | { grep -v "Cannot export local symbol" || true; }
+}
+build fuzz-idx IDXFuzz.swift
+build fuzz-safetensors SafetensorsFuzz.swift
+
+# Seeds: a small valid idx3 file, the same gzipped, an idx1 file, and a valid checkpoint-like safetensors file.
+rm -rf "$out/seeds" && mkdir -p "$out/seeds/idx" "$out/seeds/safetensors"
+python3 - "$out/seeds" <<'PY'
+import gzip, json, struct, sys, zlib
+seeds = sys.argv[1]
+idx3 = struct.pack(">I3I", 0x803, 2, 3, 3) + bytes(range(18))
+open(f"{seeds}/idx/images", "wb").write(idx3)
+open(f"{seeds}/idx/images.gz", "wb").write(gzip.compress(idx3, mtime=0))
+open(f"{seeds}/idx/labels", "wb").write(struct.pack(">II", 0x801, 3) + bytes([0, 1, 2]))
+data = struct.pack("<6f", 1, -2, 3.5, 0, 1e30, -1e-30) + struct.pack("<3f", 0.25, 0.5, 0.75)
+config = {"activation": "relu", "backend": "c", "batchSize": 2, "classes": 3, "epochs": 1, "hidden": [2],
+          "initializer": "normal", "inputs": 3, "learningRate": 0.001, "momentum": 0, "optimizer": "adam",
+          "seed": 1, "threads": 1}
+header = {"__metadata__": {"format": "dendrite-checkpoint-1", "configuration": json.dumps(config),
+                           "epoch": "0", "batch": "1", "step": "1", "generator_state": "1,2,3,4",
+                           "dendrite.crc32": str(zlib.crc32(data))},
+          "layers.1.weight": {"dtype": "F32", "shape": [3, 2], "data_offsets": [0, 24]},
+          "layers.1.bias": {"dtype": "F32", "shape": [3], "data_offsets": [24, 36]}}
+text = json.dumps(header, separators=(",", ":")).encode()
+text += b" " * (-len(text) % 8)
+open(f"{seeds}/safetensors/checkpoint", "wb").write(struct.pack("<Q", len(text)) + text + data)
+PY
+
+# Each target fuzzes a copy of its seeds (new finds go there, not into the seeds); crashes land in $out.
+for target in idx safetensors; do
+    rm -rf "$out/corpus-$target" && cp -r "$out/seeds/$target" "$out/corpus-$target"
+    echo "== fuzz-$target ($limit)"
+    "$out/fuzz-$target" "$limit" -max_len=4096 -artifact_prefix="$out/crash-$target-" -print_final_stats=1 \
+        "$out/corpus-$target" 2>&1 | grep -E '^(#|==|stat::number_of_executed_units|INFO: Seed|artifact_prefix|Test unit)|ERROR|SUMMARY' | tail -n 8
+done

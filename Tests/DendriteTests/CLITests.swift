@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import Dendrite
+
+/// The built `dendrite` binary on bad flags and bad data: a non-zero exit and one "Error:" line naming the flag
+/// or file, never a crash. `swift test` builds the executable next to the test binary.
+@Suite struct CLITests {
+    static let data = writeSyntheticFolder(train: 64, test: 16)
+
+    /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together).
+    func dendrite(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = folder.appendingPathComponent("dendrite")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @discardableResult
+    func expectError(_ arguments: [String], mentioning text: String) throws -> String {
+        let (status, output) = try dendrite(arguments)
+        #expect(status != 0, "\(arguments) exited 0: \(output)")
+        let errors = output.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
+        #expect(errors.count == 1 && errors[0].contains(text), "\(arguments): expected one error naming '\(text)': \(output)")
+        #expect(!output.contains("Fatal error") && !output.contains("Backtrac"), "\(arguments) crashed: \(output)")
+        return output
+    }
+
+    static let badFlags: [(String, String)] = [
+        ("--batch-size", "0"), ("--batch-size", "-1"), ("--batch-size", "x"), ("--epochs", "0"), ("--epochs", "-3"),
+        ("--threads", "0"), ("--threads", "-2"), ("--backend", "cuda"), ("--activation", "softmax"),
+        ("--activation", "identity"), ("--hidden", "256,,256"), ("--hidden", "abc"), ("--hidden", "0"),
+        ("--hidden", "-5"), ("--hidden", ""), ("--lr", "0"), ("--lr", "-1"), ("--lr", "nan"), ("--lr", "inf"),
+        ("--momentum", "1"), ("--initializer", "zeros"), ("--optimizer", "rmsprop"), ("--checkpoint-every", "-1"),
+        ("--log-every", "-1"), ("--seed", "-1"),
+    ]
+
+    @Test(arguments: badFlags) func badFlagIsAnArgumentError(flag: String, value: String) throws {
+        try expectError(["train", "--data", CLITests.data, flag, value], mentioning: flag)
+    }
+
+    @Test func hugeModelIsRefusedBeforeAllocating() throws {
+        try expectError(["train", "--data", CLITests.data, "--hidden", "100000000000", "--checkpoint-dir", temporaryFolder()],
+                        mentioning: "lower --hidden or --batch-size")
+    }
+
+    /// Each damage gets a fresh copy of the synthetic folder; the message must name the damaged file.
+    static let damages: [(name: String, file: String, damage: @Sendable (String) throws -> Void)] = [
+        ("missing file", "t10k-labels-idx1-ubyte", { try FileManager.default.removeItem(atPath: $0) }),
+        ("truncated", "train-images-idx3-ubyte", { try write($0, Array(read($0).prefix(100))) }),
+        ("wrong magic", "train-labels-idx1-ubyte", { var b = try read($0); b[2] = 9; try write($0, b) }),
+        ("corrupt gzip", "train-images-idx3-ubyte.gz", { try write($0, gzipped(read(String($0.dropLast(3)))).prefix(40) + [1, 2, 3]) }),
+        ("count mismatch", "train-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [3], payload: [0, 1, 2])) }),
+        ("label out of range", "t10k-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [16], payload: [UInt8](repeating: 9, count: 16))) }),
+        ("zero images", "train-images-idx3-ubyte", { try write($0, idxBytes(dimensions: [0, 6, 6], payload: [])) }),
+    ]
+
+    @Test(arguments: damages.map(\.name)) func badDataNamesTheFile(damage name: String) throws {
+        let folder = writeSyntheticFolder(train: 64, test: 16)
+        let (_, file, damage) = CLITests.damages.first { $0.name == name }!
+        try damage("\(folder)/\(file)")
+        if file.hasSuffix(".gz") { try FileManager.default.removeItem(atPath: "\(folder)/\(file.dropLast(3))") }
+        try expectError(["train", "--data", folder, "--checkpoint-dir", temporaryFolder()], mentioning: "\(folder)/\(file)")
+    }
+
+    @Test func missingDataFolderIsNamed() throws {
+        try expectError(["train", "--data", "/nonexistent", "--checkpoint-dir", temporaryFolder()], mentioning: "/nonexistent")
+    }
+
+    /// A diverging run stops naming the step and the op, and keeps its earlier checkpoints loadable.
+    @Test(arguments: [["--lr", "1e6"], ["--optimizer", "sgd", "--lr", "1e30"]]) func divergenceStops(flags: [String]) throws {
+        let folder = temporaryFolder()
+        let output = try expectError(["train", "--data", CLITests.data, "--batch-size", "16", "--epochs", "20",
+                                      "--checkpoint-every", "1", "--checkpoint-dir", folder, "--log-every", "0"] + flags,
+                                     mentioning: "the last good checkpoint")
+        #expect(output.contains("step ") && output.contains(".forward"), "\(output)")
+        for file in Checkpoint.files(in: folder) { _ = try Checkpoint.read(path: file) }
+    }
+}
+
+private func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+private func write(_ path: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
