@@ -28,7 +28,7 @@ DK_KERNEL static void bias_add_rows(void *p, size_t r0, size_t r1) {
 void dk_bias_add(float *out, const float *inp, const float *bias, int rows, int cols) {
     if (rows <= 0 || cols <= 0) return;
     bias_add_args a = {out, inp, bias, cols};
-    size_t grain = 1 + (64 * 1024) / (size_t)cols; /* ~64K elements per thread at least */
+    size_t grain = 1 + (128 * 1024) / (size_t)cols; /* ~128K elements per thread at least */
     dk__parallel_for((size_t)rows, grain, 1, bias_add_rows, &a);
 }
 
@@ -71,9 +71,9 @@ DK_KERNEL static void bias_backward_cols(void *p, size_t c0, size_t c1) {
 void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int accumulate) {
     if (cols <= 0) return;
     bias_back_args a = {dbias, dout, rows < 0 ? 0 : rows, cols, accumulate};
-    /* Each thread needs at least 64 columns and ~64K elements to be worth waking. */
+    /* Each thread needs at least 64 columns and ~128K elements to be worth waking. */
     size_t per_col = rows > 0 ? (size_t)rows : 1;
-    size_t grain = 64 * 1024 / per_col;
+    size_t grain = 128 * 1024 / per_col;
     if (grain < 64) grain = 64;
     dk__parallel_for((size_t)cols, grain, 16, bias_backward_cols, &a);
 }

@@ -29,5 +29,5 @@ void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices
                        float scale) {
     if (rows <= 0 || cols <= 0) return;
     gather_args a = {out, images, indices, (size_t)cols, scale};
-    dk__parallel_for((size_t)rows, 1 + (32 * 1024) / (size_t)cols, 1, gather_rows, &a);
+    dk__parallel_for((size_t)rows, 1 + (64 * 1024) / (size_t)cols, 1, gather_rows, &a);
 }

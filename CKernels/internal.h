@@ -49,38 +49,67 @@ DK_INLINE float dk__bits_to_float(uint32_t u) { float f; memcpy(&f, &u, sizeof f
 DK_INLINE uint32_t dk__float_to_bits(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
 
 /*
- * expf that auto-vectorizes (libm's does not): x = n*ln2 + r with |r| <= ln2/2, Cephes' degree-6
- * minimax polynomial for e^r (relative error ~1e-7), then scaling by 2^n built in the exponent
- * bits. 2^n is applied as two factors so n = 128 (x just below ln(FLT_MAX)) does not overflow the
- * exponent field. Below ln(FLT_MIN) the result is flushed to 0 (no subnormals), above ln(FLT_MAX)
- * it is +inf; NaN propagates through the polynomial.
+ * exp and expm1 that auto-vectorize (libm's do not): x = n*ln2 + r with |r| <= ln2/2, a minimax
+ * polynomial in r, then scaling by 2^n. Adding 1.5*2^23 + 127 rounds x*log2(e) to an integer
+ * n + 127 held in the low mantissa bits, so shifting that sum left by 23 yields 2^n directly.
+ * Inputs are clamped so that n+127 stays in [0, 255]: n+127 = 0 gives the factor 0 (e^x flushes to
+ * 0 below about -87.7, so no fix-up select is needed) and 255 gives +inf. NaN passes through the
+ * clamps (written so that a comparison with NaN keeps x) and the polynomial.
  */
-DK_INLINE float dk__exp(float x) {
-    const float hi = 88.72283935546875f;  /* ln(FLT_MAX) */
-    const float lo = -87.33654022216797f; /* ln(FLT_MIN) */
-    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
-    float t = xc * 1.44269504088896341f + round_magic;
-    float fn = t - round_magic;
-    int32_t n = (int32_t)(dk__float_to_bits(t) - dk__float_to_bits(round_magic));
+#define DK__EXP_LO (-88.0f) /* rounds to n = -127: the factor 2^n is 0 */
+
+DK_INLINE float dk__exp_reduce(float x, float *scale) {
+    const float magic = 12583039.0f; /* 1.5 * 2^23 + 127 */
+    float t = x * 1.44269504088896341f + magic;
+    float fn = t - magic;
+    *scale = dk__bits_to_float(dk__float_to_bits(t) << 23);
     /* ln2 split in a part exact in float and a correction, so r keeps full precision. */
-    float r = xc - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t n1 = n >> 1, n2 = n - n1;
-    float s1 = dk__bits_to_float((uint32_t)(n1 + 127) << 23);
-    float s2 = dk__bits_to_float((uint32_t)(n2 + 127) << 23);
-    float res = y * s1 * s2;
-    res = x > hi ? __builtin_inff() : res;
-    res = x < lo ? 0.0f : res;
-    return res;
+    float r = x - fn * 0.693359375f;
+    return r - fn * -2.12194440e-4f;
+}
+
+/* e^r on |r| <= ln2/2 as 1 + r + r^2*q(r), degree 5, fitted for relative error (1.05e-7). */
+DK_INLINE float dk__exp_poly(float r) {
+    float p = 8.312477730e-3f;
+    p = p * r + 4.189055040e-2f;
+    p = p * r + 1.666711569e-1f;
+    p = p * r + 4.999922812e-1f;
+    p = p * r + 1.0f;
+    return p * r + 1.0f;
+}
+
+/* e^x for x <= 0 (or NaN), e.g. max-subtracted logits: no upper clamp needed. */
+DK_INLINE float dk__exp_nonpos(float x) {
+    float scale, xc = x < DK__EXP_LO ? DK__EXP_LO : x;
+    float r = dk__exp_reduce(xc, &scale);
+    return dk__exp_poly(r) * scale;
+}
+
+/* e^x; above ~88.38 (where n would be 128) the result is +inf, slightly before FLT_MAX's 88.72. */
+DK_INLINE float dk__exp(float x) {
+    float scale, xc = x < DK__EXP_LO ? DK__EXP_LO : x;
+    xc = xc > 88.9f ? 88.9f : xc; /* rounds to n = 128: the factor is +inf */
+    float r = dk__exp_reduce(xc, &scale);
+    return dk__exp_poly(r) * scale;
+}
+
+/*
+ * e^x - 1 without cancellation near 0: 2^n*(e^r - 1) + (2^n - 1), where 2^n - 1 is exact and
+ * e^r - 1 = r + r^2*q(r) (degree 6, fitted for relative error of e^r - 1: 1.8e-8). Saturates at
+ * e^88.3 - 1 (about 2.1e38) above 88.3 instead of overflowing, so u/(u+2) and the like stay finite;
+ * below -88 it is exactly -1.
+ */
+DK_INLINE float dk__expm1(float x) {
+    float scale, xc = x < DK__EXP_LO ? DK__EXP_LO : x;
+    xc = xc > 88.3f ? 88.3f : xc; /* n <= 127: the factor stays finite */
+    float r = dk__exp_reduce(xc, &scale);
+    float q = 1.388250967e-3f;
+    q = q * r + 8.366580121e-3f;
+    q = q * r + 4.166720062e-2f;
+    q = q * r + 1.666654348e-1f;
+    q = q * r + 4.999999702e-1f;
+    float em1_r = (r * r) * q + r;
+    return scale * em1_r + (scale - 1.0f);
 }
 
 #endif

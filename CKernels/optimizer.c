@@ -7,7 +7,8 @@
 #include <math.h>
 #include <stddef.h>
 
-#define OPT_GRAIN (16 * 1024)
+/* Elements per thread below which waking another thread does not pay (see elementwise.c). */
+#define OPT_GRAIN (64 * 1024)
 
 /* sqrtf keeps errno semantics, which stops clang from vectorizing it; v >= 0 here anyway. */
 #if defined(__has_builtin)

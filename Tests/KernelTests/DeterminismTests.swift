@@ -102,7 +102,7 @@ struct DeterminismChecks {
                 bits([be.sum(x, count: n), be.sumOfSquares(x, count: n)])
             }
         case .crossEntropy:
-            // Enough rows that both implementations split them: C wants > 2·(1 + 16384/cols) rows,
+            // Enough rows that both implementations split them: C wants > 2·(1 + 32768/cols) rows,
             // Swift > 2·16384 elements.
             for (rows, cols) in [(8192, 10), (256, 1000)] {
                 let x = randomFloats(rows * cols, seed: seed(102, cols), in: -20...20)
@@ -136,7 +136,7 @@ struct DeterminismChecks {
                 return p + vel
             }
         case .biasBackward:
-            // C splits columns once cols > 2·max(64, 65536/rows); Swift once rows·cols > 2·65536.
+            // C splits columns once cols > 2·max(64, 131072/rows); Swift once rows·cols > 2·65536.
             for (rows, cols) in [(256, 1030), (128, 2051), (1000, 300)] {
                 let d = randomFloats(rows * cols, seed: seed(108, rows, cols), in: -5...5)
                 let previous = randomFloats(cols, seed: seed(109, rows, cols))
@@ -148,7 +148,8 @@ struct DeterminismChecks {
                 }
             }
         case .softmaxFamily:
-            let (rows, cols) = (4096, 17)
+            // C splits the cheap row kernels (softmax backward, argmax) above 2·(1 + 131072/cols) rows.
+            let (rows, cols) = (16384, 17)
             let x = randomFloats(rows * cols, seed: 110, in: -8...8), g = randomFloats(rows * cols, seed: 111)
             expectSameBits(be, "softmax/log-softmax forward and backward, argmax", shape: "\(rows)×\(cols)") {
                 var y = [Float](repeating: .nan, count: x.count), ly = y, dy = y, dly = y
@@ -161,10 +162,11 @@ struct DeterminismChecks {
                 return y + ly + dy + dly + am.map { Float($0) }
             }
         case .activations:
-            // Above 3·32768 elements, Swift's grain, so three workers split the buffer.
-            let n = 100_003
+            // Above 2·131072 elements, C's grain for cheap activations (3·32768 for Swift), and above
+            // 2·(1 + 131072/cols) rows for the fused form, so every kind is split across threads.
+            let n = 300_007
             let x = randomFloats(n, seed: 112, in: -6...6), g = randomFloats(n, seed: 113)
-            let (rows, cols) = (197, 512)
+            let (rows, cols) = (600, 512)
             let bias = randomFloats(cols, seed: 114), xFused = randomFloats(rows * cols, seed: 118, in: -6...6)
             for act in ActivationCases.all where act.activation != .identity {
                 expectSameBits(be, "activation forward/backward, bias+activation \(act)", shape: "n=\(n)") {
