@@ -44,6 +44,9 @@ enum AllocationProbe {
         let switchedOn = enabled.assumingMemoryBound(to: Bool.self)
         original = slot.pointee
         objects.store(0, ordering: .relaxed)
+        // Warm-up first: the harness pauses OpenMP between backends, and the first parallel region after
+        // a pause builds its thread team anew (a one-time cost, not the step's).
+        for _ in 0..<3 { body() }
         let before = heap()
         // The hook goes in before the runtime is told to call it, and comes out after it stops.
         slot.pointee = counting
