@@ -14,11 +14,19 @@ typedef struct {
     float scale;
 } gather_args;
 
+/* Rows ahead whose bytes are requested before they are needed: the rows are scattered over the
+ * dataset, so without this each row waits for DRAM in turn (a 128×784 batch took ~47 µs). */
+#define GATHER_PREFETCH_ROWS 4
+
 DK_KERNEL static void gather_rows(void *p, size_t r0, size_t r1) {
     const gather_args *a = p;
     size_t cols = a->cols;
     const float scale = a->scale;
     for (size_t r = r0; r < r1; r++) {
+        if (r + GATHER_PREFETCH_ROWS < r1) {
+            const uint8_t *ahead = a->images + (size_t)a->indices[r + GATHER_PREFETCH_ROWS] * cols;
+            for (size_t c = 0; c < cols; c += 64) __builtin_prefetch(ahead + c);
+        }
         const uint8_t *restrict src = a->images + (size_t)a->indices[r] * cols;
         float *restrict dst = a->out + r * cols;
         for (size_t c = 0; c < cols; c++) dst[c] = (float)src[c] * scale;
