@@ -104,8 +104,13 @@ struct Train: ParsableCommand {
             + "backend \(backend.name), \(backend.threads) thread\(backend.threads == 1 ? "" : "s"); run folder \(options.runDirectory)")
         let summary = try trainer.run()
         print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
-        print(String(format: "train time: %.2f s for %d steps, %.0f samples/s (evaluation excluded)",
-                     summary.trainSeconds, summary.steps, summary.samplesPerSecond))
+        if summary.stepsThisRun == 0 {
+            print("nothing left to train: the run already has its \(epochs) epoch\(epochs == 1 ? "" : "s"); pass a larger --epochs to continue it")
+        } else {
+            let total = summary.steps == summary.stepsThisRun ? "" : " (\(summary.steps) in all)"
+            print(String(format: "train time: %.2f s for %d steps%@, %.0f samples/s (evaluation excluded)",
+                         summary.trainSeconds, summary.stepsThisRun, total, summary.samplesPerSecond))
+        }
         print("metrics: \(options.runDirectory)/metrics.csv, \(options.runDirectory)/metrics.svg")
         if let profiler = options.profiler {
             if profile { print(ProfileTable(profiler: profiler).render()) }

@@ -27,7 +27,8 @@ public struct TrainingOptions {
 public struct TrainingSummary {
     public var testLoss: Double, testAccuracy: Double
     public var trainSeconds: Double, samplesPerSecond: Double
-    public var steps: Int
+    /// Optimizer steps in all, and those this process took (fewer after a resume).
+    public var steps: Int, stepsThisRun: Int
     public var stoppedEarly: Bool
 }
 
@@ -240,7 +241,7 @@ public final class Trainer {
         if !stoppedEarly { try metrics.write(to: options.runDirectory) }
         return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
                                samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
-                               steps: optimizer.step, stoppedEarly: stoppedEarly)
+                               steps: optimizer.step, stepsThisRun: stepsThisRun, stoppedEarly: stoppedEarly)
     }
 
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
