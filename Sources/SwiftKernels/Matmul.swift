@@ -33,8 +33,25 @@ private enum Gemm {
     /// Packed A holds each value 4 times (a ready-made SIMD4 broadcast): on baseline x86-64 a
     /// broadcast is otherwise a load plus a shuffle competing with the multiplies for FP ports.
     @inline(__always) static var splat: Int { 4 }
-    /// Below this many multiply-adds a second thread costs more than it saves.
-    @inline(__always) static var parallelMinMACs: Int { 1 << 20 }
+    /// Multiply-adds per worker below which another thread costs more than it saves (the pool's
+    /// spinning workers pick up a task within a few microseconds).
+    @inline(__always) static var parallelMinMACs: Int { 48 * 1024 }
+}
+
+/// The narrow path, for N ≤ 16 or small K (the MLP's last layer: N = 10 outputs, K = 10 inputs),
+/// where packing A (splatted ×4) would cost as much as the product: a 4×16 tile (8 SIMD8
+/// accumulators) that broadcasts op(A) straight from memory, so only B is packed (16-wide panels,
+/// one tile covers N = 10). Which path runs depends on the shape alone, never on the thread count.
+private enum Direct {
+    @inline(__always) static var mr: Int { 4 }
+    @inline(__always) static var nr: Int { 16 }
+    /// Rows of A per block, so the A rows one B panel sweeps stay in L2.
+    @inline(__always) static var mc: Int { 144 }
+    /// Largest transposed A read in place: it touches a new row of A every k, which only pays
+    /// while A stays in L2. Above this the A block is packed (4 values per k, not splatted).
+    @inline(__always) static var maxTransposedABytes: Int { 512 * 1024 }
+    /// Shapes that take this path.
+    @inline(__always) static func handles(n: Int, k: Int) -> Bool { n <= 16 || k <= 32 }
 }
 
 /// Packing space for every worker of one sgemm call: a 64-byte aligned block that only grows.
@@ -91,10 +108,15 @@ extension SwiftKernels {
         // K blocks of equal depth (from K alone), so no block is a sliver.
         let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
         let kc = (k + kBlocks - 1) / kBlocks
+        let maxWorkers = max(1, min(threads, m * n * k / Gemm.parallelMinMACs))
+        if Direct.handles(n: n, k: k) {
+            sgemmDirect(transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda,
+                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, maxWorkers: maxWorkers)
+            return
+        }
 
         // Split C across workers in whole tiles, along the side that packs fewer floats per worker:
         // splitting N makes every worker pack all of A (splatted), splitting M all of B.
-        let maxWorkers = m * n * k < Gemm.parallelMinMACs ? 1 : threads
         let splitN = Gemm.splat * m * k + k * n / maxWorkers < Gemm.splat * m * k / maxWorkers + k * n
         let tiles = splitN ? (n + nr - 1) / nr : (m + mr - 1) / mr
         let workers = min(maxWorkers, tiles)
@@ -368,6 +390,244 @@ extension SwiftKernels {
                                      alpha: Float, beta: Float) {
         for j in 0..<cols {
             c[j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * c[j]
+        }
+    }
+
+    // MARK: - Direct path (N ≤ 16 or small K)
+
+    private static func sgemmDirect(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, kc: Int, alpha: Float,
+                                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int) {
+        let mr = Direct.mr, nr = Direct.nr
+        let directA = !transA || k * lda * MemoryLayout<Float>.stride <= Direct.maxTransposedABytes
+        let tilesM = (m + mr - 1) / mr, tilesN = (n + nr - 1) / nr
+        // Split M or N in whole tiles, whichever leaves the busiest worker less padded
+        // multiply-adds plus packing (splitting M makes every worker pack all of B).
+        var splitN = false, workers = 1
+        if maxWorkers > 1 {
+            let wm = min(maxWorkers, tilesM), wn = min(maxWorkers, tilesN)
+            let rowsM = (tilesM + wm - 1) / wm * mr, colsN = (tilesN + wn - 1) / wn * nr
+            let costM = rowsM * tilesN * nr * k / 16 + (tilesN * nr + (directA ? 0 : rowsM)) * k / 2
+            let costN = tilesM * mr * colsN * k / 16 + (colsN + (directA ? 0 : tilesM * mr)) * k / 2
+            if costN < costM { splitN = true; workers = wn } else { workers = wm }
+        }
+        let tiles = splitN ? tilesN : tilesM
+        let colsMax = min(Gemm.nc, splitN ? (tilesN + workers - 1) / workers * nr : tilesN * nr)
+        let aFloats = ((directA ? mr : Direct.mc) * kc + 15) & ~15
+        let perWorker = (aFloats + colsMax * kc + 15) & ~15
+
+        let arena = arenaPool.take()
+        arena.reserve(perWorker * workers)
+        parallelFor(workers: workers, DirectTiles(
+            transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc, directA: directA, splitN: splitN, tiles: tiles, workers: workers,
+            space: arena.base, perWorker: perWorker, aFloats: aFloats))
+        arenaPool.give(arena)
+    }
+
+    private struct DirectTiles: ParallelWork {
+        let transA: Bool, transB: Bool, m: Int, n: Int, k: Int, kc: Int, alpha: Float
+        let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int
+        let beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        let directA: Bool, splitN: Bool, tiles: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>, perWorker: Int, aFloats: Int
+
+        func run(task w: Int) {
+            let mr = Direct.mr, nr = Direct.nr
+            let lo = tiles * w / workers, hi = tiles * (w + 1) / workers
+            let (m0, m1, n0, n1) = splitN
+                ? (0, m, lo * nr, min(n, hi * nr))
+                : (lo * mr, min(m, hi * mr), 0, n)
+            guard m0 < m1, n0 < n1 else { return }
+            let packA = space + w * perWorker
+            directBlock(transA: transA, transB: transB, m0: m0, m1: m1, n0: n0, n1: n1, k: k, kc: kc,
+                        alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                        directA: directA, packA: packA, packB: packA + aFloats)
+        }
+    }
+
+    /// One worker's share of the direct path: rows m0..<m1, columns n0..<n1, all of K.
+    @inline(never)
+    private static func directBlock(transA: Bool, transB: Bool, m0: Int, m1: Int, n0: Int, n1: Int,
+                                    k: Int, kc kcMax: Int, alpha: Float,
+                                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, directA: Bool,
+                                    packA: UnsafeMutablePointer<Float>, packB: UnsafeMutablePointer<Float>) {
+        let mr = Direct.mr, nr = Direct.nr
+        // op(A)(i, p) = a[i * rsa + p * csa].
+        let rsa = transA ? 1 : lda, csa = transA ? lda : 1
+        var jc = n0
+        while jc < n1 {
+            let nc = min(Gemm.nc, n1 - jc)
+            var pc = 0
+            while pc < k {
+                let kc = min(kcMax, k - pc)
+                packPanelsB16(packB, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc, nc: nc)
+                let betaK: Float = pc == 0 ? beta : 1
+                var ic = m0
+                while ic < m1 {
+                    let mc = min(Direct.mc, m1 - ic)
+                    let aBlock = a + ic * rsa + pc * csa
+                    // Full 4-row tiles read A in place; the ragged last one (or all, for a large
+                    // transposed A) is packed with zero padding.
+                    let inPlace = directA ? mc / mr * mr : 0
+                    if inPlace < mc {
+                        packPanelsDirectA(packA, a: aBlock + inPlace * rsa, rsa: rsa, csa: csa, mc: mc - inPlace, kc: kc)
+                    }
+                    var jr = 0
+                    while jr < nc {
+                        let cols = min(nr, nc - jr)
+                        let bPanel = UnsafePointer(packB + jr * kc)
+                        var ir = 0
+                        while ir < mc {
+                            let rows = min(mr, mc - ir)
+                            let cTile = c + (ic + ir) * ldc + jc + jr
+                            let inA = ir < inPlace
+                            let aTile = inA ? aBlock + ir * rsa : UnsafePointer(packA + (ir - inPlace) * kc)
+                            let r = inA ? rsa : 1, s = inA ? csa : mr
+                            if cols > 8 {
+                                directKernel16(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
+                                               rows: rows, cols: cols, alpha: alpha, beta: betaK)
+                            } else {
+                                directKernel8(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
+                                              rows: rows, cols: cols, alpha: alpha, beta: betaK)
+                            }
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    ic += mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Packs op(A) rows 0..<mc (op(A)(i, p) = a[i*rsa + p*csa]) as 4-row panels, k-major
+    /// (4 floats per k), zero-padding the last panel's missing rows.
+    @inline(__always)
+    private static func packPanelsDirectA(_ dst: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
+                                     rsa: Int, csa: Int, mc: Int, kc: Int) {
+        let mr = Direct.mr
+        var i = 0
+        while i < mc {
+            let rows = min(mr, mc - i)
+            let d = dst + i * kc, src = a + i * rsa
+            for p in 0..<kc {
+                for r in 0..<mr { d[p * mr + r] = r < rows ? src[r * rsa + p * csa] : 0 }
+            }
+            i += mr
+        }
+    }
+
+    /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] as 16-column panels, k-major (16 floats per k),
+    /// zero-padding the last panel's missing columns.
+    @inline(__always)
+    private static func packPanelsB16(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                      transB: Bool, p0: Int, kc: Int, j0: Int, nc: Int) {
+        let nr = Direct.nr
+        var j = 0
+        while j < nc {
+            let cols = min(nr, nc - j)
+            let d = dst + j * kc
+            if transB {
+                // op(B)(p, c) = B[c, p]: read each row of B contiguously.
+                let src = b + (j0 + j) * ldb + p0
+                for cc in 0..<cols {
+                    let s = src + cc * ldb
+                    for p in 0..<kc { d[p * nr + cc] = s[p] }
+                }
+                if cols < nr {
+                    for p in 0..<kc { for cc in cols..<nr { d[p * nr + cc] = 0 } }
+                }
+            } else {
+                let src = b + p0 * ldb + j0 + j
+                if cols == nr {
+                    for p in 0..<kc {
+                        let s = UnsafeRawPointer(src + p * ldb), o = UnsafeMutableRawPointer(d + p * nr)
+                        o.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        o.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                                     toByteOffset: 32, as: SIMD8<Float>.self)
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for cc in 0..<nr { d[p * nr + cc] = cc < cols ? src[p * ldb + cc] : 0 }
+                    }
+                }
+            }
+            j += nr
+        }
+    }
+
+    /// The 4×16 direct tile: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in ascending p, one
+    /// multiply then one add per step (the same arithmetic as `directKernel8`), then
+    /// C = alpha·acc + beta·C for the first `rows` × `cols`. Four rows, not six: without FMA each
+    /// product needs a register of its own, and 12 accumulators + 2 B vectors + broadcast +
+    /// product leave the compiler no slack (it spilled accumulators in the loop).
+    @inline(__always)
+    private static func directKernel16(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
+                                       b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                       rows: Int, cols: Int, alpha: Float, beta: Float) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        var pb = UnsafeRawPointer(b), q = 0
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let x0 = SIMD8(repeating: a0[q]); c00 += x0 * b0; c01 += x0 * b1
+            let x1 = SIMD8(repeating: a1[q]); c10 += x1 * b0; c11 += x1 * b1
+            let x2 = SIMD8(repeating: a2[q]); c20 += x2 * b0; c21 += x2 * b1
+            let x3 = SIMD8(repeating: a3[q]); c30 += x3 * b0; c31 += x3 * b1
+            q += csa
+            pb += 64
+        }
+        if rows == 4 && cols == 16 {
+            storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + 8, c01, alpha: alpha, beta: beta)
+            storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + 8, c11, alpha: alpha, beta: beta)
+            storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + 8, c21, alpha: alpha, beta: beta)
+            storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + 8, c31, alpha: alpha, beta: beta)
+        } else {
+            // cols > 8 here: the low half is a full SIMD8, the high half has cols - 8 lanes.
+            @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+                storeRow(r, lo, alpha: alpha, beta: beta)
+                storeEdgeRow(r + 8, hi, cols: cols - 8, alpha: alpha, beta: beta)
+            }
+            row(c, c00, c01)
+            if rows > 1 { row(c + ldc, c10, c11) }
+            if rows > 2 { row(c + 2 * ldc, c20, c21) }
+            if rows > 3 { row(c + 3 * ldc, c30, c31) }
+        }
+    }
+
+    /// The last panel when it has at most 8 real columns: `directKernel16`'s low half.
+    @inline(__always)
+    private static func directKernel8(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
+                                      b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                      rows: Int, cols: Int, alpha: Float, beta: Float) {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        var pb = UnsafeRawPointer(b), q = 0
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            c0 += SIMD8(repeating: a0[q]) * b0
+            c1 += SIMD8(repeating: a1[q]) * b0
+            c2 += SIMD8(repeating: a2[q]) * b0
+            c3 += SIMD8(repeating: a3[q]) * b0
+            q += csa
+            pb += 64
+        }
+        if rows == 4 && cols == 8 {
+            storeRow(c, c0, alpha: alpha, beta: beta)
+            storeRow(c + ldc, c1, alpha: alpha, beta: beta)
+            storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)
+            storeRow(c + 3 * ldc, c3, alpha: alpha, beta: beta)
+        } else {
+            storeEdgeRow(c, c0, cols: cols, alpha: alpha, beta: beta)
+            if rows > 1 { storeEdgeRow(c + ldc, c1, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 2 { storeEdgeRow(c + 2 * ldc, c2, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 3 { storeEdgeRow(c + 3 * ldc, c3, cols: cols, alpha: alpha, beta: beta) }
         }
     }
 }
