@@ -2,15 +2,16 @@
  * dk_sgemm: BLIS-style single-precision GEMM, C = alpha * op(A) * op(B) + beta * C.
  *
  * Layout: K is cut in blocks of at most KC, N in blocks of NC, M in blocks of MC; each block of
- * op(B) is packed into NR-column micro-panels and each block of op(A) into MR-row micro-panels
- * (zero padded at the edges), then a 6x16 register-blocked micro-kernel computes every tile.
- * When op(A) is cheap to read in place (row-major, or small), full MR-row panels are not packed:
- * the micro-kernel broadcasts straight from A. Packing A costs as much as a 16-column slice of
- * the product, which dominates the narrow shapes of an MLP (N = 10 outputs, K = 10 inputs).
+ * op(B) is packed into NR-column micro-panels (zero padded at the right edge), and a register-
+ * blocked micro-kernel computes each tile of up to 6 rows by 16 columns. When op(A) is cheap to
+ * read in place (row-major, or small) it is not packed: the micro-kernel broadcasts straight from
+ * A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
+ * shapes of an MLP (N = 10 outputs, K = 10 inputs). Row panels are 6 high except at the bottom
+ * edge, where exact heights replace zero padding (see panel_rows).
  *
  * Determinism: threads split C into a grid of MR x NR-aligned rectangles and never split K. The
- * K blocks depend on K alone and each C element is always accumulated by the same micro-kernel
- * in the same order, so the result is bitwise identical for any thread count or grid.
+ * K blocks depend on K alone and every C element is accumulated in the same order whatever the
+ * height of its panel, so the result is bitwise identical for any thread count or grid.
  *
  * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
@@ -33,6 +34,8 @@
 /* One slot per worker of every concurrent call; a worker waits if all are taken. Untouched
  * slots cost only address space (zero pages are mapped lazily). */
 #define PACK_SLOTS 64
+/* Panels of untransposed B filled together, one source row at a time (see pack_b). */
+#define PACK_B_ROW_PANELS 4
 /* Largest transposed A read in place (see dk_sgemm). */
 #define DIRECT_A_MAX_BYTES (512 * 1024)
 /* Below this many multiply-adds, thread wake-up costs more than it saves. */
@@ -78,52 +81,6 @@ typedef struct {
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-/* Packs an mc x kc block of op(A) into MR-row micro-panels: panel-major, then k, then row.
- * Full panels are packed only for a large transposed A (rs == 1); row-major A is read in place
- * and reaches the general path only for its ragged last panel. */
-DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
-                      int mc, int kc) {
-    for (int ir = 0; ir < mc; ir += MR) {
-        int mr = min_int(MR, mc - ir);
-        const float *src = a + ir * rs;
-        if (mr == MR && rs == 1) {
-            for (int p = 0; p < kc; p++)
-                for (int i = 0; i < MR; i++) dst[p * MR + i] = src[p * cs + i];
-        } else {
-            for (int p = 0; p < kc; p++) {
-                for (int i = 0; i < mr; i++) dst[p * MR + i] = src[i * rs + p * cs];
-                for (int i = mr; i < MR; i++) dst[p * MR + i] = 0.0f;
-            }
-        }
-        dst += MR * kc;
-    }
-}
-
-/* Packs a kc x nc block of op(B) into NR-column micro-panels: panel-major, then k, then column. */
-DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
-                      int kc, int nc) {
-    for (int jr = 0; jr < nc; jr += NR) {
-        int nr = min_int(NR, nc - jr);
-        const float *src = b + jr * cs;
-        if (nr == NR && cs == 1) {
-            for (int p = 0; p < kc; p++)
-                for (int j = 0; j < NR; j++) dst[p * NR + j] = src[p * rs + j];
-        } else if (nr == NR && rs == 1) {
-            /* Transposed B: walk each source row contiguously, in 8-column groups so the
-             * scattered stores stay within a few cache lines. */
-            for (int j0 = 0; j0 < NR; j0 += 8)
-                for (int p = 0; p < kc; p++)
-                    for (int j = j0; j < j0 + 8; j++) dst[p * NR + j] = src[j * cs + p];
-        } else {
-            for (int p = 0; p < kc; p++) {
-                for (int j = 0; j < nr; j++) dst[p * NR + j] = src[p * rs + j * cs];
-                for (int j = nr; j < NR; j++) dst[p * NR + j] = 0.0f;
-            }
-        }
-        dst += NR * kc;
-    }
-}
-
 /* The micro-kernel is written with 8-float vector types: as plain loops over a float[6][16]
  * accumulator, clang vectorizes the loop but leaves the array in memory around it, costing a
  * round trip per tile (and a memcpy call on edge tiles), which matters for small K. */
@@ -133,31 +90,136 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define LOAD8(p) (*(const v8u *)(p))
 #define STORE8(p, v) (*(v8u *)(p) = (v))
 
-/* Writes the valid mr x nr part of a tile: C = alpha*acc + beta*C, never reading C if beta == 0. */
-DK_INLINE void store_edge(float *c, ptrdiff_t ldc, const float t[MR][NR], int mr, int nr,
-                          float alpha, float beta) {
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            float *cij = c + i * ldc + j;
-            if (beta == 0.0f)
-                *cij = alpha * t[i][j];
-            else if (beta == 1.0f)
-                *cij += alpha * t[i][j];
-            else
-                *cij = alpha * t[i][j] + beta * *cij;
+/* Transposes the 8x8 block src[j*cs + p] (j, p < 8) into dst[p*NR + j]: eight row loads, three
+ * rounds of shuffles, eight row stores, instead of 64 scattered element copies. */
+DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restrict src, ptrdiff_t cs) {
+    v8 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++) r[j] = LOAD8(src + j * cs);
+    /* Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves. */
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = __builtin_shufflevector(r[j], r[j + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[j + 1] = __builtin_shufflevector(r[j], r[j + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int j = 0; j < 8; j += 4)
+        for (int h = 0; h < 2; h++) {
+            u[j + 2 * h] = __builtin_shufflevector(t[j + h], t[j + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[j + 2 * h + 1] =
+                __builtin_shufflevector(t[j + h], t[j + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
+    for (int h = 0; h < 4; h++) {
+        STORE8(dst + h * NR, __builtin_shufflevector(u[h], u[h + 4], 0, 1, 2, 3, 8, 9, 10, 11));
+        STORE8(dst + (h + 4) * NR, __builtin_shufflevector(u[h], u[h + 4], 4, 5, 6, 7, 12, 13, 14, 15));
+    }
 }
 
-/* One MR x NR tile over kc steps. op(A)'s tile element (i, p) is a[i*rsa + p*csa]: called with
- * (1, MR) on a packed panel, or with the matrix's own strides to broadcast straight from A. */
+/* Height of the row panel that starts `left` rows before the end of a block: MR, except near the
+ * end, where a tail of 1 to 3 rows borrows from the last full panel (6+1 -> 4+3, 6+2 -> 4+4,
+ * 6+3 -> 5+4). A thin panel has few accumulators, so its FMAs wait on each other's latency, and
+ * padding it to MR rows wastes the rest (128 rows = 21 x 6 + 2 lost 3 % that way). */
+DK_INLINE int panel_rows(int left) {
+    if (left <= MR) return left;
+    if (left <= MR + 2) return 4;
+    if (left == MR + 3) return 5;
+    return MR;
+}
+
+/* Packs an mc x kc block of op(A) into row panels of panel_rows() rows: panel-major, then k,
+ * then row, so the panel starting at row ir begins at dst + ir * kc. Used for a large transposed
+ * A only; row-major A is always read in place. */
+DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
+                      int mc, int kc) {
+    for (int ir = 0; ir < mc;) {
+        int mr = panel_rows(mc - ir);
+        const float *src = a + ir * rs;
+        float *panel = dst + ir * kc;
+        if (mr == MR && rs == 1) {
+            for (int p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) panel[p * MR + i] = src[p * cs + i];
+        } else {
+            for (int p = 0; p < kc; p++)
+                for (int i = 0; i < mr; i++) panel[p * mr + i] = src[i * rs + p * cs];
+        }
+        ir += mr;
+    }
+}
+
+/* Packs a kc x nc block of op(B) into NR-column micro-panels: panel-major, then k, then column.
+ * Untransposed B is copied a source row at a time across PACK_B_ROW_PANELS panels, so the reads
+ * run along rows (what the prefetcher follows best when B comes from L3) while the writes stay in
+ * a few streams (the panels lie kc*NR floats apart, i.e. in the same L1 set when kc is a power of
+ * two); transposed B goes through 8x8 transposes. */
+DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
+                      int kc, int nc) {
+    int full = nc / NR * NR;
+    if (cs == 1) {
+        for (int j0 = 0; j0 < full; j0 += PACK_B_ROW_PANELS * NR) {
+            int j1 = min_int(full, j0 + PACK_B_ROW_PANELS * NR);
+            for (int p = 0; p < kc; p++)
+                for (int jr = j0; jr < j1; jr += NR)
+                    for (int j = 0; j < NR; j++) dst[jr * kc + p * NR + j] = b[p * rs + jr + j];
+        }
+    } else if (rs == 1) {
+        int kc8 = kc / 8 * 8;
+        for (int jr = 0; jr < full; jr += NR)
+            for (int j0 = 0; j0 < NR; j0 += 8) {
+                const float *src = b + (jr + j0) * cs;
+                float *panel = dst + jr * kc + j0;
+                for (int p = 0; p < kc8; p += 8)
+                    transpose8x8_into_panel(panel + p * NR, src + p, cs);
+                for (int p = kc8; p < kc; p++)
+                    for (int j = 0; j < 8; j++) panel[p * NR + j] = src[j * cs + p];
+            }
+    } else {
+        for (int jr = 0; jr < full; jr += NR)
+            for (int p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++) dst[jr * kc + p * NR + j] = b[p * rs + (jr + j) * cs];
+    }
+    if (full < nc) {
+        /* The ragged last panel, zero padded to NR columns. */
+        int nr = nc - full;
+        float *panel = dst + full * kc;
+        for (int p = 0; p < kc; p++) {
+            for (int j = 0; j < nr; j++) panel[p * NR + j] = b[p * rs + (full + j) * cs];
+            for (int j = nr; j < NR; j++) panel[p * NR + j] = 0.0f;
+        }
+    }
+}
+
+/* C row = alpha * acc + beta * C row for the first nr (< NR) columns: a whole vector if 8 fit,
+ * lanes after that, never reading C if beta == 0. The lanes go through a small array so the
+ * accumulators themselves are never indexed by a variable (which would keep them in memory). */
+DK_INLINE void store_row_edge(float *c, v8 lo, v8 hi, int nr, float alpha, float beta) {
+    float rest[8];
+    int j = 0;
+    if (nr >= 8) {
+        v8 r = lo * alpha;
+        if (beta == 1.0f)
+            r = LOAD8(c) + r;
+        else if (beta != 0.0f)
+            r = r + LOAD8(c) * beta;
+        STORE8(c, r);
+        STORE8(rest, hi);
+        j = 8;
+    } else {
+        STORE8(rest, lo);
+    }
+    for (int l = 0; j < nr; j++, l++) {
+        float v = alpha * rest[l];
+        c[j] = beta == 0.0f ? v : (beta == 1.0f ? c[j] + v : v + beta * c[j]);
+    }
+}
+
+/* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR. op(A)'s tile element (i, p) is
+ * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to
+ * broadcast straight from A. Only the first nr columns of C are written. */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, float *c, ptrdiff_t ldc, int mr, int nr,
+                            const float *restrict b, float *c, ptrdiff_t ldc, const int ROWS, int nr,
                             float alpha, float beta) {
     v8 acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8){0};
+    for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int p = 0; p < kc; p++) {
         v8 b0 = LOAD8(b), b1 = LOAD8(b + 8);
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < ROWS; i++) {
             float x = a[i * rsa];
             v8 ai = {x, x, x, x, x, x, x, x};
             acc[i][0] += ai * b0;
@@ -166,8 +228,9 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         a += csa;
         b += NR;
     }
-    if (mr == MR && nr == NR) {
-        for (int i = 0; i < MR; i++) {
+    /* Two separate row loops (not one with the test inside) keep the accumulators in registers. */
+    if (nr == NR) {
+        for (int i = 0; i < ROWS; i++) {
             float *ci = c + i * ldc;
             for (int h = 0; h < 2; h++) {
                 v8 r = acc[i][h] * alpha;
@@ -179,12 +242,22 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             }
         }
     } else {
-        float t[MR][NR];
-        for (int i = 0; i < MR; i++) {
-            STORE8(t[i], acc[i][0]);
-            STORE8(t[i] + 8, acc[i][1]);
-        }
-        store_edge(c, ldc, t, mr, nr, alpha, beta);
+        for (int i = 0; i < ROWS; i++)
+            store_row_edge(c + i * ldc, acc[i][0], acc[i][1], nr, alpha, beta);
+    }
+}
+
+/* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
+DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
+                    const float *restrict b, float *c, ptrdiff_t ldc, int nr, float alpha,
+                    float beta) {
+    switch (rows) {
+    case 6: micro_kernel(kc, a, rsa, csa, b, c, ldc, 6, nr, alpha, beta); break;
+    case 5: micro_kernel(kc, a, rsa, csa, b, c, ldc, 5, nr, alpha, beta); break;
+    case 4: micro_kernel(kc, a, rsa, csa, b, c, ldc, 4, nr, alpha, beta); break;
+    case 3: micro_kernel(kc, a, rsa, csa, b, c, ldc, 3, nr, alpha, beta); break;
+    case 2: micro_kernel(kc, a, rsa, csa, b, c, ldc, 2, nr, alpha, beta); break;
+    default: micro_kernel(kc, a, rsa, csa, b, c, ldc, 1, nr, alpha, beta); break;
     }
 }
 
@@ -202,23 +275,20 @@ DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, i
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = min_int(MC, m1 - ic);
                 const float *ablk = g->A + ic * g->rsa + pc * g->csa;
-                /* Only a ragged last row panel needs packing (zero padding) on the direct path. */
-                int mc_direct = g->direct_a ? mc / MR * MR : 0;
-                if (mc_direct < mc)
-                    pack_a(pa + mc_direct * kc, ablk + mc_direct * g->rsa, g->rsa, g->csa,
-                           mc - mc_direct, kc);
+                if (!g->direct_a) pack_a(pa, ablk, g->rsa, g->csa, mc, kc);
                 float *cblk = g->C + ic * g->ldc + jc;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int mr = min_int(MR, mc - ir);
+                    for (int ir = 0; ir < mc;) {
+                        int mr = panel_rows(mc - ir);
                         float *ctile = cblk + ir * g->ldc + jr;
-                        if (ir < mc_direct)
-                            micro_kernel(kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
-                                         g->ldc, mr, nr, g->alpha, beta);
+                        if (g->direct_a)
+                            tile(mr, kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
+                                 g->ldc, nr, g->alpha, beta);
                         else
-                            micro_kernel(kc, pa + ir * kc, 1, MR, pb + jr * kc, ctile, g->ldc, mr,
-                                         nr, g->alpha, beta);
+                            tile(mr, kc, pa + ir * kc, 1, mr, pb + jr * kc, ctile, g->ldc, nr,
+                                 g->alpha, beta);
+                        ir += mr;
                     }
                 }
             }
