@@ -33,6 +33,12 @@ static double probe_now(void) {
 /* Keeps the accumulators observable so the compiler cannot drop the chains. */
 static volatile float probe_sink;
 
+/* Start value, factor and addend of the chains, read through a volatile so the compiler cannot
+ * evaluate any chain ahead of time. With literal constants, clang saw that the chain starting at
+ * 1.0 (the fixed point of x*0.999 + 0.001) never changes and dropped it: 11 chains ran while 12
+ * were counted, which overstated the peak by 9 %. */
+static volatile float probe_seed[3] = {1.0f, 0.999f, 0.001f};
+
 /* Iterations between clock reads: long enough that reading the clock costs nothing. */
 enum { PROBE_BLOCK = 1 << 16 };
 
@@ -44,8 +50,8 @@ enum { PROBE_BLOCK = 1 << 16 };
  */
 __attribute__((target("avx2,fma"))) static double fma_chains_avx2(double seconds) {
     __m256 a[12];
-    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps(1.0f + 0.01f * (float)j);
-    const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps(probe_seed[0] + 0.01f * (float)j);
+    const __m256 b = _mm256_set1_ps(probe_seed[1]), c = _mm256_set1_ps(probe_seed[2]);
     double flops = 0, start = probe_now();
     do {
         for (int i = 0; i < PROBE_BLOCK; i++) {
@@ -69,8 +75,9 @@ __attribute__((target("avx2,fma"))) static double fma_chains_avx2(double seconds
 typedef float v4sf __attribute__((vector_size(16)));
 static double mul_add_chains_portable(double seconds) {
     v4sf a[12];
-    for (int j = 0; j < 12; j++) a[j] = (v4sf){1, 1, 1, 1} * (1.0f + 0.01f * (float)j);
-    const v4sf b = {0.999f, 0.999f, 0.999f, 0.999f}, c = {0.001f, 0.001f, 0.001f, 0.001f};
+    for (int j = 0; j < 12; j++) a[j] = (v4sf){1, 1, 1, 1} * (probe_seed[0] + 0.01f * (float)j);
+    const float bs = probe_seed[1], cs = probe_seed[2];
+    const v4sf b = {bs, bs, bs, bs}, c = {cs, cs, cs, cs};
     double flops = 0, start = probe_now();
     do {
         for (int i = 0; i < PROBE_BLOCK; i++)
