@@ -8,6 +8,12 @@ enum Work {
     case bytes(Double)
     /// Training: samples/s, and GFLOP/s of its matmuls against the FMA peak.
     case training(samples: Int, flops: Double)
+
+    /// Whether the rate is GFLOP/s, compared with the FMA peak.
+    var countsFLOPs: Bool {
+        if case .bytes = self { return false }
+        return true
+    }
 }
 
 /// One call of a case on the backend it was made for.

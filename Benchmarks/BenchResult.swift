@@ -10,6 +10,8 @@ struct BenchResult: Codable {
     var samplesPerSecond: Double?
     /// Rate ÷ ceiling at this thread count: GFLOP/s ÷ FMA peak, or GB/s ÷ copy bandwidth.
     var shareOfCeiling: Double
+    /// The FMA peak a GFLOP/s rate was divided by: the median of the probes taken with this case.
+    var peakGFLOPs: Double?
     /// C backend's median time ÷ this one: above 1 is faster than C.
     var speedVsC: Double?
     /// OpenBLAS's median time ÷ this one (matmul and training only).
@@ -26,6 +28,7 @@ struct BenchResult: Codable {
         case .flops(let flops):
             gflops = flops / seconds.median / 1e9
             shareOfCeiling = gflops! / ceiling.peakGFLOPs
+            peakGFLOPs = ceiling.peakGFLOPs
         case .bytes(let bytes):
             gbs = bytes / seconds.median / 1e9
             shareOfCeiling = gbs! / ceiling.copyGBs
@@ -33,6 +36,7 @@ struct BenchResult: Codable {
             samplesPerSecond = Double(samples) / seconds.median
             gflops = flops / seconds.median / 1e9
             shareOfCeiling = gflops! / ceiling.peakGFLOPs
+            peakGFLOPs = ceiling.peakGFLOPs
         }
     }
 }

@@ -22,4 +22,17 @@ enum Ceilings {
                            copyGBs: dk_probe_copy_gbps(Int32(threads), copyBytes, quick ? 4 : 10))
         }
     }
+
+    /// One FMA-peak sample, taken between a case's samples. The machine's clock moves with what its
+    /// neighbours do (by 10 % within minutes here), so a FLOP-counted case is compared with the median
+    /// of the peaks sampled in its own rounds, not with the best peak seen before the run.
+    static func samplePeak(threads: Int, seconds: Double) -> Double {
+        dk_probe_fma_gflops(Int32(threads), seconds)
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted(), mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
 }

@@ -90,6 +90,7 @@ public enum Harness {
         }
         let rounds = Swift.min(plan.samples, benchCase.maxSamples ?? plan.samples)
         var samples = [[Double]](repeating: [], count: backends.count)
+        var peaks: [Double] = []
         for round in 0..<rounds {
             for offset in backends.indices {
                 let i = (round + offset) % backends.count
@@ -100,10 +101,16 @@ public enum Harness {
                 samples[i].append(secondsPerCall(calls[i], runners[i]))
                 IdleThreads.sleep(after: backends[i].name)
             }
+            if benchCase.work.countsFLOPs {
+                peaks.append(Ceilings.samplePeak(threads: threads, seconds: plan.peakProbeSeconds))
+                IdleThreads.sleep(after: "peak probe")
+            }
         }
+        var caseCeiling = ceiling
+        if !peaks.isEmpty { caseCeiling.peakGFLOPs = Ceilings.median(peaks) }
         return backends.indices.map { i in
             BenchResult(benchCase: benchCase, backend: backends[i].name, threads: threads,
-                        seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: ceiling)
+                        seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: caseCeiling)
         }
     }
 

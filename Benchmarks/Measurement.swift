@@ -7,9 +7,13 @@ struct MeasurementPlan {
     var samples: Int
     /// Caps calls per sample, so a kernel too fast to time still finishes.
     var maxCallsPerSample: Int
+    /// Length of the FMA-peak probe taken with each round of a FLOP-counted case.
+    var peakProbeSeconds: Double
 
-    static let full = MeasurementPlan(sampleSeconds: 0.05, samples: 7, maxCallsPerSample: 1_000_000)
-    static let quick = MeasurementPlan(sampleSeconds: 0.005, samples: 3, maxCallsPerSample: 100_000)
+    static let full = MeasurementPlan(sampleSeconds: 0.05, samples: 7, maxCallsPerSample: 1_000_000,
+                                           peakProbeSeconds: 0.01)
+    static let quick = MeasurementPlan(sampleSeconds: 0.005, samples: 3, maxCallsPerSample: 100_000,
+                                            peakProbeSeconds: 0.002)
 }
 
 /// Seconds per call of one (case, backend, threads): the median and the spread of the samples.

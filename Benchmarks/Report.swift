@@ -24,8 +24,9 @@ enum Report {
     static let legend = """
         Median: time per call (median of the samples), ±IQR: interquartile range in % of the median.
         Ceil: share of this machine's ceiling at that thread count: GFLOP/s ÷ FMA peak for matmul and training
-        (matmul FLOPs only), GB/s ÷ DRAM copy bandwidth for the other kernels (cases that fit in cache can exceed
-        100%). vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
+        (matmul FLOPs only; the peak is probed once per round between that case's samples, and its median used),
+        GB/s ÷ DRAM copy bandwidth above for the other kernels (cases that fit in cache can exceed 100%).
+        vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
         OpenBLAS only replaces matmul, so it appears in the matmul and training rows only.
         """
 
@@ -54,7 +55,8 @@ enum Report {
     static func ceilings(_ ceilings: [Ceiling]) -> String {
         ceilings.map { ceiling in
             "ceiling at \(plural(ceiling.threads, "thread")): "
-                + String(format: "FMA peak %.1f GFLOP/s, copy bandwidth %.1f GB/s", ceiling.peakGFLOPs, ceiling.copyGBs)
+                + String(format: "FMA peak %.1f GFLOP/s (best probe before the run), copy bandwidth %.1f GB/s",
+                         ceiling.peakGFLOPs, ceiling.copyGBs)
                 + " (\(Ceilings.copyBytes >> 20) MiB buffer, read+write)"
         }.joined(separator: "\n")
     }

@@ -39,14 +39,14 @@ enum ResultFiles {
 
     static func csv(_ results: [BenchResult]) -> String {
         let header = "case,group,backend,threads,median_s,min_s,max_s,q1_s,q3_s,samples,calls_per_sample,"
-            + "gflops,gbs,samples_per_s,share_of_ceiling,speed_vs_c,speed_vs_openblas"
+            + "gflops,gbs,samples_per_s,share_of_ceiling,peak_gflops,speed_vs_c,speed_vs_openblas"
         func number(_ value: Double?) -> String { value.map { String($0) } ?? "" }
         let rows = results.map { r in
             let s = r.seconds
             return ["\"\(r.caseName.replacingOccurrences(of: "\"", with: "\"\""))\"", r.group, r.backend, String(r.threads),
                     number(s.median), number(s.min), number(s.max), number(s.q1), number(s.q3),
                     String(s.samples), String(s.callsPerSample), number(r.gflops), number(r.gbs),
-                    number(r.samplesPerSecond), number(r.shareOfCeiling), number(r.speedVsC),
+                    number(r.samplesPerSecond), number(r.shareOfCeiling), number(r.peakGFLOPs), number(r.speedVsC),
                     number(r.speedVsOpenBLAS)].joined(separator: ",")
         }
         return ([header] + rows).joined(separator: "\n") + "\n"

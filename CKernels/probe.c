@@ -46,7 +46,7 @@ enum { PROBE_BLOCK = 1 << 16 };
 /*
  * 12 independent 8-wide FMA chains: more than latency (4-5 cycles) x FMA ports (2) on current
  * x86 cores, so the ports never wait on a result. a*b+c with b < 1 converges, so no overflow or
- * denormals. Returns FLOPs done (2 per lane per FMA).
+ * denormals. Returns this thread's FLOPs per second (2 per lane per FMA).
  */
 __attribute__((target("avx2,fma"))) static double fma_chains_avx2(double seconds) {
     __m256 a[12];
@@ -67,7 +67,7 @@ __attribute__((target("avx2,fma"))) static double fma_chains_avx2(double seconds
     __m256 s = a[0];
     for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, a[j]);
     probe_sink = s[0];
-    return flops;
+    return flops / (probe_now() - start);
 }
 #endif
 
@@ -87,7 +87,7 @@ static double mul_add_chains_portable(double seconds) {
     v4sf s = a[0];
     for (int j = 1; j < 12; j++) s += a[j];
     probe_sink = s[0];
-    return flops;
+    return flops / (probe_now() - start);
 }
 
 /* Called from the parallel region: outlined OpenMP code would lose the target attribute. */
@@ -99,16 +99,18 @@ static double fma_worker(double seconds) {
     return mul_add_chains_portable(seconds);
 }
 
+/* The sum of each thread's own rate, so starting the threads (after a pause of the OpenMP pool,
+ * say) is not counted as time the FMA units stood idle. */
 double dk_probe_fma_gflops(int threads, double seconds) {
     if (threads < 1) threads = 1;
-    double flops = 0, start = probe_now();
+    double rate = 0;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-    flops += fma_worker(seconds);
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    rate += fma_worker(seconds);
 #else
-    flops = fma_worker(seconds);
+    rate = fma_worker(seconds);
 #endif
-    return flops / (probe_now() - start) / 1e9;
+    return rate / 1e9;
 }
 
 static void copy_slice(char *dst, const char *src, size_t bytes, int part, int parts) {
