@@ -100,6 +100,14 @@ enum GemmCases {
         GemmCase(m: 128, k: 256, n: 256, transB: true, alpha: 1, beta: 0, cFill: .nan),
         GemmCase(m: 128, k: 10, n: 256, transB: true, alpha: 1, beta: 0, cFill: .nan),
     ]
+
+    /// Transposed A too large to read in place (K·lda over C's 512 KB), so C packs it into row panels;
+    /// M ends in each kind of short panel (8 = 4+4, 9 = 5+4, 151 = 144 + 4+3), K crosses KC.
+    static let packedA: [GemmCase] = [
+        GemmCase(m: 8, k: 300, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan),
+        GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
+        GemmCase(m: 151, k: 300, n: 33, transA: true, alpha: 1, beta: 1, padA: 400),
+    ]
 }
 
 /// Runs one case on one backend against the reference, checking every element of C's buffer
@@ -164,6 +172,11 @@ struct MatmulTests {
 
     @Test("MLP shapes (forward NN, backward TN and NT)", arguments: TestBackends.matmul, GemmCases.mlp)
     func mlp(backend: String, tc: GemmCase) throws {
+        try checkGemm(backend, tc)
+    }
+
+    @Test("large transposed A, packed into row panels", arguments: TestBackends.matmul, GemmCases.packedA)
+    func packedA(backend: String, tc: GemmCase) throws {
         try checkGemm(backend, tc)
     }
 
