@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -38,6 +39,12 @@ DK_KERNEL static void adam_range(void *p, size_t b, size_t e) {
         float g = grad[i];
         float mi = b1 * m[i] + c1 * g;
         float vi = b2 * v[i] + c2 * g * g;
+        /* Moments below FLT_MIN are stored as 0: a moment whose gradient went to zero decays
+         * through the subnormal range for hundreds of steps, and subnormal arithmetic is slow on
+         * x86 (this loop ran 2x slower by epoch 5 of the lab's training). The update such a moment
+         * would make is below lr * FLT_MIN / eps ~ 1e-33, far under any weight's rounding. */
+        mi = fabsf(mi) < FLT_MIN ? 0.0f : mi;
+        vi = vi < FLT_MIN ? 0.0f : vi;
         m[i] = mi;
         v[i] = vi;
         float denom = VSQRT(vi) / bc2_sqrt + eps;

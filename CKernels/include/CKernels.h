@@ -97,7 +97,8 @@ void dk_argmax_rows(int32_t *out, const float *inp, int rows, int cols);
 /// One Adam step, PyTorch's form (bias-corrected moments, eps added after the square root):
 ///   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
 ///   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-/// step is t >= 1 (the step being taken).
+/// step is t >= 1 (the step being taken). A new m or v below FLT_MIN in magnitude is stored as 0
+/// (subnormal floats are slow to compute with), so an update that small is not made.
 void dk_adam_step(float *param, float *m, float *v, const float *grad, size_t n,
                   float lr, float beta1, float beta2, float eps, int64_t step);
 /// One SGD step, PyTorch's form: with momentum mu > 0, vel = mu*vel + g and p -= lr*vel;

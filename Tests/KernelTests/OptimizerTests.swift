@@ -57,6 +57,32 @@ struct OptimizerTests {
                     "adamStep[\(backend)] step 3 v", shape: "n=3")
     }
 
+    /// Moments that would fall below the smallest normal float are stored as 0 (subnormal arithmetic
+    /// is slow), and smallest-normal ones are kept. 19 elements, so vector lanes and the scalar tail
+    /// both see every case: with g = 0, m = ±1e-38 decays to ±9e-39 (flushed), while
+    /// m = 2e-38 decays to 1.8e-38 (kept); v = 1.1e-38 decays below FLT_MIN (flushed), v = 1e-30 stays.
+    /// A flushed m makes no update, so its weight is unchanged.
+    @Test("Adam flushes subnormal moments to zero", arguments: TestBackends.all)
+    func adamFlushesSubnormalMoments(backend: String) throws {
+        let be = try makeBackend(backend)
+        let mIn: [Float] = [1e-38, -1e-38, 2e-38, -2e-38, 0]
+        let vIn: [Float] = [1.1e-38, 1.1e-38, 1e-30, 1e-30, 1.1e-38]
+        let count = 19
+        var p = [Float](repeating: 0.5, count: count)
+        var m = (0..<count).map { mIn[$0 % 5] }, v = (0..<count).map { vIn[$0 % 5] }
+        let g = [Float](repeating: 0, count: count)
+        be.adamStep(param: &p, m: &m, v: &v, grad: g, count: count, lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+                    step: 10)
+        for i in 0..<count {
+            let expectedM: Float = i % 5 == 0 || i % 5 == 1 || i % 5 == 4 ? 0 : 0.9 * mIn[i % 5]
+            let expectedV: Float = i % 5 == 2 || i % 5 == 3 ? 0.999 * vIn[i % 5] : 0
+            #expect(m[i] == expectedM, "adamStep[\(backend)] m[\(i)] = \(m[i]), expected \(expectedM)")
+            #expect(v[i] == expectedV, "adamStep[\(backend)] v[\(i)] = \(v[i]), expected \(expectedV)")
+            #expect(m[i].isZero || m[i].isNormal, "adamStep[\(backend)] m[\(i)] = \(m[i]) is subnormal")
+            if expectedM == 0 { #expect(p[i] == 0.5, "adamStep[\(backend)] p[\(i)] moved: \(p[i])") }
+        }
+    }
+
     /// Five steps over 1003 elements (vector tails included) against the Double reference applied
     /// to the kernel's own Float state each step.
     @Test("Adam multi-step vs the Double reference", arguments: TestBackends.all)

@@ -42,6 +42,7 @@ public protocol Backend: AnyObject, Sendable {
                              rows: Int, cols: Int, gradScale: Float) -> Double
     func argmaxRows(out: UnsafeMutablePointer<Int32>, input: UnsafePointer<Float>, rows: Int, cols: Int)
 
+    /// Adam in PyTorch's form; moments below the smallest normal float are stored as 0 (subnormals are slow).
     func adamStep(param: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                   v: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>, count: Int,
                   lr: Float, beta1: Float, beta2: Float, eps: Float, step: Int)
