@@ -36,6 +36,8 @@
 #define PACK_SLOTS 64
 /* Panels of untransposed B filled together, one source row at a time (see pack_b). */
 #define PACK_B_ROW_PANELS 4
+/* Shortest K block for which edge panels borrow rows from the last full one (see panel_rows). */
+#define BORROW_MIN_KC 32
 /* Largest transposed A read in place (see dk_sgemm). */
 #define DIRECT_A_MAX_BYTES (512 * 1024)
 /* Below this many multiply-adds, thread wake-up costs more than it saves. */
@@ -115,9 +117,10 @@ DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restric
 /* Height of the row panel that starts `left` rows before the end of a block: MR, except near the
  * end, where a tail of 1 to 3 rows borrows from the last full panel (6+1 -> 4+3, 6+2 -> 4+4,
  * 6+3 -> 5+4). A thin panel has few accumulators, so its FMAs wait on each other's latency, and
- * padding it to MR rows wastes the rest (128 rows = 21 x 6 + 2 lost 3 % that way). */
-DK_INLINE int panel_rows(int left) {
-    if (left <= MR) return left;
+ * padding it to MR rows wastes the rest (128 rows = 21 x 6 + 2 lost 3 % that way). Below
+ * BORROW_MIN_KC steps a tile is mostly fixed cost, so one more tile costs more than a thin one. */
+DK_INLINE int panel_rows(int left, int kc) {
+    if (left <= MR || kc < BORROW_MIN_KC) return min_int(left, MR);
     if (left <= MR + 2) return 4;
     if (left == MR + 3) return 5;
     return MR;
@@ -129,7 +132,7 @@ DK_INLINE int panel_rows(int left) {
 DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
                       int mc, int kc) {
     for (int ir = 0; ir < mc;) {
-        int mr = panel_rows(mc - ir);
+        int mr = panel_rows(mc - ir, kc);
         const float *src = a + ir * rs;
         float *panel = dst + ir * kc;
         if (mr == MR && rs == 1) {
@@ -188,20 +191,20 @@ DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs
 /* C row = alpha * acc + beta * C row for the first nr (< NR) columns: a whole vector if 8 fit,
  * lanes after that, never reading C if beta == 0. The lanes go through a small array so the
  * accumulators themselves are never indexed by a variable (which would keep them in memory). */
-DK_INLINE void store_row_edge(float *c, v8 lo, v8 hi, int nr, float alpha, float beta) {
+DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, float beta) {
     float rest[8];
     int j = 0;
     if (nr >= 8) {
-        v8 r = lo * alpha;
+        v8 r = acc[0] * alpha;
         if (beta == 1.0f)
             r = LOAD8(c) + r;
         else if (beta != 0.0f)
             r = r + LOAD8(c) * beta;
         STORE8(c, r);
-        STORE8(rest, hi);
+        STORE8(rest, acc[1]);
         j = 8;
     } else {
-        STORE8(rest, lo);
+        STORE8(rest, acc[0]);
     }
     for (int l = 0; j < nr; j++, l++) {
         float v = alpha * rest[l];
@@ -243,7 +246,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         }
     } else {
         for (int i = 0; i < ROWS; i++)
-            store_row_edge(c + i * ldc, acc[i][0], acc[i][1], nr, alpha, beta);
+            store_row_edge(c + i * ldc, acc[i], nr, alpha, beta);
     }
 }
 
@@ -280,7 +283,7 @@ DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, i
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
                     for (int ir = 0; ir < mc;) {
-                        int mr = panel_rows(mc - ir);
+                        int mr = panel_rows(mc - ir, kc);
                         float *ctile = cblk + ir * g->ldc + jr;
                         if (g->direct_a)
                             tile(mr, kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
