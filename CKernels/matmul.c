@@ -36,6 +36,8 @@
 #define PACK_SLOTS 64
 /* Panels of untransposed B filled together, one source row at a time (see pack_b). */
 #define PACK_B_ROW_PANELS 4
+/* Shortest K for which a product with fewer than NR columns is computed transposed (see dk_sgemm). */
+#define THIN_SWAP_MIN_K 32
 /* Shortest K block for which edge panels borrow rows from the last full one (see panel_rows). */
 #define BORROW_MIN_KC 32
 /* Largest transposed A read in place (see dk_sgemm). */
@@ -75,6 +77,7 @@ typedef struct {
     ptrdiff_t rsb, csb;
     float *C;
     ptrdiff_t ldc;
+    int transposed_c;     /* computing C's transpose: element (i, j) is C[i + j*ldc] (see dk_sgemm) */
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
@@ -212,11 +215,26 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
     }
 }
 
-/* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR. op(A)'s tile element (i, p) is
+/* Writes the rows x nr tile t of the transposed problem, whose element (i, j) is c[i + j*ldc]:
+ * C = alpha*t + beta*C, never reading C if beta == 0. i runs fastest, so each of the real C's rows
+ * gets `rows` contiguous elements. */
+DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][NR], int rows, int nr,
+                                     float alpha, float beta) {
+    for (int j = 0; j < nr; j++)
+        for (int i = 0; i < rows; i++) {
+            float *cij = c + i + j * ldc;
+            float v = alpha * t[i][j];
+            *cij = beta == 0.0f ? v : (beta == 1.0f ? *cij + v : v + beta * *cij);
+        }
+}
+
+/* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR, stored to C's tile at c (or to
+ * its transpose when the constant TRANSPOSED_C is set). op(A)'s tile element (i, p) is
  * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to
  * broadcast straight from A. Only the first nr columns of C are written. */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, float *c, ptrdiff_t ldc, const int ROWS, int nr,
+                            const float *restrict b, float *c, ptrdiff_t ldc, const int ROWS,
+                            const int TRANSPOSED_C, int nr,
                             float alpha, float beta) {
     v8 acc[MR][2];
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = (v8){0};
@@ -231,8 +249,15 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         a += csa;
         b += NR;
     }
-    /* Two separate row loops (not one with the test inside) keep the accumulators in registers. */
-    if (nr == NR) {
+    /* Separate row loops (not one with the tests inside) keep the accumulators in registers. */
+    if (TRANSPOSED_C) {
+        float t[MR][NR];
+        for (int i = 0; i < ROWS; i++) {
+            STORE8(t[i], acc[i][0]);
+            STORE8(t[i] + 8, acc[i][1]);
+        }
+        store_tile_transposed(c, ldc, t, ROWS, nr, alpha, beta);
+    } else if (nr == NR) {
         for (int i = 0; i < ROWS; i++) {
             float *ci = c + i * ldc;
             for (int h = 0; h < 2; h++) {
@@ -252,21 +277,21 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
 
 /* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
 DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                    const float *restrict b, float *c, ptrdiff_t ldc, int nr, float alpha,
-                    float beta) {
+                    const float *restrict b, float *c, ptrdiff_t ldc, const int TRANSPOSED_C, int nr,
+                    float alpha, float beta) {
     switch (rows) {
-    case 6: micro_kernel(kc, a, rsa, csa, b, c, ldc, 6, nr, alpha, beta); break;
-    case 5: micro_kernel(kc, a, rsa, csa, b, c, ldc, 5, nr, alpha, beta); break;
-    case 4: micro_kernel(kc, a, rsa, csa, b, c, ldc, 4, nr, alpha, beta); break;
-    case 3: micro_kernel(kc, a, rsa, csa, b, c, ldc, 3, nr, alpha, beta); break;
-    case 2: micro_kernel(kc, a, rsa, csa, b, c, ldc, 2, nr, alpha, beta); break;
-    default: micro_kernel(kc, a, rsa, csa, b, c, ldc, 1, nr, alpha, beta); break;
+    case 6: micro_kernel(kc, a, rsa, csa, b, c, ldc, 6, TRANSPOSED_C, nr, alpha, beta); break;
+    case 5: micro_kernel(kc, a, rsa, csa, b, c, ldc, 5, TRANSPOSED_C, nr, alpha, beta); break;
+    case 4: micro_kernel(kc, a, rsa, csa, b, c, ldc, 4, TRANSPOSED_C, nr, alpha, beta); break;
+    case 3: micro_kernel(kc, a, rsa, csa, b, c, ldc, 3, TRANSPOSED_C, nr, alpha, beta); break;
+    case 2: micro_kernel(kc, a, rsa, csa, b, c, ldc, 2, TRANSPOSED_C, nr, alpha, beta); break;
+    default: micro_kernel(kc, a, rsa, csa, b, c, ldc, 1, TRANSPOSED_C, nr, alpha, beta); break;
     }
 }
 
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
-DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1,
-                                float *restrict pa, float *restrict pb) {
+DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
+                         float *restrict pb, const int TRANSPOSED_C) {
     for (int jc = n0; jc < n1; jc += NC) {
         int nc = min_int(NC, n1 - jc);
         for (int kb = 0; kb < g->kblocks; kb++) {
@@ -279,24 +304,37 @@ DK_KERNEL static void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, i
                 int mc = min_int(MC, m1 - ic);
                 const float *ablk = g->A + ic * g->rsa + pc * g->csa;
                 if (!g->direct_a) pack_a(pa, ablk, g->rsa, g->csa, mc, kc);
-                float *cblk = g->C + ic * g->ldc + jc;
+                /* Steps between the problem's C rows and columns: C's own, or its transpose's. */
+                ptrdiff_t c_row = TRANSPOSED_C ? 1 : g->ldc, c_col = TRANSPOSED_C ? g->ldc : 1;
+                float *cblk = g->C + ic * c_row + jc * c_col;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
-                        float *ctile = cblk + ir * g->ldc + jr;
+                        float *ctile = cblk + ir * c_row + jr * c_col;
                         if (g->direct_a)
                             tile(mr, kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
-                                 g->ldc, nr, g->alpha, beta);
+                                 g->ldc, TRANSPOSED_C, nr, g->alpha, beta);
                         else
-                            tile(mr, kc, pa + ir * kc, 1, mr, pb + jr * kc, ctile, g->ldc, nr,
-                                 g->alpha, beta);
+                            tile(mr, kc, pa + ir * kc, 1, mr, pb + jr * kc, ctile, g->ldc,
+                                 TRANSPOSED_C, nr, g->alpha, beta);
                         ir += mr;
                     }
                 }
             }
         }
     }
+}
+
+/* The two C layouts as separate workers, so neither pays for the other's tests in every tile. */
+DK_KERNEL static void gemm_rect_c(const gemm_problem *g, int m0, int m1, int n0, int n1,
+                                  float *restrict pa, float *restrict pb) {
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 0);
+}
+
+DK_KERNEL static void gemm_rect_transposed_c(const gemm_problem *g, int m0, int m1, int n0, int n1,
+                                             float *restrict pa, float *restrict pb) {
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 1);
 }
 
 static void gemm_task(void *ctx, int t) {
@@ -307,7 +345,10 @@ static void gemm_task(void *ctx, int t) {
     int n0 = tiles_n * tj / g->grid_n * NR, n1 = min_int(g->N, tiles_n * (tj + 1) / g->grid_n * NR);
     if (m0 >= m1 || n0 >= n1) return;
     int s = claim_slot(t);
-    gemm_rect(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
+    if (g->transposed_c)
+        gemm_rect_transposed_c(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
+    else
+        gemm_rect_c(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
     release_slot(s);
 }
 
@@ -365,9 +406,21 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
         .C = C, .ldc = ldc,
     };
-    /* Row-major A streams along each of the 6 rows. Transposed A touches a new row of memory
+    /* Fewer than NR columns (the MLP's last layer: N = 10) leave most of every 16-wide tile idle.
+     * The transposed product C^T = op(B)^T op(A)^T has those N as rows instead, and full tiles; its
+     * op(A)^T must be packed, which pays from THIN_SWAP_MIN_K steps on. Each element's products and
+     * their order are the same either way, so the result is too. */
+    if (N < NR && M >= 2 * NR && K >= THIN_SWAP_MIN_K) {
+        gemm_problem t = g;
+        t.M = N, t.N = M;
+        t.A = B, t.rsa = g.csb, t.csa = g.rsb;
+        t.B = A, t.rsb = g.csa, t.csb = g.rsa;
+        t.transposed_c = 1;
+        g = t;
+    }
+    /* Row-major A streams along each of the 6 rows. Column-major A touches a new row of memory
      * (often a new page) every k step, which only pays while all of A stays in L2. */
-    g.direct_a = !trans_a || (size_t)K * (size_t)lda * sizeof(float) <= DIRECT_A_MAX_BYTES;
+    g.direct_a = g.csa == 1 || (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES;
     g.kblocks = ceil_div(K, KC);
     g.kc_step = ceil_div(K, g.kblocks);
     choose_grid(&g);

@@ -101,6 +101,14 @@ enum GemmCases {
         GemmCase(m: 128, k: 10, n: 256, transB: true, alpha: 1, beta: 0, cFill: .nan),
     ]
 
+    /// Fewer than 16 columns, 32 rows or more and K ≥ 32: C computes the transposed product and
+    /// writes C column by column (row stride padded, so a wrong stride shows), in all four layouts.
+    static let thinN: [GemmCase] = transposes.flatMap { ta, tb in
+        [GemmCase(m: 40, k: 33, n: 10, transA: ta, transB: tb, alpha: 1, beta: 0, padC: 3, cFill: .nan),
+         GemmCase(m: 131, k: 300, n: 15, transA: ta, transB: tb, alpha: 0.5, beta: -2, padA: 2, padB: 1, padC: 5),
+         GemmCase(m: 32, k: 257, n: 1, transA: ta, transB: tb, alpha: -1.5, beta: 1)]
+    }
+
     /// Transposed A too large to read in place (K·lda over C's 512 KB), so C packs it into row panels;
     /// M ends in each kind of short panel (8 = 4+4, 9 = 5+4, 151 = 144 + 4+3), K crosses KC.
     static let packedA: [GemmCase] = [
@@ -172,6 +180,11 @@ struct MatmulTests {
 
     @Test("MLP shapes (forward NN, backward TN and NT)", arguments: TestBackends.matmul, GemmCases.mlp)
     func mlp(backend: String, tc: GemmCase) throws {
+        try checkGemm(backend, tc)
+    }
+
+    @Test("thin products (N < 16), computed transposed", arguments: TestBackends.matmul, GemmCases.thinN)
+    func thinN(backend: String, tc: GemmCase) throws {
         try checkGemm(backend, tc)
     }
 
