@@ -1,6 +1,6 @@
 // sgemm against the Double reference: all four transpose cases, alpha/beta variants (beta = 0 over
 // a NaN-filled C must overwrite), padded leading dimensions, tiny and prime shapes, sizes just off
-// the tile sizes of both implementations (C: MR 6, NR 16, KC 256, MC 144, NC 512; Swift: MR 6,
+// the tile sizes of both implementations (C: MR 6, NR 16, KC 512, MC 144, NC 256; Swift: MR 6,
 // NR 8, KC 384, MC 90), and the MLP's own forward and backward shapes.
 //
 // Tolerance per element: 1e-5·(|alpha|·Σ_k |a_ik b_kj| + |beta|·|c_ij|) + 1e-6.
@@ -77,7 +77,7 @@ enum GemmCases {
             (5, 6, 7), (6, 16, 17), (7, 31, 33), (15, 47, 49), (16, 63, 65), (17, 95, 97),
             (31, 33, 47), (33, 7, 16), (47, 97, 6), (49, 5, 63), (63, 65, 15), (65, 49, 31),
             (95, 17, 5), (97, 15, 95), (1, 97, 65), (65, 1, 97), (97, 65, 1), (12, 16, 32), (18, 48, 64),
-            // K across both KC (256 C, 384 Swift), M across MC (144 C, 90 Swift), N across NC (512 C).
+            // K across both KC (512 C, 384 Swift), M across MC (144 C, 90 Swift), N across NC (256 C).
             (145, 257, 17), (91, 385, 33), (7, 769, 47), (13, 31, 1025),
         ]
         return shapes.enumerated().map { i, s in
@@ -112,7 +112,7 @@ enum GemmCases {
     /// Transposed A too large to read in place (K·lda over C's 512 KB), so C packs it into row panels;
     /// M ends in each kind of short panel (8 = 4+4, 9 = 5+4, 151 = 144 + 4+3), K crosses KC.
     static let packedA: [GemmCase] = [
-        GemmCase(m: 8, k: 300, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan),
+        GemmCase(m: 8, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan),
         GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
         GemmCase(m: 151, k: 300, n: 33, transA: true, alpha: 1, beta: 1, padA: 400),
     ]
