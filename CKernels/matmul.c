@@ -7,11 +7,13 @@
  * read in place (row-major, or small) it is not packed: the micro-kernel broadcasts straight from
  * A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
  * shapes of an MLP (N = 10 outputs, K = 10 inputs). Row panels are 6 high except at the bottom
- * edge, where exact heights replace zero padding (see panel_rows).
+ * edge, where exact heights replace zero padding (see panel_rows). A product with fewer than 16
+ * columns is computed as its transpose, so that its few columns become rows (see dk_sgemm).
  *
  * Determinism: threads split C into a grid of MR x NR-aligned rectangles and never split K. The
  * K blocks depend on K alone and every C element is accumulated in the same order whatever the
- * height of its panel, so the result is bitwise identical for any thread count or grid.
+ * height of its panel or the side it is computed from, so the result is bitwise identical for
+ * any thread count or grid.
  *
  * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
@@ -155,7 +157,7 @@ DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs
  * Untransposed B is copied a source row at a time across PACK_B_ROW_PANELS panels, so the reads
  * run along rows (what the prefetcher follows best when B comes from L3) while the writes stay in
  * a few streams (the panels lie kc*NR floats apart, i.e. in the same L1 set when kc is a power of
- * two); transposed B goes through 8x8 transposes. */
+ * two); transposed B (rs == 1: one of the two strides always is) goes through 8x8 transposes. */
 DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
                       int kc, int nc) {
     int full = nc / NR * NR;
@@ -166,7 +168,7 @@ DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs
                 for (int jr = j0; jr < j1; jr += NR)
                     for (int j = 0; j < NR; j++) dst[jr * kc + p * NR + j] = b[p * rs + jr + j];
         }
-    } else if (rs == 1) {
+    } else {
         int kc8 = kc / 8 * 8;
         for (int jr = 0; jr < full; jr += NR)
             for (int j0 = 0; j0 < NR; j0 += 8) {
@@ -177,10 +179,6 @@ DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs
                 for (int p = kc8; p < kc; p++)
                     for (int j = 0; j < 8; j++) panel[p * NR + j] = src[j * cs + p];
             }
-    } else {
-        for (int jr = 0; jr < full; jr += NR)
-            for (int p = 0; p < kc; p++)
-                for (int j = 0; j < NR; j++) dst[jr * kc + p * NR + j] = b[p * rs + (jr + j) * cs];
     }
     if (full < nc) {
         /* The ragged last panel, zero padded to NR columns. */
