@@ -68,7 +68,8 @@ func writeSyntheticFolder(train: Int = 256, test: Int = 128, side: Int = 6, comp
     ]
     for (name, bytes) in files {
         let path = "\(folder)/\(name)" + (compressed ? ".gz" : "")
-        FileManager.default.createFile(atPath: path, contents: Data(compressed ? gzipped(bytes) : bytes))
+        let written = FileManager.default.createFile(atPath: path, contents: Data(compressed ? gzipped(bytes) : bytes))
+        precondition(written, "cannot write the test data file \(path)")
     }
     return folder
 }
