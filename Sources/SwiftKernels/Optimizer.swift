@@ -22,13 +22,15 @@ extension SwiftKernels {
     public static func adamStep(param: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                                 v: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>, count: Int,
                                 lr: Float, beta1: Float, beta2: Float, eps: Float, step: Int) {
-        // The corrections in Double: b^t for large t would lose digits in Float.
-        let c1 = Float(1 - pow(Double(beta1), Double(step)))
-        let c2 = Float(1 - pow(Double(beta2), Double(step)))
+        // The corrections in Double (b^t for large t would lose digits in Float), folded into a step
+        // size and a factor so that the loop divides once per element: divisions bound its speed.
+        let t = Double(step)
+        let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
+        let vScale = Float(1 / (1 - pow(Double(beta2), t)))
         let g1 = 1 - beta1, g2 = 1 - beta2
         parallelRanges(count: count, grain: optimizerGrain,
-                       AdamStep(param: param, m: m, v: v, grad: grad, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
-                                c1: c1, c2: c2, g1: g1, g2: g2))
+                       AdamStep(param: param, m: m, v: v, grad: grad, beta1: beta1, beta2: beta2, eps: eps,
+                                stepSize: stepSize, vScale: vScale, g1: g1, g2: g2))
     }
 
     /// Moments below the smallest normal float are stored as 0, as in the C kernel: a moment whose
@@ -41,53 +43,39 @@ extension SwiftKernels {
         return x.replacing(with: 0, where: (x .< tiny) .& (x .> -tiny))
     }
 
-    @inline(__always)
-    private static func flushedToZero(_ x: Float) -> Float { Swift.abs(x) < Float.leastNormalMagnitude ? 0 : x }
-
     private struct AdamStep: RangeWork {
         let param: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
         let grad: UnsafePointer<Float>
-        let lr: Float, beta1: Float, beta2: Float, eps: Float, c1: Float, c2: Float, g1: Float, g2: Float
+        let beta1: Float, beta2: Float, eps: Float, stepSize: Float, vScale: Float, g1: Float, g2: Float
 
         func run(_ range: Range<Int>) {
-            // Blocks of 64: the moments pass, then the square roots as a scalar loop of their own
-            // (Float.squareRoot() keeps a libm fallback call for negative inputs, which would
-            // force every live vector register to spill inside a mixed loop), then the update.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { scratch in
-                let root = scratch.baseAddress!
-                var i = range.lowerBound
-                while i < range.upperBound {
-                    let n = min(64, range.upperBound - i)
-                    let g0 = grad + i, m0 = m + i, v0 = v + i, p0 = param + i
-                    var j = 0
-                    while j + 8 <= n {
-                        let g = load(g0 + j)
-                        let mj = SwiftKernels.flushedToZero(beta1 * load(m0 + j) + g1 * g)
-                        let vj = SwiftKernels.flushedToZero(beta2 * load(v0 + j) + g2 * g * g)
-                        store(m0 + j, mj)
-                        store(v0 + j, vj)
-                        store(root + j, vj / c2)
-                        j += 8
-                    }
-                    while j < n {
-                        let g = g0[j]
-                        m0[j] = SwiftKernels.flushedToZero(beta1 * m0[j] + g1 * g)
-                        v0[j] = SwiftKernels.flushedToZero(beta2 * v0[j] + g2 * g * g)
-                        root[j] = v0[j] / c2
-                        j += 1
-                    }
-                    for j in 0..<n { root[j] = root[j].squareRoot() }
-                    j = 0
-                    while j + 8 <= n {
-                        store(p0 + j, load(p0 + j) - lr * (load(m0 + j) / c1) / (load(root + j) + eps))
-                        j += 8
-                    }
-                    while j < n {
-                        p0[j] = p0[j] - lr * (m0[j] / c1) / (root[j] + eps)
-                        j += 1
-                    }
-                    i += n
-                }
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                step(at: i, load(grad + i), load(m + i), load(v + i), load(param + i), lanes: 8)
+                i += 8
+            }
+            // The tail through the same vector code (its square root is not Float's), so an element's
+            // result does not depend on where a worker's range ends.
+            let n = range.upperBound - i
+            if n > 0 {
+                step(at: i, loadPartial(grad + i, n), loadPartial(m + i, n), loadPartial(v + i, n),
+                     loadPartial(param + i, n), lanes: n)
+            }
+        }
+
+        @inline(__always)
+        private func step(at i: Int, _ g: Vec, _ m0: Vec, _ v0: Vec, _ p0: Vec, lanes: Int) {
+            let mi = SwiftKernels.flushedToZero(beta1 * m0 + g1 * g)
+            let vi = SwiftKernels.flushedToZero(beta2 * v0 + g2 * g * g)
+            let pi = p0 - stepSize * mi / (squareRoot(nonNegative: vi * vScale) + eps)
+            if lanes == 8 {
+                store(m + i, mi)
+                store(v + i, vi)
+                store(param + i, pi)
+            } else {
+                storePartial(m + i, mi, lanes)
+                storePartial(v + i, vi, lanes)
+                storePartial(param + i, pi, lanes)
             }
         }
     }

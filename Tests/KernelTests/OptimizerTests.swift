@@ -3,6 +3,7 @@
 // without momentum.
 
 import Dendrite
+@testable import SwiftKernels
 import Foundation
 import Testing
 
@@ -151,6 +152,35 @@ struct OptimizerTests {
             be.sgdStep(param: &q, velocity: &u, grad: grad, count: n, lr: 0.01, momentum: 0.9)
             expectClose(u, expectedVel, atol: 1e-7, rtol: 1e-6, "sgdStep[\(backend)] velocity", shape: "n=\(n) step \(step)")
             expectClose(q, expectedP, atol: 1e-7, rtol: 1e-6, "sgdStep[\(backend)] param", shape: "n=\(n) step \(step)")
+        }
+    }
+}
+
+@Suite("Swift kernels' vector square root")
+struct VectorSquareRootTests {
+    /// Adam's square root in the Swift kernels (Newton steps from a bit-level guess) against Double's,
+    /// over normal floats from the smallest to the largest, with 0 and +∞ exact.
+    @Test("within 4 ulps of the true root; 0 and +∞ exact")
+    func matchesDouble() {
+        var inputs: [Float] = [0, .infinity, .leastNormalMagnitude, .greatestFiniteMagnitude, 1, 2, 0.25, 1e-9]
+        var x = Float.leastNormalMagnitude
+        while x < Float.greatestFiniteMagnitude / 1.37 {
+            inputs.append(x)
+            x *= 1.37
+        }
+        while inputs.count % 8 != 0 { inputs.append(3) }
+        for start in stride(from: 0, to: inputs.count, by: 8) {
+            let lanes = SIMD8<Float>(inputs[start..<start + 8])
+            let roots = squareRoot(nonNegative: lanes)
+            for lane in 0..<8 {
+                let input = lanes[lane], root = roots[lane]
+                if input == 0 || input == .infinity {
+                    #expect(root == input, "√\(input) gave \(root)")
+                } else {
+                    let exact = Double(input).squareRoot()
+                    #expect(abs(Double(root) - exact) <= 4 * Double(Float(exact).ulp), "√\(input) gave \(root), exact \(exact)")
+                }
+            }
         }
     }
 }
