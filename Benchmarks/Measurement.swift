@@ -11,9 +11,9 @@ struct MeasurementPlan {
     var peakProbeSeconds: Double
 
     static let full = MeasurementPlan(sampleSeconds: 0.05, samples: 7, maxCallsPerSample: 1_000_000,
-                                           peakProbeSeconds: 0.01)
+                                      peakProbeSeconds: 0.01)
     static let quick = MeasurementPlan(sampleSeconds: 0.005, samples: 3, maxCallsPerSample: 100_000,
-                                            peakProbeSeconds: 0.002)
+                                       peakProbeSeconds: 0.002)
 }
 
 /// Seconds per call of one (case, backend, threads): the median and the spread of the samples.
