@@ -3,7 +3,8 @@
  *
  * Layout: K is cut in blocks of at most KC, N in blocks of NC, M in blocks of MC; each block of
  * op(B) is packed into NR-column micro-panels (zero padded at the right edge), and a register-
- * blocked micro-kernel computes each tile of up to 6 rows by 16 columns. When op(A) is cheap to
+ * blocked micro-kernel computes each tile of up to 6 rows by 16 columns. Untransposed B is packed
+ * by the first tile that reads each panel, as it goes, so it costs no pass of its own. When op(A) is cheap to
  * read in place (row-major, or small) it is not packed: the micro-kernel broadcasts straight from
  * A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
  * shapes of an MLP (N = 10 outputs, K = 10 inputs). Row panels are 6 high except at the bottom
@@ -38,8 +39,6 @@
 /* One slot per worker of every concurrent call; a worker waits if all are taken. Untouched
  * slots cost only address space (zero pages are mapped lazily). */
 #define PACK_SLOTS 64
-/* Panels of untransposed B filled together, one source row at a time (see pack_b). */
-#define PACK_B_ROW_PANELS 4
 /* Shortest K for which a product with fewer than NR columns is computed transposed (see dk_sgemm). */
 #define THIN_SWAP_MIN_K 32
 /* Shortest K block for which edge panels borrow rows from the last full one (see panel_rows). */
@@ -153,35 +152,12 @@ DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs
     }
 }
 
-/* Packs a kc x nc block of op(B) into NR-column micro-panels: panel-major, then k, then column.
- * Untransposed B is copied a source row at a time across PACK_B_ROW_PANELS panels, so the reads
- * run along rows (what the prefetcher follows best when B comes from L3) while the writes stay in
- * a few streams (the panels lie kc*NR floats apart, i.e. in the same L1 set when kc is a power of
- * two); transposed B (rs == 1: one of the two strides always is) goes through 8x8 transposes. */
-DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
-                      int kc, int nc) {
+/* Packs the ragged last panel of a kc x nc block of op(B) (if nc is not a multiple of NR), zero
+ * padded to NR columns. */
+DK_INLINE void pack_b_edge(float *restrict dst, const float *restrict b, ptrdiff_t rs, ptrdiff_t cs,
+                           int kc, int nc) {
     int full = nc / NR * NR;
-    if (cs == 1) {
-        for (int j0 = 0; j0 < full; j0 += PACK_B_ROW_PANELS * NR) {
-            int j1 = min_int(full, j0 + PACK_B_ROW_PANELS * NR);
-            for (int p = 0; p < kc; p++)
-                for (int jr = j0; jr < j1; jr += NR)
-                    for (int j = 0; j < NR; j++) dst[jr * kc + p * NR + j] = b[p * rs + jr + j];
-        }
-    } else {
-        int kc8 = kc / 8 * 8;
-        for (int jr = 0; jr < full; jr += NR)
-            for (int j0 = 0; j0 < NR; j0 += 8) {
-                const float *src = b + (jr + j0) * cs;
-                float *panel = dst + jr * kc + j0;
-                for (int p = 0; p < kc8; p += 8)
-                    transpose8x8_into_panel(panel + p * NR, src + p, cs);
-                for (int p = kc8; p < kc; p++)
-                    for (int j = 0; j < 8; j++) panel[p * NR + j] = src[j * cs + p];
-            }
-    }
     if (full < nc) {
-        /* The ragged last panel, zero padded to NR columns. */
         int nr = nc - full;
         float *panel = dst + full * kc;
         for (int p = 0; p < kc; p++) {
@@ -189,6 +165,23 @@ DK_INLINE void pack_b(float *restrict dst, const float *restrict b, ptrdiff_t rs
             for (int j = nr; j < NR; j++) panel[p * NR + j] = 0.0f;
         }
     }
+}
+
+/* Packs a kc x nc block of transposed B (rs == 1) into NR-column micro-panels: panel-major, then
+ * k, then column, through 8x8 register transposes. (Untransposed B is packed by the first tile that
+ * reads each panel, see micro_kernel; only its ragged edge comes here, through pack_b_edge.) */
+DK_INLINE void pack_b_transposed(float *restrict dst, const float *restrict b, ptrdiff_t cs, int kc,
+                                 int nc) {
+    int full = nc / NR * NR, kc8 = kc / 8 * 8;
+    for (int jr = 0; jr < full; jr += NR)
+        for (int j0 = 0; j0 < NR; j0 += 8) {
+            const float *src = b + (jr + j0) * cs;
+            float *panel = dst + jr * kc + j0;
+            for (int p = 0; p < kc8; p += 8) transpose8x8_into_panel(panel + p * NR, src + p, cs);
+            for (int p = kc8; p < kc; p++)
+                for (int j = 0; j < 8; j++) panel[p * NR + j] = src[j * cs + p];
+        }
+    pack_b_edge(dst, b, 1, cs, kc, nc);
 }
 
 /* C row = alpha * acc + beta * C row for the first nr (< NR) columns: a whole vector if 8 fit,
@@ -231,15 +224,23 @@ DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][
 /* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR, stored to C's tile at c (or to
  * its transpose when the constant TRANSPOSED_C is set). op(A)'s tile element (i, p) is
  * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to
- * broadcast straight from A. Only the first nr columns of C are written. */
+ * broadcast straight from A. B's row p is b + p*rsb: NR on a packed panel. With the constant
+ * PACK_B set, b is op(B) itself and each row is also copied to the packed panel `pack`: the B loads
+ * and stores fit beside the FMAs, so the panel is packed for free by its first tile.
+ * Only the first nr columns of C are written. */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, float *c, ptrdiff_t ldc, const int ROWS,
-                            const int TRANSPOSED_C, int nr,
-                            float alpha, float beta) {
+                            const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
+                            ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
+                            int nr, float alpha, float beta) {
     v8 acc[MR][2];
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int p = 0; p < kc; p++) {
         v8 b0 = LOAD8(b), b1 = LOAD8(b + 8);
+        if (PACK_B) {
+            STORE8(pack, b0);
+            STORE8(pack + 8, b1);
+            pack += NR;
+        }
         for (int i = 0; i < ROWS; i++) {
             float x = a[i * rsa];
             v8 ai = {x, x, x, x, x, x, x, x};
@@ -247,7 +248,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             acc[i][1] += ai * b1;
         }
         a += csa;
-        b += NR;
+        b += rsb;
     }
     /* Separate row loops (not one with the tests inside) keep the accumulators in registers. */
     if (TRANSPOSED_C) {
@@ -277,16 +278,19 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
 
 /* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
 DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                    const float *restrict b, float *c, ptrdiff_t ldc, const int TRANSPOSED_C, int nr,
-                    float alpha, float beta) {
+                    const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
+                    ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, int nr, float alpha,
+                    float beta) {
+#define DK_TILE(R) micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha, beta)
     switch (rows) {
-    case 6: micro_kernel(kc, a, rsa, csa, b, c, ldc, 6, TRANSPOSED_C, nr, alpha, beta); break;
-    case 5: micro_kernel(kc, a, rsa, csa, b, c, ldc, 5, TRANSPOSED_C, nr, alpha, beta); break;
-    case 4: micro_kernel(kc, a, rsa, csa, b, c, ldc, 4, TRANSPOSED_C, nr, alpha, beta); break;
-    case 3: micro_kernel(kc, a, rsa, csa, b, c, ldc, 3, TRANSPOSED_C, nr, alpha, beta); break;
-    case 2: micro_kernel(kc, a, rsa, csa, b, c, ldc, 2, TRANSPOSED_C, nr, alpha, beta); break;
-    default: micro_kernel(kc, a, rsa, csa, b, c, ldc, 1, TRANSPOSED_C, nr, alpha, beta); break;
+    case 6: DK_TILE(6); break;
+    case 5: DK_TILE(5); break;
+    case 4: DK_TILE(4); break;
+    case 3: DK_TILE(3); break;
+    case 2: DK_TILE(2); break;
+    default: DK_TILE(1); break;
     }
+#undef DK_TILE
 }
 
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
@@ -299,7 +303,11 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
             int kc = min_int(g->kc_step, g->K - pc);
             /* Later K blocks accumulate onto what the first one wrote. */
             float beta = kb == 0 ? g->beta : 1.0f;
-            pack_b(pb, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, kc, nc);
+            const float *bblk = g->B + pc * g->rsb + jc * g->csb;
+            if (g->csb == 1)
+                pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
+            else
+                pack_b_transposed(pb, bblk, g->csb, kc, nc);
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = min_int(MC, m1 - ic);
                 const float *ablk = g->A + ic * g->rsa + pc * g->csa;
@@ -309,15 +317,20 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                 float *cblk = g->C + ic * c_row + jc * c_col;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
+                    /* Full panels of untransposed B are packed by the first tile that reads them. */
+                    int packing = g->csb == 1 && ic == m0 && nr == NR;
+                    const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
                         float *ctile = cblk + ir * c_row + jr * c_col;
-                        if (g->direct_a)
-                            tile(mr, kc, ablk + ir * g->rsa, g->rsa, g->csa, pb + jr * kc, ctile,
-                                 g->ldc, TRANSPOSED_C, nr, g->alpha, beta);
+                        const float *at = g->direct_a ? ablk + ir * g->rsa : pa + ir * kc;
+                        ptrdiff_t rs = g->direct_a ? g->rsa : 1, cs = g->direct_a ? g->csa : mr;
+                        if (packing && ir == 0)
+                            tile(mr, kc, at, rs, cs, bsrc, g->rsb, pb + jr * kc, ctile, g->ldc,
+                                 TRANSPOSED_C, 1, nr, g->alpha, beta);
                         else
-                            tile(mr, kc, pa + ir * kc, 1, mr, pb + jr * kc, ctile, g->ldc,
-                                 TRANSPOSED_C, nr, g->alpha, beta);
+                            tile(mr, kc, at, rs, cs, pb + jr * kc, NR, NULL, ctile, g->ldc,
+                                 TRANSPOSED_C, 0, nr, g->alpha, beta);
                         ir += mr;
                     }
                 }
