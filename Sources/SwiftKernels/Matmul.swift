@@ -52,6 +52,14 @@ private enum Direct {
     @inline(__always) static var maxTransposedABytes: Int { 512 * 1024 }
     /// Shapes that take this path.
     @inline(__always) static func handles(n: Int, k: Int) -> Bool { n <= 16 || k <= 32 }
+    /// Products with fewer than 16 columns (N = 10) but many rows are computed as their transpose,
+    /// so the few columns become rows and the 16-wide tiles fill up (as the C kernel does; each
+    /// element's products are summed in the same order either way). Only with op(A) transposed:
+    /// A then becomes an untransposed B, read in place; an untransposed A would have to go through
+    /// a transposing pack, which costs more than the padding it saves (NN 128×256×10: 0.77 → 0.46× C).
+    @inline(__always) static func swapsThin(transA: Bool, m: Int, n: Int, k: Int) -> Bool {
+        transA && n < nr && m >= 2 * nr && k >= 32
+    }
 }
 
 /// Packing space for every worker of one sgemm call: a 64-byte aligned block that only grows.
@@ -109,9 +117,15 @@ extension SwiftKernels {
         let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
         let kc = (k + kBlocks - 1) / kBlocks
         let maxWorkers = max(1, min(threads, m * n * k / Gemm.parallelMinMACs))
+        if Direct.swapsThin(transA: transA, m: m, n: n, k: k) {
+            // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is read as A with the opposite transpose, and A as B.
+            sgemmDirect(transA: !transB, transB: !transA, m: n, n: m, k: k, kc: kc, alpha: alpha, a: b, lda: ldb,
+                        b: a, ldb: lda, beta: beta, c: c, ldc: ldc, transposedC: true, maxWorkers: maxWorkers)
+            return
+        }
         if Direct.handles(n: n, k: k) {
             sgemmDirect(transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda,
-                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, maxWorkers: maxWorkers)
+                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, transposedC: false, maxWorkers: maxWorkers)
             return
         }
 
@@ -397,7 +411,8 @@ extension SwiftKernels {
 
     private static func sgemmDirect(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, kc: Int, alpha: Float,
                                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int) {
+                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, transposedC: Bool,
+                                    maxWorkers: Int) {
         let mr = Direct.mr, nr = Direct.nr
         let directA = !transA || k * lda * MemoryLayout<Float>.stride <= Direct.maxTransposedABytes
         let tilesM = (m + mr - 1) / mr, tilesN = (n + nr - 1) / nr
@@ -420,7 +435,8 @@ extension SwiftKernels {
         arena.reserve(perWorker * workers)
         parallelFor(workers: workers, DirectTiles(
             transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-            beta: beta, c: c, ldc: ldc, directA: directA, splitN: splitN, tiles: tiles, workers: workers,
+            beta: beta, c: c, ldc: ldc, transposedC: transposedC, directA: directA, splitN: splitN, tiles: tiles,
+            workers: workers,
             space: arena.base, perWorker: perWorker, aFloats: aFloats))
         arenaPool.give(arena)
     }
@@ -428,7 +444,7 @@ extension SwiftKernels {
     private struct DirectTiles: ParallelWork {
         let transA: Bool, transB: Bool, m: Int, n: Int, k: Int, kc: Int, alpha: Float
         let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int
-        let beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        let beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, transposedC: Bool
         let directA: Bool, splitN: Bool, tiles: Int, workers: Int
         let space: UnsafeMutablePointer<Float>, perWorker: Int, aFloats: Int
 
@@ -442,7 +458,7 @@ extension SwiftKernels {
             let packA = space + w * perWorker
             directBlock(transA: transA, transB: transB, m0: m0, m1: m1, n0: n0, n1: n1, k: k, kc: kc,
                         alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-                        directA: directA, packA: packA, packB: packA + aFloats)
+                        transposedC: transposedC, directA: directA, packA: packA, packB: packA + aFloats)
         }
     }
 
@@ -451,9 +467,12 @@ extension SwiftKernels {
     private static func directBlock(transA: Bool, transB: Bool, m0: Int, m1: Int, n0: Int, n1: Int,
                                     k: Int, kc kcMax: Int, alpha: Float,
                                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, directA: Bool,
+                                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, transposedC: Bool,
+                                    directA: Bool,
                                     packA: UnsafeMutablePointer<Float>, packB: UnsafeMutablePointer<Float>) {
         let mr = Direct.mr, nr = Direct.nr
+        // Steps between the problem's C rows and columns: C's own, or its transpose's.
+        let cRow = transposedC ? 1 : ldc, cCol = transposedC ? ldc : 1
         // op(A)(i, p) = a[i * rsa + p * csa].
         let rsa = transA ? 1 : lda, csa = transA ? lda : 1
         var jc = n0
@@ -462,7 +481,13 @@ extension SwiftKernels {
             var pc = 0
             while pc < k {
                 let kc = min(kcMax, k - pc)
-                packPanelsB16(packB, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc, nc: nc)
+                // The swapped thin products (transposedC; B untransposed there) read full B panels in
+                // place: each serves only the 2 or 3 row tiles of N < 16 rows, too few to repay a copy.
+                let full = transposedC ? nc / nr * nr : 0
+                if full < nc {
+                    packPanelsB16(packB + full * kc, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc + full,
+                                  nc: nc - full)
+                }
                 let betaK: Float = pc == 0 ? beta : 1
                 var ic = m0
                 while ic < m1 {
@@ -477,15 +502,21 @@ extension SwiftKernels {
                     var jr = 0
                     while jr < nc {
                         let cols = min(nr, nc - jr)
-                        let bPanel = UnsafePointer(packB + jr * kc)
+                        let bInPlace = jr < full
+                        let bPanel = bInPlace ? b + pc * ldb + jc + jr : UnsafePointer(packB + jr * kc)
+                        let bStride = bInPlace ? ldb : nr
                         var ir = 0
                         while ir < mc {
                             let rows = min(mr, mc - ir)
-                            let cTile = c + (ic + ir) * ldc + jc + jr
+                            let cTile = c + (ic + ir) * cRow + (jc + jr) * cCol
                             let inA = ir < inPlace
                             let aTile = inA ? aBlock + ir * rsa : UnsafePointer(packA + (ir - inPlace) * kc)
                             let r = inA ? rsa : 1, s = inA ? csa : mr
-                            if cols > 8 {
+                            if transposedC {
+                                directKernel16Transposed(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, rsb: bStride,
+                                                         c: cTile, ldc: ldc, rows: rows, cols: cols, alpha: alpha,
+                                                         beta: betaK)
+                            } else if cols > 8 {
                                 directKernel16(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
                                                rows: rows, cols: cols, alpha: alpha, beta: betaK)
                             } else {
@@ -598,6 +629,40 @@ extension SwiftKernels {
             if rows > 1 { row(c + ldc, c10, c11) }
             if rows > 2 { row(c + 2 * ldc, c20, c21) }
             if rows > 3 { row(c + 3 * ldc, c30, c31) }
+        }
+    }
+
+    /// `directKernel16` for a transposed C (the swapped thin products), with B's rows `rsb` floats
+    /// apart (16 when packed): the tile's element (i, j) goes to c[i + j*ldc], so each of the real
+    /// C's rows gets `rows` contiguous elements.
+    @inline(__always)
+    private static func directKernel16Transposed(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
+                                                 b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
+                                                 ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        var pb = UnsafeRawPointer(b), q = 0
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let x0 = SIMD8(repeating: a0[q]); c00 += x0 * b0; c01 += x0 * b1
+            let x1 = SIMD8(repeating: a1[q]); c10 += x1 * b0; c11 += x1 * b1
+            let x2 = SIMD8(repeating: a2[q]); c20 += x2 * b0; c21 += x2 * b1
+            let x3 = SIMD8(repeating: a3[q]); c30 += x3 * b0; c31 += x3 * b1
+            q += csa
+            pb += rsb * 4
+        }
+        // Through memory once the loop is done, so the accumulators stay in registers inside it.
+        let tile = (c00, c01, c10, c11, c20, c21, c30, c31)
+        withUnsafeBytes(of: tile) { raw in
+            let t = raw.bindMemory(to: Float.self)  // t[i*16 + j]: row i, column j of the tile
+            for j in 0..<cols {
+                for i in 0..<rows {
+                    let v = alpha * t[i * 16 + j], out = c + i + j * ldc
+                    out.pointee = beta == 0 ? v : v + beta * out.pointee
+                }
+            }
         }
     }
 
