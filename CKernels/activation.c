@@ -106,6 +106,11 @@ void dk_bias_activation_forward(float *out, const float *inp, const float *bias,
     dk__parallel_for((size_t)rows, 1 + forward_grain(act) / (size_t)cols, 1, bias_forward_rows, &a);
 }
 
+DK_KERNEL void dk__bias_activation_block(float *c, ptrdiff_t ldc, int rows, int cols,
+                                         const float *bias, dk_activation act, float alpha) {
+    for (int r = 0; r < rows; r++) forward_span(c + r * ldc, c + r * ldc, bias, (size_t)cols, act, alpha);
+}
+
 /* dinp[i] = dout[i] * f'(x_i), with f' written in terms of y = out[i]. dinp may equal dout (see
  * FORWARD_LOOP for `omp simd`). */
 #define BACKWARD_LOOP(EXPR)                                                                        \

@@ -43,6 +43,13 @@ typedef void (*dk_range_fn)(void *ctx, size_t begin, size_t end);
 /// Callers must make each output element depend on its own inputs only, so the split is invisible.
 void dk__parallel_for(size_t n, size_t grain, size_t align, dk_range_fn fn, void *ctx);
 
+/* ---------------------------------------------------------------- activations (activation.c) */
+
+/// c[r, j] = f(c[r, j] + bias[j]) in place over a rows x cols block with row stride ldc, on the
+/// calling thread (bias may be NULL): the epilogue of dk_sgemm_bias_activation.
+void dk__bias_activation_block(float *c, ptrdiff_t ldc, int rows, int cols, const float *bias,
+                               dk_activation act, float alpha);
+
 /* ---------------------------------------------------------------- exp */
 
 DK_INLINE float dk__bits_to_float(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }

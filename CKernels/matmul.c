@@ -16,6 +16,9 @@
  * height of its panel or the side it is computed from, so the result is bitwise identical for
  * any thread count or grid.
  *
+ * Epilogue: dk_sgemm_bias_activation then applies bias + activation to each worker's rectangle
+ * (a dense layer's forward), on the thread that computed it.
+ *
  * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
  */
@@ -84,6 +87,10 @@ typedef struct {
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
+    int epilogue;         /* then C = f(C + bias), each worker on its own rectangle */
+    const float *bias;
+    dk_activation act;
+    float act_alpha;
 } gemm_problem;
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
@@ -363,6 +370,14 @@ static void gemm_task(void *ctx, int t) {
     else
         gemm_rect_c(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
     release_slot(s);
+    if (g->epilogue) {
+        /* The rectangle in C's own rows and columns (the problem's are swapped when transposed):
+         * each worker finishes its own part while it is still in its cache. */
+        int r0 = g->transposed_c ? n0 : m0, r1 = g->transposed_c ? n1 : m1;
+        int c0 = g->transposed_c ? m0 : n0, c1 = g->transposed_c ? m1 : n1;
+        dk__bias_activation_block(g->C + r0 * g->ldc + c0, g->ldc, r1 - r0, c1 - c0,
+                                  g->bias ? g->bias + c0 : NULL, g->act, g->act_alpha);
+    }
 }
 
 /* Estimated cycles of the busiest thread for a grid: padded micro-kernel work plus packing. */
@@ -406,11 +421,14 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
     }
 }
 
-void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc) {
+/* dk_sgemm, with the epilogue of dk_sgemm_bias_activation when `epilogue` is set. */
+static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc, int epilogue,
+                  const float *bias, dk_activation act, float act_alpha) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, ldc, M, N, beta);
+        if (epilogue) dk__bias_activation_block(C, ldc, M, N, bias, act, act_alpha);
         return;
     }
     gemm_problem g = {
@@ -418,6 +436,7 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
         .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
         .C = C, .ldc = ldc,
+        .epilogue = epilogue, .bias = bias, .act = act, .act_alpha = act_alpha,
     };
     /* Fewer than NR columns (the MLP's last layer: N = 10) leave most of every 16-wide tile idle.
      * The transposed product C^T = op(B)^T op(A)^T has those N as rows instead, and full tiles; its
@@ -438,4 +457,15 @@ void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
     g.kc_step = ceil_div(K, g.kblocks);
     choose_grid(&g);
     dk__run_tasks(g.grid_m * g.grid_n, gemm_task, &g);
+}
+
+void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, NULL, DK_ACT_IDENTITY, 0.0f);
+}
+
+void dk_sgemm_bias_activation(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                              const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                              int ldc, const float *bias, dk_activation act, float act_alpha) {
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, bias, act, act_alpha);
 }

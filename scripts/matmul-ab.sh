@@ -12,8 +12,10 @@ flags=(-O3 -fopenmp -ICKernels/include -ICKernels ${omp_include:+-I"$omp_include
 git show "$rev:CKernels/matmul.c" > "$work/old.c"
 clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_old -c "$work/old.c" -o "$work/old.o"
 clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_new -c CKernels/matmul.c -o "$work/new.o"
+# The runtime, and the activations that dk_sgemm_bias_activation's epilogue calls.
 clang "${flags[@]}" -c CKernels/runtime.c -o "$work/runtime.o"
-clang -O2 scripts/matmul-ab.c "$work/old.o" "$work/new.o" "$work/runtime.o" -o "$work/matmul-ab" \
+clang "${flags[@]}" -c CKernels/activation.c -o "$work/activation.o"
+clang -O2 scripts/matmul-ab.c "$work/old.o" "$work/new.o" "$work/runtime.o" "$work/activation.o" -o "$work/matmul-ab" \
   -L/usr/lib/llvm-14/lib -l:libomp.so.5
 echo "CKernels/matmul.c: working tree (new) vs $rev (old), $threads thread(s)"
 "$work/matmul-ab" "$threads" "${@:3}"

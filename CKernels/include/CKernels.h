@@ -67,6 +67,14 @@ void dk_activation_forward(float *out, const float *inp, size_t n, dk_activation
 /// Fused bias + activation: out[r,c] = f(inp[r,c] + bias[c]); out may equal inp.
 void dk_bias_activation_forward(float *out, const float *inp, const float *bias,
                                 int rows, int cols, dk_activation act, float alpha);
+/// dk_sgemm followed by C[i,j] = f(C[i,j] + bias[j]) (bias may be NULL; act and alpha as for
+/// dk_activation_forward): a dense layer's forward in one call. Each thread applies f to the part
+/// of C it computed, while that part is still in its own cache; the result has the same bits as
+/// dk_sgemm followed by dk_bias_activation_forward.
+void dk_sgemm_bias_activation(int trans_a, int trans_b, int M, int N, int K,
+                              float alpha, const float *A, int lda, const float *B, int ldb,
+                              float beta, float *C, int ldc,
+                              const float *bias, dk_activation act, float act_alpha);
 /// dinp[i] = dout[i] * f'(x_i), computed from the forward OUTPUT out[i] = f(x_i) alone
 /// (every supported activation's derivative is a function of its output). dinp may equal dout.
 void dk_activation_backward(float *dinp, const float *dout, const float *out, size_t n,

@@ -49,7 +49,7 @@ extension Tape {
         if bias.requiresGrad { accumulateBiasGradient(bias, dout: dz, shape: out.value.shape) }
     }
 
-    private func activationDerivative(out: Variable, _ activation: Activation, into dx: UnsafeMutablePointer<Float>) {
+    func activationDerivative(out: Variable, _ activation: Activation, into dx: UnsafeMutablePointer<Float>) {
         let count = out.value.count
         let dout = UnsafePointer(out.grad!.mutablePointer)
         profiled(profiler, activation.names.backward, .backward, m: out.value.shape.rows, n: out.value.shape.cols,
@@ -62,15 +62,16 @@ extension Tape {
 
 extension Activation {
     /// Profiler names: static strings, so recording them never allocates.
-    var names: (forward: StaticString, backward: StaticString, biasForward: StaticString) {
+    var names: (forward: StaticString, backward: StaticString, biasForward: StaticString, denseForward: StaticString) {
         switch self {
-        case .identity: ("identity.forward", "identity.backward", "bias_add.forward")
-        case .relu: ("relu.forward", "relu.backward", "bias_relu.forward")
-        case .leakyReLU: ("leaky_relu.forward", "leaky_relu.backward", "bias_leaky_relu.forward")
-        case .sigmoid: ("sigmoid.forward", "sigmoid.backward", "bias_sigmoid.forward")
-        case .tanh: ("tanh.forward", "tanh.backward", "bias_tanh.forward")
-        case .elu: ("elu.forward", "elu.backward", "bias_elu.forward")
-        case .selu: ("selu.forward", "selu.backward", "bias_selu.forward")
+        case .identity: ("identity.forward", "identity.backward", "bias_add.forward", "matmul_bias.forward")
+        case .relu: ("relu.forward", "relu.backward", "bias_relu.forward", "matmul_bias_relu.forward")
+        case .leakyReLU: ("leaky_relu.forward", "leaky_relu.backward", "bias_leaky_relu.forward",
+                          "matmul_bias_leaky_relu.forward")
+        case .sigmoid: ("sigmoid.forward", "sigmoid.backward", "bias_sigmoid.forward", "matmul_bias_sigmoid.forward")
+        case .tanh: ("tanh.forward", "tanh.backward", "bias_tanh.forward", "matmul_bias_tanh.forward")
+        case .elu: ("elu.forward", "elu.backward", "bias_elu.forward", "matmul_bias_elu.forward")
+        case .selu: ("selu.forward", "selu.backward", "bias_selu.forward", "matmul_bias_selu.forward")
         }
     }
 }

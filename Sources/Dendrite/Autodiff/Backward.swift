@@ -10,7 +10,9 @@ extension Tape {
         for record in records.reversed() {
             switch record {
             case .matmul(let a, let b, let out):
-                if out.hasGradient { backwardMatmul(a: a, b: b, out: out) }
+                if out.hasGradient { backwardMatmul(a: a, b: b, dout: UnsafePointer(out.grad!.mutablePointer)) }
+            case .dense(let x, let weight, let bias, let out, let activation):
+                if out.hasGradient { backwardDense(x: x, weight: weight, bias: bias, out: out, activation) }
             case .biasAdd(let x, let bias, let out):
                 if out.hasGradient { backwardBiasAdd(x: x, bias: bias, out: out) }
             case .activation(let x, let out, let activation):

@@ -19,6 +19,7 @@ extension Tape {
         records.map { record in
             switch record {
             case .matmul(_, let b, let out): ("matmul.forward (\(b.name))", out)
+            case .dense(_, let weight, _, let out, let activation): ("dense \(activation).forward (\(weight.name))", out)
             case .biasAdd(_, let bias, let out): ("bias_add.forward (\(bias.name))", out)
             case .activation(_, let out, let activation): ("\(activation).forward", out)
             case .biasActivation(_, let bias, let out, let activation): ("bias_\(activation).forward (\(bias.name))", out)

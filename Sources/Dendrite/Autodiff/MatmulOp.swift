@@ -16,9 +16,9 @@ extension Tape {
         return out
     }
 
-    func backwardMatmul(a: Variable, b: Variable, out: Variable) {
+    /// Gradients of a·b given `dout`, the (M,N) gradient of its result.
+    func backwardMatmul(a: Variable, b: Variable, dout: UnsafePointer<Float>) {
         let m = a.value.shape.rows, k = a.value.shape.cols, n = b.value.shape.cols
-        let dout = UnsafePointer(out.grad!.mutablePointer)
         if b.requiresGrad {
             let accumulate = b.hasGradient
             let db = b.gradientBuffer()

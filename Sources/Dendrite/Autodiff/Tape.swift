@@ -12,6 +12,7 @@ public final class Tape: @unchecked Sendable {
 
     enum Record {
         case matmul(a: Variable, b: Variable, out: Variable)
+        case dense(x: Variable, weight: Variable, bias: Variable, out: Variable, Activation)
         case biasAdd(x: Variable, bias: Variable, out: Variable)
         case activation(x: Variable, out: Variable, Activation)
         case biasActivation(x: Variable, bias: Variable, out: Variable, Activation)

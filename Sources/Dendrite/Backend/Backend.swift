@@ -17,6 +17,12 @@ public protocol Backend: AnyObject, Sendable {
                b: UnsafePointer<Float>, ldb: Int,
                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
 
+    /// out (m,n) = f(x (m,k) · weight (k,n) + bias (n)), all contiguous: a dense layer's forward.
+    /// ``CBackend`` runs it as one kernel (each thread finishes its own part of the product);
+    /// the default is ``denseForwardUnfused(out:x:weight:bias:m:n:k:activation:)``.
+    func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation)
+
     func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                  rows: Int, cols: Int)
     func biasBackward(dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -57,4 +63,24 @@ public protocol Backend: AnyObject, Sendable {
     /// out[r,:] = images[indices[r],:]·scale, bytes to floats.
     func gatherRows(out: UnsafeMutablePointer<Float>, images: UnsafePointer<UInt8>,
                     indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float)
+}
+
+extension Backend {
+    public func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation) {
+        denseForwardUnfused(out: out, x: x, weight: weight, bias: bias, m: m, n: n, k: k, activation: activation)
+    }
+
+    /// `denseForward` as two kernels: the product, then bias and activation in place.
+    public func denseForwardUnfused(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                    m: Int, n: Int, k: Int, activation: Activation) {
+        sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n,
+              beta: 0, c: out, ldc: n)
+        if activation == .identity {
+            biasAdd(out: out, input: out, bias: bias, rows: m, cols: n)
+        } else {
+            biasActivationForward(out: out, input: out, bias: bias, rows: m, cols: n, activation: activation)
+        }
+    }
 }

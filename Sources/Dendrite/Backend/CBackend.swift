@@ -23,6 +23,12 @@ public class CBackend: Backend, @unchecked Sendable {
                  alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    public func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation) {
+        dk_sgemm_bias_activation(0, 0, Int32(m), Int32(n), Int32(k), 1, x, Int32(k), weight, Int32(n), 0, out,
+                                 Int32(n), bias, activation.cKind, activation.alpha)
+    }
+
     public func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         rows: Int, cols: Int) {
         dk_bias_add(out, input, bias, Int32(rows), Int32(cols))

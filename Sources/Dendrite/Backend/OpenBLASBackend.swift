@@ -57,4 +57,11 @@ public final class OpenBLASBackend: CBackend, @unchecked Sendable {
         cblasSgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// OpenBLAS's product, then the C bias + activation kernel.
+    public override func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                      m: Int, n: Int, k: Int, activation: Activation) {
+        denseForwardUnfused(out: out, x: x, weight: weight, bias: bias, m: m, n: n, k: k, activation: activation)
+    }
 }

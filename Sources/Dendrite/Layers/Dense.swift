@@ -1,5 +1,5 @@
 /// A fully connected layer: y = f(x · W + b), W (inputs, outputs) as in Keras, b (outputs).
-/// With an activation, bias and activation run as one fused kernel.
+/// Product, bias and activation are one op (``Tape/dense(_:_:_:_:)``).
 public final class Dense: Layer {
     public let weight: Variable
     public let bias: Variable
@@ -26,7 +26,6 @@ public final class Dense: Layer {
     func callAsFunction(_ input: Variable, on tape: Tape, activation: Activation) -> Variable {
         precondition(input.value.shape.cols == inputs,
                      "Dense: input must have \(inputs) features, got shape \(input.value.shape)")
-        let product = tape.matmul(input, weight)
-        return activation == .identity ? tape.biasAdd(product, bias) : tape.biasActivation(product, bias, activation)
+        return tape.dense(input, weight, bias, activation)
     }
 }

@@ -1,0 +1,35 @@
+// dense: out = f(x·weight + bias) as one backend call, with no buffer for the product.
+// Backward: dz = dout·f'(out) (from the output alone; dout itself for the identity), then
+// dbias = Σ_rows dz and the matmul rule on dz.
+
+extension Tape {
+    /// A dense layer's forward: `activation(biasAdd(matmul(x, weight), bias))` in one op.
+    public func dense(_ x: Variable, _ weight: Variable, _ bias: Variable, _ activation: Activation) -> Variable {
+        let m = x.value.shape.rows, k = x.value.shape.cols, n = weight.value.shape.cols
+        precondition(weight.value.shape.rows == k,
+                     "dense: inner dimensions differ: x is \(x.value.shape), weight is \(weight.value.shape)")
+        precondition(bias.value.count == n,
+                     "dense: bias must have \(n) elements for weight \(weight.value.shape), got \(bias.value.shape)")
+        let out = output(Shape(m, n), requiresGrad: tracksGradient(x, weight) || tracksGradient(bias))
+        let y = out.value.mutablePointer
+        profiled(profiler, activation.names.denseForward, .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+            backend.denseForward(out: y, x: x.value.pointer, weight: weight.value.pointer, bias: bias.value.pointer,
+                                 m: m, n: n, k: k, activation: activation)
+        }
+        if out.requiresGrad { record(.dense(x: x, weight: weight, bias: bias, out: out, activation)) }
+        return out
+    }
+
+    func backwardDense(x: Variable, weight: Variable, bias: Variable, out: Variable, _ activation: Activation) {
+        let dz: UnsafePointer<Float>
+        if activation == .identity {
+            dz = UnsafePointer(out.grad!.mutablePointer)
+        } else {
+            let scratch = output(out.value.shape, requiresGrad: false).value.mutablePointer
+            activationDerivative(out: out, activation, into: scratch)
+            dz = UnsafePointer(scratch)
+        }
+        if bias.requiresGrad { accumulateBiasGradient(bias, dout: dz, shape: out.value.shape) }
+        backwardMatmul(a: x, b: weight, dout: dz)
+    }
+}
