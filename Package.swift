@@ -3,7 +3,7 @@
 import PackageDescription
 
 #if arch(x86_64)
-let avx2SwiftFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let avx2SwiftFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("DENDRITE_FMA")]
 #else
 let avx2SwiftFlags: [SwiftSetting] = []  // elsewhere the "AVX2" module is a second portable build, never chosen
 #endif
