@@ -35,7 +35,7 @@ import Testing
 
     static let badFlags: [(String, String)] = [
         ("--batch-size", "0"), ("--batch-size", "-1"), ("--batch-size", "x"), ("--epochs", "0"), ("--epochs", "-3"),
-        ("--threads", "0"), ("--threads", "-2"), ("--backend", "cuda"), ("--activation", "softmax"),
+        ("--threads", "0"), ("--threads", "-2"), ("--threads", "100000"), ("--backend", "cuda"), ("--activation", "softmax"),
         ("--activation", "identity"), ("--hidden", "256,,256"), ("--hidden", "abc"), ("--hidden", "0"),
         ("--hidden", "-5"), ("--hidden", ""), ("--lr", "0"), ("--lr", "-1"), ("--lr", "nan"), ("--lr", "inf"),
         ("--momentum", "1"), ("--initializer", "zeros"), ("--optimizer", "rmsprop"), ("--checkpoint-every", "-1"),
