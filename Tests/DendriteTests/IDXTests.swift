@@ -62,6 +62,17 @@ import Testing
         corrupt[12] ^= 0xFF
         corrupt[13] ^= 0xFF
         expectDataError(corrupt, dimensions: 3, containing: "gzip")
+        expectDataError(compressed + [7, 7, 7], dimensions: 3, containing: "unexpected data after the gzip stream")
+    }
+
+    /// `cat a.gz b.gz` is one valid gzip file holding a's bytes then b's; zero padding after it is ignored.
+    @Test func multiMemberGzipIsReadWhole() throws {
+        let good = idxBytes(dimensions: [2, 2, 2], payload: [1, 2, 3, 4, 5, 6, 7, 8])
+        let split = good.count - 5
+        for bytes in [gzipped(Array(good[..<split])) + gzipped(Array(good[split...])), gzipped(good) + [0, 0, 0, 0]] {
+            let (dimensions, payload) = try IDX.parse(bytes, path: "f", expectedDimensions: 3, kind: "test")
+            #expect(dimensions == [2, 2, 2] && payload == [1, 2, 3, 4, 5, 6, 7, 8])
+        }
     }
 
     @Test func inconsistentDatasetsAreRejected() throws {

@@ -1,6 +1,8 @@
 import CZlib
 
-/// Decompresses a whole gzip member in memory with zlib; corrupt or truncated input is an error.
+/// Decompresses gzip data in memory with zlib: every member of it, in order (as gzip -d does; `cat a.gz
+/// b.gz` is a valid file), ignoring zero padding at the end. Corrupt, truncated or trailing non-gzip
+/// data is an error.
 enum Gzip {
     static func isCompressed(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
@@ -35,6 +37,15 @@ enum Gzip {
                 default:
                     let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
                     throw DendriteError.data(path: path, problem: "corrupt gzip data (\(reason))")
+                }
+                if status == Z_STREAM_END && stream.avail_in > 0 {
+                    let rest = source[(source.count - Int(stream.avail_in))...]
+                    if rest.allSatisfy({ $0 == 0 }) { break }
+                    guard rest.count >= 2 && rest.first == 0x1F && rest.dropFirst().first == 0x8B else {
+                        throw DendriteError.data(path: path, problem: "unexpected data after the gzip stream")
+                    }
+                    inflateReset(&stream)  // the next member
+                    status = Z_OK
                 }
             } while status != Z_STREAM_END
         }
