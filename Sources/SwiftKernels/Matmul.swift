@@ -39,23 +39,29 @@ private enum Gemm {
     @inline(__always) static var parallelMinMACs: Int { 48 * 1024 }
 }
 
-/// The narrow path, for N ≤ 16 or small K (the MLP's last layer: N = 10 outputs, K = 10 inputs),
-/// where packing A (splatted ×4) would cost as much as the product: a 4×16 tile (8 SIMD8
-/// accumulators) that broadcasts op(A) straight from memory, so only B is packed (16-wide panels,
-/// one tile covers N = 10). Which path runs depends on the shape alone, never on the thread count.
+/// The direct path, for N ≤ 16 or small K (the MLP's last layer: N = 10 outputs, K = 10 inputs),
+/// where packing A (splatted ×4) would cost as much as the product, and for every shape in the FMA
+/// build: a 4×16 tile (6×16 with FMA) that broadcasts op(A) straight from memory, so only B is
+/// packed (16-wide panels, one tile covers N = 10). Which path runs depends on the shape and the
+/// build alone, never on the thread count.
 private enum Direct {
+    /// 4 rows, or 6 in the FMA build (see `directKernel16`).
+    #if DENDRITE_FMA
+    @inline(__always) static var mr: Int { 6 }
+    #else
     @inline(__always) static var mr: Int { 4 }
+    #endif
     @inline(__always) static var nr: Int { 16 }
     /// Rows of A per block, so the A rows one B panel sweeps stay in L2.
     @inline(__always) static var mc: Int { 144 }
     /// Largest transposed A read in place: it touches a new row of A every k, which only pays
     /// while A stays in L2. Above this the A block is packed (4 values per k, not splatted).
     @inline(__always) static var maxTransposedABytes: Int { 512 * 1024 }
-    /// In the FMA build (`SwiftKernelsAVX2`) this path takes every shape: fused, its 4×16 tile keeps
-    /// 8 independent accumulator chains in flight, enough to fill both FMA pipes, where the packed
-    /// path's 6×8 tile has 6. That tile stays the portable build's choice, whose separate multiply
-    /// and add run on different pipes. Swift ÷ C on 1 thread: 0.63–0.71 → 0.85–0.92 at the MLP's
-    /// large shapes and 256² to 2048² (`dendrite bench --filter matmul`).
+    /// In the FMA build (`SwiftKernelsAVX2`) this path takes every shape: fused, its 16-wide tiles
+    /// keep 8 or more independent accumulator chains in flight, enough to fill both FMA pipes, where
+    /// the packed path's 6×8 tile has 6. That tile stays the portable build's choice, whose separate
+    /// multiply and add run on different pipes. Swift ÷ C on 1 thread: 0.63–0.71 → 0.85–0.92 at the
+    /// MLP's large shapes and 256² to 2048² (`dendrite bench --filter matmul`, 4-row tiles).
     #if DENDRITE_FMA
     @inline(__always) static var takesEveryShape: Bool { true }
     #else
@@ -502,7 +508,7 @@ extension SwiftKernels {
                 while ic < m1 {
                     let mc = min(Direct.mc, m1 - ic)
                     let aBlock = a + ic * rsa + pc * csa
-                    // Full 4-row tiles read A in place; the ragged last one (or all, for a large
+                    // Full tiles read A in place; the ragged last one (or all, for a large
                     // transposed A) is packed with zero padding.
                     let inPlace = directA ? mc / mr * mr : 0
                     if inPlace < mc {
@@ -544,8 +550,8 @@ extension SwiftKernels {
         }
     }
 
-    /// Packs op(A) rows 0..<mc (op(A)(i, p) = a[i*rsa + p*csa]) as 4-row panels, k-major
-    /// (4 floats per k), zero-padding the last panel's missing rows.
+    /// Packs op(A) rows 0..<mc (op(A)(i, p) = a[i*rsa + p*csa]) as `Direct.mr`-row panels,
+    /// k-major (`Direct.mr` floats per k), zero-padding the last panel's missing rows.
     @inline(__always)
     private static func packPanelsDirectA(_ dst: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
                                      rsa: Int, csa: Int, mc: Int, kc: Int) {
@@ -600,11 +606,12 @@ extension SwiftKernels {
         }
     }
 
-    /// The 4×16 direct tile: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in ascending p, one
-    /// `multiplyAdd` per step (the same arithmetic as `directKernel8`), then
-    /// C = alpha·acc + beta·C for the first `rows` × `cols`. Four rows, not six: without FMA each
-    /// product needs a register of its own, and 12 accumulators + 2 B vectors + broadcast +
-    /// product leave the compiler no slack (it spilled accumulators in the loop).
+    /// The direct tile, `Direct.mr` × 16: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in
+    /// ascending p, one `multiplyAdd` per step (the same arithmetic as `directKernel8`), then
+    /// C = alpha·acc + beta·C for the first `rows` × `cols`. Six rows in the FMA build, as in the C
+    /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers; Swift ÷ C
+    /// 0.85–0.92 → 0.90–1.00 on the large shapes). Four elsewhere: without FMA each product needs a
+    /// register of its own, and 6 rows spilled accumulators in the loop.
     @inline(__always)
     private static func directKernel16(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
                                        b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -612,6 +619,10 @@ extension SwiftKernels {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        #if DENDRITE_FMA
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let a4 = a3 + rsa, a5 = a4 + rsa
+        #endif
         var pb = UnsafeRawPointer(b), q = 0
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
@@ -620,14 +631,22 @@ extension SwiftKernels {
             let x1 = SIMD8(repeating: a1[q]); c10.multiplyAdd(x1, b0); c11.multiplyAdd(x1, b1)
             let x2 = SIMD8(repeating: a2[q]); c20.multiplyAdd(x2, b0); c21.multiplyAdd(x2, b1)
             let x3 = SIMD8(repeating: a3[q]); c30.multiplyAdd(x3, b0); c31.multiplyAdd(x3, b1)
+            #if DENDRITE_FMA
+            let x4 = SIMD8(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
+            let x5 = SIMD8(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
+            #endif
             q += csa
             pb += 64
         }
-        if rows == 4 && cols == 16 {
+        if rows == Direct.mr && cols == 16 {
             storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + 8, c01, alpha: alpha, beta: beta)
             storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + 8, c11, alpha: alpha, beta: beta)
             storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + 8, c21, alpha: alpha, beta: beta)
             storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + 8, c31, alpha: alpha, beta: beta)
+            #if DENDRITE_FMA
+            storeRow(c + 4 * ldc, c40, alpha: alpha, beta: beta); storeRow(c + 4 * ldc + 8, c41, alpha: alpha, beta: beta)
+            storeRow(c + 5 * ldc, c50, alpha: alpha, beta: beta); storeRow(c + 5 * ldc + 8, c51, alpha: alpha, beta: beta)
+            #endif
         } else {
             // cols > 8 here: the low half is a full SIMD8, the high half has cols - 8 lanes.
             @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
@@ -638,6 +657,10 @@ extension SwiftKernels {
             if rows > 1 { row(c + ldc, c10, c11) }
             if rows > 2 { row(c + 2 * ldc, c20, c21) }
             if rows > 3 { row(c + 3 * ldc, c30, c31) }
+            #if DENDRITE_FMA
+            if rows > 4 { row(c + 4 * ldc, c40, c41) }
+            if rows > 5 { row(c + 5 * ldc, c50, c51) }
+            #endif
         }
     }
 
@@ -651,6 +674,10 @@ extension SwiftKernels {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        #if DENDRITE_FMA
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        let a4 = a3 + rsa, a5 = a4 + rsa
+        #endif
         var pb = UnsafeRawPointer(b), q = 0
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
@@ -659,11 +686,19 @@ extension SwiftKernels {
             let x1 = SIMD8(repeating: a1[q]); c10.multiplyAdd(x1, b0); c11.multiplyAdd(x1, b1)
             let x2 = SIMD8(repeating: a2[q]); c20.multiplyAdd(x2, b0); c21.multiplyAdd(x2, b1)
             let x3 = SIMD8(repeating: a3[q]); c30.multiplyAdd(x3, b0); c31.multiplyAdd(x3, b1)
+            #if DENDRITE_FMA
+            let x4 = SIMD8(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
+            let x5 = SIMD8(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
+            #endif
             q += csa
             pb += rsb * 4
         }
         // Through memory once the loop is done, so the accumulators stay in registers inside it.
+        #if DENDRITE_FMA
+        let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
+        #else
         let tile = (c00, c01, c10, c11, c20, c21, c30, c31)
+        #endif
         withUnsafeBytes(of: tile) { raw in
             let t = raw.bindMemory(to: Float.self)  // t[i*16 + j]: row i, column j of the tile
             for j in 0..<cols {
@@ -682,6 +717,10 @@ extension SwiftKernels {
                                       rows: Int, cols: Int, alpha: Float, beta: Float) {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
         let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        #if DENDRITE_FMA
+        var c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
+        let a4 = a3 + rsa, a5 = a4 + rsa
+        #endif
         var pb = UnsafeRawPointer(b), q = 0
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
@@ -689,19 +728,31 @@ extension SwiftKernels {
             c1.multiplyAdd(SIMD8(repeating: a1[q]), b0)
             c2.multiplyAdd(SIMD8(repeating: a2[q]), b0)
             c3.multiplyAdd(SIMD8(repeating: a3[q]), b0)
+            #if DENDRITE_FMA
+            c4.multiplyAdd(SIMD8(repeating: a4[q]), b0)
+            c5.multiplyAdd(SIMD8(repeating: a5[q]), b0)
+            #endif
             q += csa
             pb += 64
         }
-        if rows == 4 && cols == 8 {
+        if rows == Direct.mr && cols == 8 {
             storeRow(c, c0, alpha: alpha, beta: beta)
             storeRow(c + ldc, c1, alpha: alpha, beta: beta)
             storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)
             storeRow(c + 3 * ldc, c3, alpha: alpha, beta: beta)
+            #if DENDRITE_FMA
+            storeRow(c + 4 * ldc, c4, alpha: alpha, beta: beta)
+            storeRow(c + 5 * ldc, c5, alpha: alpha, beta: beta)
+            #endif
         } else {
             storeEdgeRow(c, c0, cols: cols, alpha: alpha, beta: beta)
             if rows > 1 { storeEdgeRow(c + ldc, c1, cols: cols, alpha: alpha, beta: beta) }
             if rows > 2 { storeEdgeRow(c + 2 * ldc, c2, cols: cols, alpha: alpha, beta: beta) }
             if rows > 3 { storeEdgeRow(c + 3 * ldc, c3, cols: cols, alpha: alpha, beta: beta) }
+            #if DENDRITE_FMA
+            if rows > 4 { storeEdgeRow(c + 4 * ldc, c4, cols: cols, alpha: alpha, beta: beta) }
+            if rows > 5 { storeEdgeRow(c + 5 * ldc, c5, cols: cols, alpha: alpha, beta: beta) }
+            #endif
         }
     }
 }
