@@ -527,13 +527,10 @@ extension SwiftKernels {
                             let inA = ir < inPlace
                             let aTile = inA ? aBlock + ir * rsa : UnsafePointer(packA + (ir - inPlace) * kc)
                             let r = inA ? rsa : 1, s = inA ? csa : mr
-                            if transposedC {
-                                directKernel16Transposed(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, rsb: bStride,
-                                                         c: cTile, ldc: ldc, rows: rows, cols: cols, alpha: alpha,
-                                                         beta: betaK)
-                            } else if cols > 8 {
-                                directKernel16(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
-                                               rows: rows, cols: cols, alpha: alpha, beta: betaK)
+                            if transposedC || cols > 8 {
+                                directKernel16(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, rsb: bStride, c: cTile,
+                                               ldc: ldc, transposedC: transposedC, rows: rows, cols: cols,
+                                               alpha: alpha, beta: betaK)
                             } else {
                                 directKernel8(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
                                               rows: rows, cols: cols, alpha: alpha, beta: betaK)
@@ -608,69 +605,16 @@ extension SwiftKernels {
 
     /// The direct tile, `Direct.mr` × 16: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in
     /// ascending p, one `multiplyAdd` per step (the same arithmetic as `directKernel8`), then
-    /// C = alpha·acc + beta·C for the first `rows` × `cols`. Six rows in the FMA build, as in the C
+    /// C = alpha·acc + beta·C for the first `rows` × `cols` (or C's transpose, for the swapped thin
+    /// products). B's rows are `rsb` floats apart: 16 in a packed panel. Six rows in the FMA build, as in the C
     /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers; Swift ÷ C
     /// 0.85–0.92 → 0.90–1.00 on the large shapes). Four elsewhere: without FMA each product needs a
     /// register of its own, and 6 rows spilled accumulators in the loop.
     @inline(__always)
     private static func directKernel16(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
-                                       b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                       rows: Int, cols: Int, alpha: Float, beta: Float) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
-        #if DENDRITE_FMA
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-        let a4 = a3 + rsa, a5 = a4 + rsa
-        #endif
-        var pb = UnsafeRawPointer(b), q = 0
-        for _ in 0..<kc {
-            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let x0 = SIMD8(repeating: a0[q]); c00.multiplyAdd(x0, b0); c01.multiplyAdd(x0, b1)
-            let x1 = SIMD8(repeating: a1[q]); c10.multiplyAdd(x1, b0); c11.multiplyAdd(x1, b1)
-            let x2 = SIMD8(repeating: a2[q]); c20.multiplyAdd(x2, b0); c21.multiplyAdd(x2, b1)
-            let x3 = SIMD8(repeating: a3[q]); c30.multiplyAdd(x3, b0); c31.multiplyAdd(x3, b1)
-            #if DENDRITE_FMA
-            let x4 = SIMD8(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
-            let x5 = SIMD8(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
-            #endif
-            q += csa
-            pb += 64
-        }
-        if rows == Direct.mr && cols == 16 {
-            storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + 8, c01, alpha: alpha, beta: beta)
-            storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + 8, c11, alpha: alpha, beta: beta)
-            storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + 8, c21, alpha: alpha, beta: beta)
-            storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + 8, c31, alpha: alpha, beta: beta)
-            #if DENDRITE_FMA
-            storeRow(c + 4 * ldc, c40, alpha: alpha, beta: beta); storeRow(c + 4 * ldc + 8, c41, alpha: alpha, beta: beta)
-            storeRow(c + 5 * ldc, c50, alpha: alpha, beta: beta); storeRow(c + 5 * ldc + 8, c51, alpha: alpha, beta: beta)
-            #endif
-        } else {
-            // cols > 8 here: the low half is a full SIMD8, the high half has cols - 8 lanes.
-            @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
-                storeRow(r, lo, alpha: alpha, beta: beta)
-                storeEdgeRow(r + 8, hi, cols: cols - 8, alpha: alpha, beta: beta)
-            }
-            row(c, c00, c01)
-            if rows > 1 { row(c + ldc, c10, c11) }
-            if rows > 2 { row(c + 2 * ldc, c20, c21) }
-            if rows > 3 { row(c + 3 * ldc, c30, c31) }
-            #if DENDRITE_FMA
-            if rows > 4 { row(c + 4 * ldc, c40, c41) }
-            if rows > 5 { row(c + 5 * ldc, c50, c51) }
-            #endif
-        }
-    }
-
-    /// `directKernel16` for a transposed C (the swapped thin products), with B's rows `rsb` floats
-    /// apart (16 when packed): the tile's element (i, j) goes to c[i + j*ldc], so each of the real
-    /// C's rows gets `rows` contiguous elements.
-    @inline(__always)
-    private static func directKernel16Transposed(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
-                                                 b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
-                                                 ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
+                                       b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
+                                       ldc: Int, transposedC: Bool, rows: Int, cols: Int, alpha: Float,
+                                       beta: Float) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
@@ -693,20 +637,47 @@ extension SwiftKernels {
             q += csa
             pb += rsb * 4
         }
-        // Through memory once the loop is done, so the accumulators stay in registers inside it.
-        #if DENDRITE_FMA
-        let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
-        #else
-        let tile = (c00, c01, c10, c11, c20, c21, c30, c31)
-        #endif
-        withUnsafeBytes(of: tile) { raw in
-            let t = raw.bindMemory(to: Float.self)  // t[i*16 + j]: row i, column j of the tile
-            for j in 0..<cols {
-                for i in 0..<rows {
-                    let v = alpha * t[i * 16 + j], out = c + i + j * ldc
-                    out.pointee = beta == 0 ? v : v + beta * out.pointee
+        if transposedC {
+            // Element (i, j) goes to c[i + j*ldc], so each of the real C's rows gets `rows`
+            // contiguous elements; through memory once the loop is done, so the accumulators stay
+            // in registers inside it.
+            #if DENDRITE_FMA
+            let tile = (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
+            #else
+            let tile = (c00, c01, c10, c11, c20, c21, c30, c31)
+            #endif
+            withUnsafeBytes(of: tile) { raw in
+                let t = raw.bindMemory(to: Float.self)  // t[i*16 + j]: row i, column j of the tile
+                for j in 0..<cols {
+                    for i in 0..<rows {
+                        let v = alpha * t[i * 16 + j], out = c + i + j * ldc
+                        out.pointee = beta == 0 ? v : v + beta * out.pointee
+                    }
                 }
             }
+        } else if rows == Direct.mr && cols == 16 {
+            storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + 8, c01, alpha: alpha, beta: beta)
+            storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + 8, c11, alpha: alpha, beta: beta)
+            storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + 8, c21, alpha: alpha, beta: beta)
+            storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + 8, c31, alpha: alpha, beta: beta)
+            #if DENDRITE_FMA
+            storeRow(c + 4 * ldc, c40, alpha: alpha, beta: beta); storeRow(c + 4 * ldc + 8, c41, alpha: alpha, beta: beta)
+            storeRow(c + 5 * ldc, c50, alpha: alpha, beta: beta); storeRow(c + 5 * ldc + 8, c51, alpha: alpha, beta: beta)
+            #endif
+        } else {
+            // cols > 8 here: the low half is a full SIMD8, the high half has cols - 8 lanes.
+            @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+                storeRow(r, lo, alpha: alpha, beta: beta)
+                storeEdgeRow(r + 8, hi, cols: cols - 8, alpha: alpha, beta: beta)
+            }
+            row(c, c00, c01)
+            if rows > 1 { row(c + ldc, c10, c11) }
+            if rows > 2 { row(c + 2 * ldc, c20, c21) }
+            if rows > 3 { row(c + 3 * ldc, c30, c31) }
+            #if DENDRITE_FMA
+            if rows > 4 { row(c + 4 * ldc, c40, c41) }
+            if rows > 5 { row(c + 5 * ldc, c50, c51) }
+            #endif
         }
     }
 
