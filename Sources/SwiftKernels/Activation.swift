@@ -37,7 +37,7 @@ extension SwiftKernels {
         let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, kind: ActivationKind, alpha: Float
 
         func run(_ range: Range<Int>) {
-            forwardRange(out + range.lowerBound, input + range.lowerBound, range.count, kind, alpha)
+            forwardSpan(out + range.lowerBound, input + range.lowerBound, nil, range.count, kind, alpha)
         }
     }
 
@@ -54,16 +54,7 @@ extension SwiftKernels {
         let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>, cols: Int, kind: ActivationKind, alpha: Float
 
         func run(row r: Int) {
-            let x = input + r * cols, y = out + r * cols
-            switch kind {
-            case .identity: biasRow(y, x, bias, cols) { $0 }
-            case .relu: biasRow(y, x, bias, cols) { relu($0) }
-            case .leakyReLU: biasRow(y, x, bias, cols) { leakyReLU($0, alpha) }
-            case .sigmoid: biasRow(y, x, bias, cols) { sigmoid($0) }
-            case .tanh: biasRow(y, x, bias, cols) { vtanh($0) }
-            case .elu: biasRow(y, x, bias, cols) { elu($0, alpha) }
-            case .selu: biasRow(y, x, bias, cols) { selu($0) }
-            }
+            forwardSpan(out + r * cols, input + r * cols, bias, cols, kind, alpha)
         }
     }
 
@@ -84,86 +75,136 @@ extension SwiftKernels {
             let n = range.count
             switch kind {
             case .identity: if dx != UnsafeMutablePointer(mutating: dy) { dx.update(from: dy, count: n) }
-            case .relu: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: 0, where: .!(y .> 0)) }
-            case .leakyReLU: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: dy * alpha, where: .!(y .> 0)) }
-            case .sigmoid: mapBackward(dx, dy, y, n) { dy, y in dy * (y * (1 - y)) }
-            // (1 − y)(1 + y) rather than 1 − y²: no cancellation as |y| → 1.
-            case .tanh: mapBackward(dx, dy, y, n) { dy, y in dy * ((1 - y) * (1 + y)) }
-            // x ≤ 0: y = a(e^x − 1), so f' = a·e^x = y + a.
-            case .elu: mapBackward(dx, dy, y, n) { dy, y in dy.replacing(with: dy * (y + alpha), where: .!(y .> 0)) }
-            // x ≤ 0: y = s·a(e^x − 1), so f' = s·a·e^x = y + s·a.
-            case .selu:
-                mapBackward(dx, dy, y, n) { dy, y in
-                    (dy * seluScale).replacing(with: dy * (y + seluScale * seluAlpha), where: .!(y .> 0))
-                }
+            case .relu: mapBackward(dx, dy, y, n, ReLUGradient())
+            case .leakyReLU: mapBackward(dx, dy, y, n, LeakyReLUGradient(alpha: alpha))
+            case .sigmoid: mapBackward(dx, dy, y, n, SigmoidGradient())
+            case .tanh: mapBackward(dx, dy, y, n, TanhGradient())
+            case .elu: mapBackward(dx, dy, y, n, ELUGradient(alpha: alpha))
+            case .selu: mapBackward(dx, dy, y, n, SELUGradient())
             }
         }
     }
 
     // MARK: - Lane functions
+    // Types rather than closures: handed to the loops below as closures, Swift outlined them (each
+    // loop calls its function twice, for full vectors and for the tail) and called them once per
+    // vector, 2.5–4× slower; an @inline(__always) method is inlined at every call.
 
-    @inline(__always) static func relu(_ x: Vec) -> Vec { x.replacing(with: 0, where: x .< 0) }
+    /// f(x) in vector lanes.
+    protocol LaneMap { func callAsFunction(_ x: Vec) -> Vec }
+    /// dy·f'(x) in vector lanes, from y = f(x).
+    protocol LaneGradient { func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec }
 
-    @inline(__always) static func leakyReLU(_ x: Vec, _ alpha: Float) -> Vec {
-        x.replacing(with: x * alpha, where: x .< 0)
+    private struct Identity: LaneMap { @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x } }
+
+    private struct ReLU: LaneMap {
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: 0, where: x .< 0) }
+    }
+
+    private struct LeakyReLU: LaneMap {
+        let alpha: Float
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: x * alpha, where: x .< 0) }
     }
 
     /// With e = exp(−|x|) ≤ 1: 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, so exp never
     /// overflows and tiny (even subnormal) results for very negative x stay accurate.
-    @inline(__always) static func sigmoid(_ x: Vec) -> Vec {
-        let e = vexp(-vabs(x))
-        let r = 1 / (1 + e)
-        return r.replacing(with: e * r, where: x .< 0)
+    private struct Sigmoid: LaneMap {
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec {
+            let e = vexp(-vabs(x))
+            let r = 1 / (1 + e)
+            return r.replacing(with: e * r, where: x .< 0)
+        }
     }
 
-    @inline(__always) static func elu(_ x: Vec, _ alpha: Float) -> Vec {
-        x.replacing(with: alpha * vexpm1(x), where: x .< 0)
+    private struct Tanh: LaneMap { @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vtanh(x) } }
+
+    private struct ELU: LaneMap {
+        let alpha: Float
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: alpha * vexpm1(x), where: x .< 0) }
     }
 
-    @inline(__always) static func selu(_ x: Vec) -> Vec {
-        seluScale * x.replacing(with: seluAlpha * vexpm1(x), where: x .< 0)
+    private struct SELU: LaneMap {
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec {
+            seluScale * x.replacing(with: seluAlpha * vexpm1(x), where: x .< 0)
+        }
+    }
+
+    private struct ReLUGradient: LaneGradient {
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec { dy.replacing(with: 0, where: .!(y .> 0)) }
+    }
+
+    private struct LeakyReLUGradient: LaneGradient {
+        let alpha: Float
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec {
+            dy.replacing(with: dy * alpha, where: .!(y .> 0))
+        }
+    }
+
+    private struct SigmoidGradient: LaneGradient {
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec { dy * (y * (1 - y)) }
+    }
+
+    /// (1 − y)(1 + y) rather than 1 − y²: no cancellation as |y| → 1.
+    private struct TanhGradient: LaneGradient {
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec { dy * ((1 - y) * (1 + y)) }
+    }
+
+    /// x ≤ 0: y = a(e^x − 1), so f' = a·e^x = y + a.
+    private struct ELUGradient: LaneGradient {
+        let alpha: Float
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec {
+            dy.replacing(with: dy * (y + alpha), where: .!(y .> 0))
+        }
+    }
+
+    /// x ≤ 0: y = s·a(e^x − 1), so f' = s·a·e^x = y + s·a.
+    private struct SELUGradient: LaneGradient {
+        @inline(__always) func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec {
+            (dy * seluScale).replacing(with: dy * (y + seluScale * seluAlpha), where: .!(y .> 0))
+        }
     }
 
     // MARK: - Loops
 
-    private static func forwardRange(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
-                                     _ kind: ActivationKind, _ alpha: Float) {
+    /// y[i] = f(x[i] (+ bias[i])) for n elements.
+    private static func forwardSpan(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                    _ bias: UnsafePointer<Float>?, _ n: Int, _ kind: ActivationKind, _ alpha: Float) {
         switch kind {
-        case .identity: if y != UnsafeMutablePointer(mutating: x) { y.update(from: x, count: n) }
-        case .relu: mapForward(y, x, n) { relu($0) }
-        case .leakyReLU: mapForward(y, x, n) { leakyReLU($0, alpha) }
-        case .sigmoid: mapForward(y, x, n) { sigmoid($0) }
-        case .tanh: mapForward(y, x, n) { vtanh($0) }
-        case .elu: mapForward(y, x, n) { elu($0, alpha) }
-        case .selu: mapForward(y, x, n) { selu($0) }
+        case .identity:
+            if let bias { mapForward(y, x, bias, n, Identity()) } else if y != UnsafeMutablePointer(mutating: x) {
+                y.update(from: x, count: n)
+            }
+        case .relu: mapForward(y, x, bias, n, ReLU())
+        case .leakyReLU: mapForward(y, x, bias, n, LeakyReLU(alpha: alpha))
+        case .sigmoid: mapForward(y, x, bias, n, Sigmoid())
+        case .tanh: mapForward(y, x, bias, n, Tanh())
+        case .elu: mapForward(y, x, bias, n, ELU(alpha: alpha))
+        case .selu: mapForward(y, x, bias, n, SELU())
         }
     }
 
     @inline(__always)
-    private static func mapForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
-                                   _ f: (Vec) -> Vec) {
+    private static func mapForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                   _ bias: UnsafePointer<Float>?, _ n: Int, _ f: some LaneMap) {
         var i = 0
-        while i + 8 <= n {
-            store(y + i, f(load(x + i)))
-            i += 8
+        if let bias {
+            while i + 8 <= n {
+                store(y + i, f(load(x + i) + load(bias + i)))
+                i += 8
+            }
+            if i < n { storePartial(y + i, f(loadPartial(x + i, n - i) + loadPartial(bias + i, n - i)), n - i) }
+        } else {
+            while i + 8 <= n {
+                store(y + i, f(load(x + i)))
+                i += 8
+            }
+            if i < n { storePartial(y + i, f(loadPartial(x + i, n - i)), n - i) }
         }
-        if i < n { storePartial(y + i, f(loadPartial(x + i, n - i)), n - i) }
-    }
-
-    @inline(__always)
-    private static func biasRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                                _ n: Int, _ f: (Vec) -> Vec) {
-        var i = 0
-        while i + 8 <= n {
-            store(y + i, f(load(x + i) + load(bias + i)))
-            i += 8
-        }
-        if i < n { storePartial(y + i, f(loadPartial(x + i, n - i) + loadPartial(bias + i, n - i)), n - i) }
     }
 
     @inline(__always)
     private static func mapBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                    _ n: Int, _ f: (_ dy: Vec, _ y: Vec) -> Vec) {
+                                    _ n: Int, _ f: some LaneGradient) {
         var i = 0
         while i + 8 <= n {
             store(dx + i, f(load(dy + i), load(y + i)))
