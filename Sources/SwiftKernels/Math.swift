@@ -77,18 +77,18 @@ func vexp(_ x: Vec) -> Vec {
     let xc = vmin(vmax(x, Vec(repeating: lo)), Vec(repeating: hi))
     // n = round(x / ln2) with the 1.5·2^23 trick: the sum's low mantissa bits hold n.
     let shifter: Float = 12582912
-    let t = xc * 1.44269504088896341 + shifter
+    let t = mulAdd(xc, Vec(repeating: 1.44269504088896341), shifter)
     let n = t - shifter
     // r = x − n·ln2 with ln2 split in two so the product is exact enough.
-    var r = xc - n * 0.693359375
-    r = r - n * -2.12194440e-4
+    var r = mulAdd(n, Vec(repeating: -0.693359375), xc)
+    r = mulAdd(n, Vec(repeating: 2.12194440e-4), r)
     var p: Vec = Vec(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    p = p * (r * r) + r + 1
+    p = mulAdd(p, r, 1.3981999507e-3)
+    p = mulAdd(p, r, 8.3334519073e-3)
+    p = mulAdd(p, r, 4.1665795894e-2)
+    p = mulAdd(p, r, 1.6666665459e-1)
+    p = mulAdd(p, r, 5.0000001201e-1)
+    p = mulAdd(p, r * r, r) + 1
     // 2^n in two halves so n in [-150, 128] never leaves the normal exponent range.
     let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
     let n1 = ni &>> 1, n2 = ni &- n1
@@ -106,13 +106,13 @@ func vexp(_ x: Vec) -> Vec {
 @inline(__always)
 func vexpm1(_ x: Vec) -> Vec {
     var p = Vec(repeating: 1.0 / 40320)
-    p = p * x + 1.0 / 5040
-    p = p * x + 1.0 / 720
-    p = p * x + 1.0 / 120
-    p = p * x + 1.0 / 24
-    p = p * x + 1.0 / 6
-    p = p * x + 0.5
-    let small = p * (x * x) + x
+    p = mulAdd(p, x, 1.0 / 5040)
+    p = mulAdd(p, x, 1.0 / 720)
+    p = mulAdd(p, x, 1.0 / 120)
+    p = mulAdd(p, x, 1.0 / 24)
+    p = mulAdd(p, x, 1.0 / 6)
+    p = mulAdd(p, x, 0.5)
+    let small = mulAdd(p, x * x, x)
     let large = vexp(x) - 1
     return large.replacing(with: small, where: vabs(x) .< 0.5)
 }
@@ -124,11 +124,11 @@ func vtanh(_ x: Vec) -> Vec {
     let absX = vabs(x)
     let s = x * x
     var p = Vec(repeating: -5.70498872745e-3)
-    p = p * s + 2.06390887954e-2
-    p = p * s - 5.37397155531e-2
-    p = p * s + 1.33314422036e-1
-    p = p * s - 3.33332819422e-1
-    let small = p * s * x + x
+    p = mulAdd(p, s, 2.06390887954e-2)
+    p = mulAdd(p, s, -5.37397155531e-2)
+    p = mulAdd(p, s, 1.33314422036e-1)
+    p = mulAdd(p, s, -3.33332819422e-1)
+    let small = mulAdd(p * s, x, x)
     let magnitude = 1 - 2 / (vexp(absX + absX) + 1)
     let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | (unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000), to: Vec.self)
     return large.replacing(with: small, where: absX .< 0.625)

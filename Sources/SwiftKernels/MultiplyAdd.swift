@@ -1,4 +1,4 @@
-// The multiply-add of every GEMM kernel, fused where the build has FMA hardware.
+// The multiply-add of the GEMM kernels and polynomials, fused where the build has FMA hardware.
 
 extension SIMD where Scalar: FloatingPoint {
     /// self += x·y: one fused multiply-add (one rounding) in the AVX2+FMA build (`SwiftKernelsAVX2`,
@@ -13,3 +13,15 @@ extension SIMD where Scalar: FloatingPoint {
         #endif
     }
 }
+
+/// a·b + c in vector lanes, fused in the FMA build (see `multiplyAdd`): Horner steps and range
+/// reductions of the exp-based kernels.
+@inline(__always)
+func mulAdd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec {
+    var r = c
+    r.multiplyAdd(a, b)
+    return r
+}
+
+@inline(__always)
+func mulAdd(_ a: Vec, _ b: Vec, _ c: Float) -> Vec { mulAdd(a, b, Vec(repeating: c)) }
