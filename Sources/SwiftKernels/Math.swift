@@ -62,10 +62,10 @@ func store(_ p: UnsafeMutablePointer<Float>, _ v: Vec) {
 func squareRoot(nonNegative x: Vec) -> Vec {
     let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
     var y = unsafeBitCast(0x5F37_59DF &- (bits &>> 1), to: Vec.self)
-    let half = 0.5 * x
-    y = y * (1.5 - half * y * y)
-    y = y * (1.5 - half * y * y)
-    y = y * (1.5 - half * y * y)
+    let minusHalf = -0.5 * x
+    y = y * mulAdd(minusHalf * y, y, 1.5)
+    y = y * mulAdd(minusHalf * y, y, 1.5)
+    y = y * mulAdd(minusHalf * y, y, 1.5)
     return (x * y).replacing(with: x, where: (x .== 0) .| (x .== .infinity))
 }
 

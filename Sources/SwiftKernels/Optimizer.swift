@@ -65,8 +65,8 @@ extension SwiftKernels {
 
         @inline(__always)
         private func step(at i: Int, _ g: Vec, _ m0: Vec, _ v0: Vec, _ p0: Vec, lanes: Int) {
-            let mi = SwiftKernels.flushedToZero(beta1 * m0 + g1 * g)
-            let vi = SwiftKernels.flushedToZero(beta2 * v0 + g2 * g * g)
+            let mi = SwiftKernels.flushedToZero(mulAdd(Vec(repeating: beta1), m0, g1 * g))
+            let vi = SwiftKernels.flushedToZero(mulAdd(Vec(repeating: beta2), v0, g2 * g * g))
             let pi = p0 - stepSize * mi / (squareRoot(nonNegative: vi * vScale) + eps)
             if lanes == 8 {
                 store(m + i, mi)
