@@ -16,8 +16,9 @@
  * height of its panel or the side it is computed from, so the result is bitwise identical for
  * any thread count or grid.
  *
- * Epilogue: dk_sgemm_bias_activation then applies bias + activation to each worker's rectangle
- * (a dense layer's forward), on the thread that computed it.
+ * Epilogue: dk_sgemm_bias_activation (a dense layer's forward) adds the bias and applies ReLU or
+ * leaky ReLU in registers as the last K block's tiles are stored; the activations that need an exp
+ * run on each worker's rectangle once it is done, on the thread that computed it.
  *
  * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
@@ -73,6 +74,15 @@ static int claim_slot(int hint) {
 
 static void release_slot(int s) { atomic_store_explicit(&g_slot_busy[s], 0, memory_order_release); }
 
+/* The epilogue of dk_sgemm_bias_activation when it is applied to each tile as it is stored (the
+ * activations that need no exp): C = f(C + bias), with the arithmetic of dk_bias_activation_forward,
+ * so the bits are the same. */
+typedef struct {
+    const float *bias; /* indexed by C's column; NULL: no bias */
+    dk_activation act; /* DK_ACT_IDENTITY, DK_ACT_RELU or DK_ACT_LEAKY_RELU */
+    float slope;       /* leaky ReLU's */
+} tile_epilogue;
+
 /* op(A) and op(B) as (row stride, column stride) views, so transposes are just stride changes. */
 typedef struct {
     int M, N, K;
@@ -87,10 +97,9 @@ typedef struct {
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
-    int epilogue;         /* then C = f(C + bias), each worker on its own rectangle */
-    const float *bias;
-    dk_activation act;
-    float act_alpha;
+    int epilogue;         /* then C = f(C + bias) (dk_sgemm_bias_activation): */
+    int epilogue_in_tiles; /* as each tile is stored, or else on each worker's rectangle */
+    tile_epilogue ep;
 } gemm_problem;
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
@@ -104,6 +113,27 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define LOAD8(p) (*(const v8u *)(p))
 #define STORE8(p, v) (*(v8u *)(p) = (v))
+typedef int v8i __attribute__((vector_size(32)));
+
+DK_INLINE float epilogue_scalar(float x, const tile_epilogue *ep, int column) {
+    if (ep->bias) x = x + ep->bias[column];
+    if (ep->act == DK_ACT_RELU) return x < 0.0f ? 0.0f : x;
+    if (ep->act == DK_ACT_LEAKY_RELU) return x < 0.0f ? ep->slope * x : x;
+    return x;
+}
+
+/* epilogue_scalar in place on 8 columns from `column` on; a lane-wise select keeps -0 and NaN as it
+ * does. (By pointer: a vector passed by value would change the ABI of the non-AVX clone.) */
+DK_INLINE void epilogue_vector(v8 *v, const tile_epilogue *ep, int column) {
+    v8 x = *v;
+    if (ep->bias) x = x + LOAD8(ep->bias + column);
+    if (ep->act != DK_ACT_IDENTITY) {
+        v8i negative = x < (v8){0};
+        v8 y = ep->act == DK_ACT_RELU ? (v8){0} : x * ep->slope;
+        x = (v8)(((v8i)x & ~negative) | ((v8i)y & negative));
+    }
+    *v = x;
+}
 
 /* Transposes the 8x8 block src[j*cs + p] (j, p < 8) into dst[p*NR + j]: eight row loads, three
  * rounds of shuffles, eight row stores, instead of 64 scattered element copies. */
@@ -194,7 +224,8 @@ DK_INLINE void pack_b_transposed(float *restrict dst, const float *restrict b, p
 /* C row = alpha * acc + beta * C row for the first nr (< NR) columns: a whole vector if 8 fit,
  * lanes after that, never reading C if beta == 0. The lanes go through a small array so the
  * accumulators themselves are never indexed by a variable (which would keep them in memory). */
-DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, float beta) {
+DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, float beta,
+                              const tile_epilogue *ep, int column) {
     float rest[8];
     int j = 0;
     if (nr >= 8) {
@@ -203,6 +234,7 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
             r = LOAD8(c) + r;
         else if (beta != 0.0f)
             r = r + LOAD8(c) * beta;
+        if (ep) epilogue_vector(&r, ep, column);
         STORE8(c, r);
         STORE8(rest, acc[1]);
         j = 8;
@@ -211,7 +243,8 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
     }
     for (int l = 0; j < nr; j++, l++) {
         float v = alpha * rest[l];
-        c[j] = beta == 0.0f ? v : (beta == 1.0f ? c[j] + v : v + beta * c[j]);
+        v = beta == 0.0f ? v : (beta == 1.0f ? c[j] + v : v + beta * c[j]);
+        c[j] = ep ? epilogue_scalar(v, ep, column + j) : v;
     }
 }
 
@@ -219,12 +252,13 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
  * C = alpha*t + beta*C, never reading C if beta == 0. i runs fastest, so each of the real C's rows
  * gets `rows` contiguous elements. */
 DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][NR], int rows, int nr,
-                                     float alpha, float beta) {
+                                     float alpha, float beta, const tile_epilogue *ep, int column) {
     for (int j = 0; j < nr; j++)
         for (int i = 0; i < rows; i++) {
             float *cij = c + i + j * ldc;
             float v = alpha * t[i][j];
-            *cij = beta == 0.0f ? v : (beta == 1.0f ? *cij + v : v + beta * *cij);
+            v = beta == 0.0f ? v : (beta == 1.0f ? *cij + v : v + beta * *cij);
+            *cij = ep ? epilogue_scalar(v, ep, column + i) : v;
         }
 }
 
@@ -234,11 +268,12 @@ DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][
  * broadcast straight from A. B's row p is b + p*rsb: NR on a packed panel. With the constant
  * PACK_B set, b is op(B) itself and each row is also copied to the packed panel `pack`: the B loads
  * and stores fit beside the FMAs, so the panel is packed for free by its first tile.
- * Only the first nr columns of C are written. */
+ * Only the first nr columns of C are written; with an epilogue `ep`, as f(value + bias), C's
+ * columns starting at `column` (the tile's first one; its first row's, for a transposed C). */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
                             const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
                             ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
-                            int nr, float alpha, float beta) {
+                            int nr, float alpha, float beta, const tile_epilogue *ep, int column) {
     v8 acc[MR][2];
     for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = (v8){0};
     for (int p = 0; p < kc; p++) {
@@ -264,7 +299,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             STORE8(t[i], acc[i][0]);
             STORE8(t[i] + 8, acc[i][1]);
         }
-        store_tile_transposed(c, ldc, t, ROWS, nr, alpha, beta);
+        store_tile_transposed(c, ldc, t, ROWS, nr, alpha, beta, ep, column);
     } else if (nr == NR) {
         for (int i = 0; i < ROWS; i++) {
             float *ci = c + i * ldc;
@@ -274,12 +309,13 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
                     r = LOAD8(ci + 8 * h) + r;
                 else if (beta != 0.0f)
                     r = r + LOAD8(ci + 8 * h) * beta;
+                if (ep) epilogue_vector(&r, ep, column + 8 * h);
                 STORE8(ci + 8 * h, r);
             }
         }
     } else {
         for (int i = 0; i < ROWS; i++)
-            store_row_edge(c + i * ldc, acc[i], nr, alpha, beta);
+            store_row_edge(c + i * ldc, acc[i], nr, alpha, beta, ep, column);
     }
 }
 
@@ -287,8 +323,9 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
 DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
                     const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
                     ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, int nr, float alpha,
-                    float beta) {
-#define DK_TILE(R) micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha, beta)
+                    float beta, const tile_epilogue *ep, int column) {
+#define DK_TILE(R) \
+    micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha, beta, ep, column)
     switch (rows) {
     case 6: DK_TILE(6); break;
     case 5: DK_TILE(5); break;
@@ -302,14 +339,15 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
 
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
 DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
-                         float *restrict pb, const int TRANSPOSED_C) {
+                         float *restrict pb, const int TRANSPOSED_C, const int EPILOGUE) {
     for (int jc = n0; jc < n1; jc += NC) {
         int nc = min_int(NC, n1 - jc);
         for (int kb = 0; kb < g->kblocks; kb++) {
             int pc = kb * g->kc_step;
             int kc = min_int(g->kc_step, g->K - pc);
-            /* Later K blocks accumulate onto what the first one wrote. */
+            /* Later K blocks accumulate onto what the first one wrote; the last one finishes C. */
             float beta = kb == 0 ? g->beta : 1.0f;
+            const tile_epilogue *ep = EPILOGUE && kb == g->kblocks - 1 ? &g->ep : NULL;
             const float *bblk = g->B + pc * g->rsb + jc * g->csb;
             if (g->csb == 1)
                 pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
@@ -332,12 +370,14 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                         float *ctile = cblk + ir * c_row + jr * c_col;
                         const float *at = g->direct_a ? ablk + ir * g->rsa : pa + ir * kc;
                         ptrdiff_t rs = g->direct_a ? g->rsa : 1, cs = g->direct_a ? g->csa : mr;
+                        /* C's column of the tile's first element: the problem's row when transposed. */
+                        int column = TRANSPOSED_C ? ic + ir : jc + jr;
                         if (packing && ir == 0)
                             tile(mr, kc, at, rs, cs, bsrc, g->rsb, pb + jr * kc, ctile, g->ldc,
-                                 TRANSPOSED_C, 1, nr, g->alpha, beta);
+                                 TRANSPOSED_C, 1, nr, g->alpha, beta, ep, column);
                         else
                             tile(mr, kc, at, rs, cs, pb + jr * kc, NR, NULL, ctile, g->ldc,
-                                 TRANSPOSED_C, 0, nr, g->alpha, beta);
+                                 TRANSPOSED_C, 0, nr, g->alpha, beta, ep, column);
                         ir += mr;
                     }
                 }
@@ -346,15 +386,26 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
     }
 }
 
-/* The two C layouts as separate workers, so neither pays for the other's tests in every tile. */
+/* The two C layouts, with and without the tile epilogue, as separate workers, so that none pays for
+ * the others' tests in every tile (a plain product lost 1 % to the epilogue's, and K = 10 ones 4 %). */
 DK_KERNEL static void gemm_rect_c(const gemm_problem *g, int m0, int m1, int n0, int n1,
                                   float *restrict pa, float *restrict pb) {
-    gemm_rect(g, m0, m1, n0, n1, pa, pb, 0);
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 0);
 }
 
 DK_KERNEL static void gemm_rect_transposed_c(const gemm_problem *g, int m0, int m1, int n0, int n1,
                                              float *restrict pa, float *restrict pb) {
-    gemm_rect(g, m0, m1, n0, n1, pa, pb, 1);
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 0);
+}
+
+DK_KERNEL static void gemm_rect_c_epilogue(const gemm_problem *g, int m0, int m1, int n0, int n1,
+                                           float *restrict pa, float *restrict pb) {
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 1);
+}
+
+DK_KERNEL static void gemm_rect_transposed_c_epilogue(const gemm_problem *g, int m0, int m1, int n0,
+                                                      int n1, float *restrict pa, float *restrict pb) {
+    gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 1);
 }
 
 static void gemm_task(void *ctx, int t) {
@@ -365,18 +416,25 @@ static void gemm_task(void *ctx, int t) {
     int n0 = tiles_n * tj / g->grid_n * NR, n1 = min_int(g->N, tiles_n * (tj + 1) / g->grid_n * NR);
     if (m0 >= m1 || n0 >= n1) return;
     int s = claim_slot(t);
-    if (g->transposed_c)
-        gemm_rect_transposed_c(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
-    else
-        gemm_rect_c(g, m0, m1, n0, n1, g_slots[s].a, g_slots[s].b);
+    float *pa = g_slots[s].a, *pb = g_slots[s].b;
+    if (g->epilogue_in_tiles) {
+        if (g->transposed_c)
+            gemm_rect_transposed_c_epilogue(g, m0, m1, n0, n1, pa, pb);
+        else
+            gemm_rect_c_epilogue(g, m0, m1, n0, n1, pa, pb);
+    } else if (g->transposed_c) {
+        gemm_rect_transposed_c(g, m0, m1, n0, n1, pa, pb);
+    } else {
+        gemm_rect_c(g, m0, m1, n0, n1, pa, pb);
+    }
     release_slot(s);
-    if (g->epilogue) {
+    if (g->epilogue && !g->epilogue_in_tiles) {
         /* The rectangle in C's own rows and columns (the problem's are swapped when transposed):
          * each worker finishes its own part while it is still in its cache. */
         int r0 = g->transposed_c ? n0 : m0, r1 = g->transposed_c ? n1 : m1;
         int c0 = g->transposed_c ? m0 : n0, c1 = g->transposed_c ? m1 : n1;
         dk__bias_activation_block(g->C + r0 * g->ldc + c0, g->ldc, r1 - r0, c1 - c0,
-                                  g->bias ? g->bias + c0 : NULL, g->act, g->act_alpha);
+                                  g->ep.bias ? g->ep.bias + c0 : NULL, g->ep.act, g->ep.slope);
     }
 }
 
@@ -436,8 +494,12 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
         .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
         .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
         .C = C, .ldc = ldc,
-        .epilogue = epilogue, .bias = bias, .act = act, .act_alpha = act_alpha,
+        .epilogue = epilogue, .ep = {.bias = bias, .act = act, .slope = act_alpha},
     };
+    /* Bias and the activations without exp go into the tile stores; the others (a longer
+     * computation per element, so a pass over data in cache costs little beside it) run on each
+     * worker's rectangle afterwards. */
+    g.epilogue_in_tiles = epilogue && (act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU);
     /* Fewer than NR columns (the MLP's last layer: N = 10) leave most of every 16-wide tile idle.
      * The transposed product C^T = op(B)^T op(A)^T has those N as rows instead, and full tiles; its
      * op(A)^T must be packed, which pays from THIN_SWAP_MIN_K steps on. Each element's products and

@@ -10,8 +10,10 @@ trap 'rm -rf "$work"' EXIT
 omp_include=$(ls -d /usr/lib/llvm-*/lib/clang/*/include 2>/dev/null | head -1)
 flags=(-O3 -fopenmp -ICKernels/include -ICKernels ${omp_include:+-I"$omp_include"})
 git show "$rev:CKernels/matmul.c" > "$work/old.c"
-clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_old -c "$work/old.c" -o "$work/old.o"
-clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_new -c CKernels/matmul.c -o "$work/new.o"
+clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_old -Ddk_sgemm_bias_activation=dk_sgemm_bias_activation_old \
+  -c "$work/old.c" -o "$work/old.o"
+clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_new -Ddk_sgemm_bias_activation=dk_sgemm_bias_activation_new \
+  -c CKernels/matmul.c -o "$work/new.o"
 # The runtime, and the activations that dk_sgemm_bias_activation's epilogue calls.
 clang "${flags[@]}" -c CKernels/runtime.c -o "$work/runtime.o"
 clang "${flags[@]}" -c CKernels/activation.c -o "$work/activation.o"
