@@ -222,8 +222,9 @@ DK_INLINE void pack_b_transposed(float *restrict dst, const float *restrict b, p
 }
 
 /* C row = alpha * acc + beta * C row for the first nr (< NR) columns: a whole vector if 8 fit,
- * lanes after that, never reading C if beta == 0. The lanes go through a small array so the
- * accumulators themselves are never indexed by a variable (which would keep them in memory). */
+ * lanes after that, never reading C if beta == 0; then the epilogue ep, if any, on C's columns from
+ * `column` on. The lanes go through a small array so the accumulators themselves are never indexed
+ * by a variable (which would keep them in memory). */
 DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, float beta,
                               const tile_epilogue *ep, int column) {
     float rest[8];
@@ -249,8 +250,9 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
 }
 
 /* Writes the rows x nr tile t of the transposed problem, whose element (i, j) is c[i + j*ldc]:
- * C = alpha*t + beta*C, never reading C if beta == 0. i runs fastest, so each of the real C's rows
- * gets `rows` contiguous elements. */
+ * C = alpha*t + beta*C, never reading C if beta == 0, then the epilogue ep, if any (C's column of
+ * element (i, j) is column + i). i runs fastest, so each of the real C's rows gets `rows` contiguous
+ * elements. */
 DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][NR], int rows, int nr,
                                      float alpha, float beta, const tile_epilogue *ep, int column) {
     for (int j = 0; j < nr; j++)
