@@ -97,7 +97,7 @@ typedef struct {
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
-    int epilogue;         /* then C = f(C + bias) (dk_sgemm_bias_activation): */
+    int epilogue;          /* then C = f(C + bias) (dk_sgemm_bias_activation): */
     int epilogue_in_tiles; /* as each tile is stored, or else on each worker's rectangle */
     tile_epilogue ep;
 } gemm_problem;
@@ -501,7 +501,8 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
     /* Bias and the activations without exp go into the tile stores; the others (a longer
      * computation per element, so a pass over data in cache costs little beside it) run on each
      * worker's rectangle afterwards. */
-    g.epilogue_in_tiles = epilogue && (act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU);
+    g.epilogue_in_tiles =
+        epilogue && (act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU);
     /* Fewer than NR columns (the MLP's last layer: N = 10) leave most of every 16-wide tile idle.
      * The transposed product C^T = op(B)^T op(A)^T has those N as rows instead, and full tiles; its
      * op(A)^T must be packed, which pays from THIN_SWAP_MIN_K steps on. Each element's products and
