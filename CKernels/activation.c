@@ -145,6 +145,14 @@ DK_KERNEL static void backward_range(void *p, size_t b, size_t e) {
     }
 }
 
+DK_KERNEL void dk__activation_backward_block(float *c, ptrdiff_t ldc, int rows, int cols,
+                                             const float *out, dk_activation act, float alpha) {
+    for (int r = 0; r < rows; r++) {
+        act_args a = {.out = c + r * ldc, .inp = out + r * ldc, .dout = c + r * ldc, .act = act, .alpha = alpha};
+        backward_range(&a, 0, (size_t)cols);
+    }
+}
+
 void dk_activation_backward(float *dinp, const float *dout, const float *out, size_t n,
                             dk_activation act, float alpha) {
     if (act == DK_ACT_IDENTITY && dinp == dout) return;

@@ -49,6 +49,10 @@ void dk__parallel_for(size_t n, size_t grain, size_t align, dk_range_fn fn, void
 /// calling thread (bias may be NULL): the epilogue of dk_sgemm_bias_activation.
 void dk__bias_activation_block(float *c, ptrdiff_t ldc, int rows, int cols, const float *bias,
                                dk_activation act, float alpha);
+/// c[r, j] *= f'(x) where out[r, j] = f(x), in place over a rows x cols block, c and out with row
+/// stride ldc, on the calling thread: the epilogue of dk_sgemm_activation_backward.
+void dk__activation_backward_block(float *c, ptrdiff_t ldc, int rows, int cols, const float *out,
+                                   dk_activation act, float alpha);
 
 /* ---------------------------------------------------------------- exp */
 

@@ -17,8 +17,9 @@
  * any thread count or grid.
  *
  * Epilogue: dk_sgemm_bias_activation (a dense layer's forward) adds the bias and applies ReLU or
- * leaky ReLU in registers as the last K block's tiles are stored; the activations that need an exp
- * run on each worker's rectangle once it is done, on the thread that computed it.
+ * leaky ReLU in registers as the last K block's tiles are stored, and dk_sgemm_activation_backward
+ * multiplies by their derivative the same way; the activations that need an exp run on each
+ * worker's rectangle once it is done, on the thread that computed it.
  *
  * Memory: no heap. Packing buffers are static slots, claimed per worker with an atomic flag so
  * that concurrent callers (several threads calling dk_sgemm at once) never share one.
@@ -74,11 +75,14 @@ static int claim_slot(int hint) {
 
 static void release_slot(int s) { atomic_store_explicit(&g_slot_busy[s], 0, memory_order_release); }
 
-/* The epilogue of dk_sgemm_bias_activation when it is applied to each tile as it is stored (the
- * activations that need no exp): C = f(C + bias), with the arithmetic of dk_bias_activation_forward,
- * so the bits are the same. */
+/* An epilogue applied to each tile as it is stored, for the activations that need no exp:
+ * C = f(C + bias) (dk_sgemm_bias_activation), or, with a gate, C = C * f'(x) where gate = f(x)
+ * (dk_sgemm_activation_backward). The arithmetic is that of dk_bias_activation_forward and
+ * dk_activation_backward, so the bits are the same. */
 typedef struct {
     const float *bias; /* indexed by C's column; NULL: no bias */
+    const float *gate; /* with C's row stride, the element of C at c + i at gate + i; NULL: none */
+    const float *c;
     dk_activation act; /* DK_ACT_IDENTITY, DK_ACT_RELU or DK_ACT_LEAKY_RELU */
     float slope;       /* leaky ReLU's */
 } tile_epilogue;
@@ -97,7 +101,7 @@ typedef struct {
     int kblocks, kc_step; /* K blocking: a function of K only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
     int grid_m, grid_n;   /* thread grid over C */
-    int epilogue;          /* then C = f(C + bias) (dk_sgemm_bias_activation): */
+    int epilogue;          /* then ep's function of C (see tile_epilogue): */
     int epilogue_in_tiles; /* as each tile is stored, or else on each worker's rectangle */
     tile_epilogue ep;
 } gemm_problem;
@@ -115,7 +119,14 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define STORE8(p, v) (*(v8u *)(p) = (v))
 typedef int v8i __attribute__((vector_size(32)));
 
-DK_INLINE float epilogue_scalar(float x, const tile_epilogue *ep, int column) {
+/* The epilogue of the C element at `at`, in C's column `column`, whose value is x. */
+DK_INLINE float epilogue_scalar(float x, const tile_epilogue *ep, int column, const float *at) {
+    if (ep->gate) {
+        float y = ep->gate[at - ep->c];
+        if (ep->act == DK_ACT_RELU) return y > 0.0f ? x : 0.0f;
+        if (ep->act == DK_ACT_LEAKY_RELU) return y > 0.0f ? x : ep->slope * x;
+        return x;
+    }
     if (ep->bias) x = x + ep->bias[column];
     if (ep->act == DK_ACT_RELU) return x < 0.0f ? 0.0f : x;
     if (ep->act == DK_ACT_LEAKY_RELU) return x < 0.0f ? ep->slope * x : x;
@@ -124,8 +135,16 @@ DK_INLINE float epilogue_scalar(float x, const tile_epilogue *ep, int column) {
 
 /* epilogue_scalar in place on 8 columns from `column` on; a lane-wise select keeps -0 and NaN as it
  * does. (By pointer: a vector passed by value would change the ABI of the non-AVX clone.) */
-DK_INLINE void epilogue_vector(v8 *v, const tile_epilogue *ep, int column) {
+DK_INLINE void epilogue_vector(v8 *v, const tile_epilogue *ep, int column, const float *at) {
     v8 x = *v;
+    if (ep->gate) {
+        if (ep->act != DK_ACT_IDENTITY) {
+            v8i keep = LOAD8(ep->gate + (at - ep->c)) > (v8){0};
+            v8 y = ep->act == DK_ACT_RELU ? (v8){0} : x * ep->slope;
+            *v = (v8)(((v8i)x & keep) | ((v8i)y & ~keep));
+        }
+        return;
+    }
     if (ep->bias) x = x + LOAD8(ep->bias + column);
     if (ep->act != DK_ACT_IDENTITY) {
         v8i negative = x < (v8){0};
@@ -235,7 +254,7 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
             r = LOAD8(c) + r;
         else if (beta != 0.0f)
             r = r + LOAD8(c) * beta;
-        if (ep) epilogue_vector(&r, ep, column);
+        if (ep) epilogue_vector(&r, ep, column, c);
         STORE8(c, r);
         STORE8(rest, acc[1]);
         j = 8;
@@ -245,7 +264,7 @@ DK_INLINE void store_row_edge(float *c, const v8 acc[2], int nr, float alpha, fl
     for (int l = 0; j < nr; j++, l++) {
         float v = alpha * rest[l];
         v = beta == 0.0f ? v : (beta == 1.0f ? c[j] + v : v + beta * c[j]);
-        c[j] = ep ? epilogue_scalar(v, ep, column + j) : v;
+        c[j] = ep ? epilogue_scalar(v, ep, column + j, c + j) : v;
     }
 }
 
@@ -260,7 +279,7 @@ DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][
             float *cij = c + i + j * ldc;
             float v = alpha * t[i][j];
             v = beta == 0.0f ? v : (beta == 1.0f ? *cij + v : v + beta * *cij);
-            *cij = ep ? epilogue_scalar(v, ep, column + i) : v;
+            *cij = ep ? epilogue_scalar(v, ep, column + i, cij) : v;
         }
 }
 
@@ -311,7 +330,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
                     r = LOAD8(ci + 8 * h) + r;
                 else if (beta != 0.0f)
                     r = r + LOAD8(ci + 8 * h) * beta;
-                if (ep) epilogue_vector(&r, ep, column + 8 * h);
+                if (ep) epilogue_vector(&r, ep, column + 8 * h, ci + 8 * h);
                 STORE8(ci + 8 * h, r);
             }
         }
@@ -435,8 +454,13 @@ static void gemm_task(void *ctx, int t) {
          * each worker finishes its own part while it is still in its cache. */
         int r0 = g->transposed_c ? n0 : m0, r1 = g->transposed_c ? n1 : m1;
         int c0 = g->transposed_c ? m0 : n0, c1 = g->transposed_c ? m1 : n1;
-        dk__bias_activation_block(g->C + r0 * g->ldc + c0, g->ldc, r1 - r0, c1 - c0,
-                                  g->ep.bias ? g->ep.bias + c0 : NULL, g->ep.act, g->ep.slope);
+        float *c = g->C + r0 * g->ldc + c0;
+        if (g->ep.gate)
+            dk__activation_backward_block(c, g->ldc, r1 - r0, c1 - c0, g->ep.gate + (c - g->C),
+                                          g->ep.act, g->ep.slope);
+        else
+            dk__bias_activation_block(c, g->ldc, r1 - r0, c1 - c0,
+                                      g->ep.bias ? g->ep.bias + c0 : NULL, g->ep.act, g->ep.slope);
     }
 }
 
@@ -484,11 +508,14 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 /* dk_sgemm, with the epilogue of dk_sgemm_bias_activation when `epilogue` is set. */
 static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc, int epilogue,
-                  const float *bias, dk_activation act, float act_alpha) {
+                  const float *bias, const float *gate, dk_activation act, float act_alpha) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, ldc, M, N, beta);
-        if (epilogue) dk__bias_activation_block(C, ldc, M, N, bias, act, act_alpha);
+        if (epilogue && gate)
+            dk__activation_backward_block(C, ldc, M, N, gate, act, act_alpha);
+        else if (epilogue)
+            dk__bias_activation_block(C, ldc, M, N, bias, act, act_alpha);
         return;
     }
     gemm_problem g = {
@@ -496,11 +523,11 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
         .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
         .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
         .C = C, .ldc = ldc,
-        .epilogue = epilogue, .ep = {.bias = bias, .act = act, .slope = act_alpha},
+        .epilogue = epilogue, .ep = {.bias = bias, .gate = gate, .c = C, .act = act, .slope = act_alpha},
     };
-    /* Bias and the activations without exp go into the tile stores; the others (a longer
-     * computation per element, so a pass over data in cache costs little beside it) run on each
-     * worker's rectangle afterwards. */
+    /* The activations without exp go into the tile stores; the others (a longer computation per
+     * element, so a pass over data in cache costs little beside it) run on each worker's rectangle
+     * afterwards. */
     g.epilogue_in_tiles =
         epilogue && (act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU);
     /* Fewer than NR columns (the MLP's last layer: N = 10) leave most of every 16-wide tile idle.
@@ -526,11 +553,17 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 
 void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, NULL, DK_ACT_IDENTITY, 0.0f);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, NULL, NULL, DK_ACT_IDENTITY, 0.0f);
 }
 
 void dk_sgemm_bias_activation(int trans_a, int trans_b, int M, int N, int K, float alpha,
                               const float *A, int lda, const float *B, int ldb, float beta, float *C,
                               int ldc, const float *bias, dk_activation act, float act_alpha) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, bias, act, act_alpha);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, bias, NULL, act, act_alpha);
+}
+
+void dk_sgemm_activation_backward(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                  const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                                  int ldc, const float *out, dk_activation act, float act_alpha) {
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, NULL, out, act, act_alpha);
 }

@@ -79,6 +79,14 @@ void dk_sgemm_bias_activation(int trans_a, int trans_b, int M, int N, int K,
 /// (every supported activation's derivative is a function of its output). dinp may equal dout.
 void dk_activation_backward(float *dinp, const float *dout, const float *out, size_t n,
                             dk_activation act, float alpha);
+/// dk_sgemm followed by C[i,j] = C[i,j] * f'(x) where out[i,j] = f(x) (out has C's shape and row
+/// stride ldc; act and alpha as above): a dense layer's input gradient carried back through the
+/// activation that produced that input. Each thread finishes the part of C it computed, ReLU and
+/// leaky ReLU in registers; same bits as dk_sgemm followed by dk_activation_backward.
+void dk_sgemm_activation_backward(int trans_a, int trans_b, int M, int N, int K,
+                                  float alpha, const float *A, int lda, const float *B, int ldb,
+                                  float beta, float *C, int ldc,
+                                  const float *out, dk_activation act, float act_alpha);
 
 /* ---------------------------------------------------------------- softmax */
 

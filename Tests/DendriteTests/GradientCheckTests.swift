@@ -78,6 +78,33 @@ import Testing
         check(model.parameters, "MLP") { crossEntropy($0, model(x, on: $0)) }
     }
 
+    /// Two dense ops in a row: the second forms the first's pre-activation gradient itself (its
+    /// product times the first activation's derivative, in one backend call).
+    @Test(arguments: [Activation.relu, .leakyReLU(alpha: 0.2), .sigmoid, .tanh, .elu(), .selu, .identity])
+    func denseAfterDense(_ first: Activation) {
+        let x = randomVariable(Shape(5, 4), seed: 13), w1 = randomVariable(Shape(4, 6), seed: 14)
+        let b1 = randomVariable(Shape([6]), seed: 15, scale: 0.5), w2 = randomVariable(Shape(6, 3), seed: 16)
+        let b2 = randomVariable(Shape([3]), seed: 17, scale: 0.5)
+        check([x, w1, b1, w2, b2], "dense \(first) → dense tanh") { tape in
+            crossEntropy(tape, tape.dense(tape.dense(x, w1, b1, first), w2, b2, .tanh))
+        }
+    }
+
+    /// A dense op's output read by two ops: its gradient is the sum of both, and its own backward
+    /// applies the activation's derivative (the fused path is only for a single reader).
+    @Test func denseOutputReadTwice() {
+        let x = randomVariable(Shape(5, 4), seed: 18), w1 = randomVariable(Shape(4, 5), seed: 19)
+        let b1 = randomVariable(Shape([5]), seed: 20, scale: 0.5), w2 = randomVariable(Shape(5, 3), seed: 21)
+        let b2 = randomVariable(Shape([3]), seed: 22, scale: 0.5), w3 = randomVariable(Shape(5, 5), seed: 23)
+        check([x, w1, b1, w2, b2, w3], "dense output read twice") { tape in
+            let u = tape.dense(x, w1, b1, .relu)
+            let v = tape.matmul(u, w3)
+            // Recorded last, this dense op's backward runs first, while u has no gradient yet.
+            let p = tape.dense(u, w2, b2, .relu)
+            return crossEntropy(tape, tape.matmul(v, p))
+        }
+    }
+
     /// A weight used by two matmuls receives the sum of both contributions.
     @Test func gradientsAccumulateOverUses() {
         let x = randomVariable(Shape(5, 3), seed: 11)

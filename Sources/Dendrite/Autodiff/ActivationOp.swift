@@ -62,16 +62,23 @@ extension Tape {
 
 extension Activation {
     /// Profiler names: static strings, so recording them never allocates.
-    var names: (forward: StaticString, backward: StaticString, biasForward: StaticString, denseForward: StaticString) {
+    var names: (forward: StaticString, backward: StaticString, biasForward: StaticString, denseForward: StaticString,
+                denseBackwardInputs: StaticString) {
         switch self {
-        case .identity: ("identity.forward", "identity.backward", "bias_add.forward", "matmul_bias.forward")
-        case .relu: ("relu.forward", "relu.backward", "bias_relu.forward", "matmul_bias_relu.forward")
+        case .identity: ("identity.forward", "identity.backward", "bias_add.forward", "matmul_bias.forward",
+                         "matmul.backward.inputs")
+        case .relu: ("relu.forward", "relu.backward", "bias_relu.forward", "matmul_bias_relu.forward",
+                     "matmul_relu.backward.inputs")
         case .leakyReLU: ("leaky_relu.forward", "leaky_relu.backward", "bias_leaky_relu.forward",
-                          "matmul_bias_leaky_relu.forward")
-        case .sigmoid: ("sigmoid.forward", "sigmoid.backward", "bias_sigmoid.forward", "matmul_bias_sigmoid.forward")
-        case .tanh: ("tanh.forward", "tanh.backward", "bias_tanh.forward", "matmul_bias_tanh.forward")
-        case .elu: ("elu.forward", "elu.backward", "bias_elu.forward", "matmul_bias_elu.forward")
-        case .selu: ("selu.forward", "selu.backward", "bias_selu.forward", "matmul_bias_selu.forward")
+                          "matmul_bias_leaky_relu.forward", "matmul_leaky_relu.backward.inputs")
+        case .sigmoid: ("sigmoid.forward", "sigmoid.backward", "bias_sigmoid.forward", "matmul_bias_sigmoid.forward",
+                        "matmul_sigmoid.backward.inputs")
+        case .tanh: ("tanh.forward", "tanh.backward", "bias_tanh.forward", "matmul_bias_tanh.forward",
+                     "matmul_tanh.backward.inputs")
+        case .elu: ("elu.forward", "elu.backward", "bias_elu.forward", "matmul_bias_elu.forward",
+                    "matmul_elu.backward.inputs")
+        case .selu: ("selu.forward", "selu.backward", "bias_selu.forward", "matmul_bias_selu.forward",
+                     "matmul_selu.backward.inputs")
         }
     }
 }

@@ -1,6 +1,8 @@
 // dense: out = f(x·weight + bias) as one backend call, with no buffer for the product.
 // Backward: dz = dout·f'(out) (from the output alone; dout itself for the identity), then
-// dbias = Σ_rows dz and the matmul rule on dz.
+// dbias = Σ_rows dz and the matmul rule on dz. When x was computed by another dense op with an
+// activation g and this op is its only reader, dx is formed as (dz·weightᵀ)·g'(x) in one backend
+// call, and that op's backward takes it as its own dz: ReLU's backward then costs no pass of its own.
 
 extension Tape {
     /// A dense layer's forward: `activation(biasAdd(matmul(x, weight), bias))` in one op.
@@ -16,13 +18,14 @@ extension Tape {
             backend.denseForward(out: y, x: x.value.pointer, weight: weight.value.pointer, bias: bias.value.pointer,
                                  m: m, n: n, k: k, activation: activation)
         }
+        out.producingActivation = activation
         if out.requiresGrad { record(.dense(x: x, weight: weight, bias: bias, out: out, activation)) }
         return out
     }
 
     func backwardDense(x: Variable, weight: Variable, bias: Variable, out: Variable, _ activation: Activation) {
         let dz: UnsafePointer<Float>
-        if activation == .identity {
+        if activation == .identity || out.gradientIsBeforeActivation {
             dz = UnsafePointer(out.grad!.mutablePointer)
         } else {
             let scratch = output(out.value.shape, requiresGrad: false).value.mutablePointer
@@ -30,6 +33,20 @@ extension Tape {
             dz = UnsafePointer(scratch)
         }
         if bias.requiresGrad { accumulateBiasGradient(bias, dout: dz, shape: out.value.shape) }
-        backwardMatmul(a: x, b: weight, dout: dz)
+        backwardMatmulB(a: x, b: weight, dout: dz)
+        if let previous = x.producingActivation, previous != .identity, x.requiresGrad, !x.hasGradient,
+           x.readers == 1 {
+            let m = x.value.shape.rows, k = x.value.shape.cols, n = weight.value.shape.cols
+            let dx = x.gradientBuffer()
+            profiled(profiler, previous.names.denseBackwardInputs, .backward, m: m, n: k, k: n,
+                     flops: 2 * Double(m * n * k)) {
+                backend.denseBackwardInputs(dinput: dx, dout: dz, weight: weight.value.pointer, output: x.value.pointer,
+                                            m: m, n: n, k: k, activation: previous)
+            }
+            x.hasGradient = true
+            x.gradientIsBeforeActivation = true
+        } else {
+            backwardMatmulA(a: x, b: weight, dout: dz)
+        }
     }
 }

@@ -18,6 +18,12 @@ extension Tape {
 
     /// Gradients of a·b given `dout`, the (M,N) gradient of its result.
     func backwardMatmul(a: Variable, b: Variable, dout: UnsafePointer<Float>) {
+        backwardMatmulB(a: a, b: b, dout: dout)
+        backwardMatmulA(a: a, b: b, dout: dout)
+    }
+
+    /// db = aᵀ·dout.
+    func backwardMatmulB(a: Variable, b: Variable, dout: UnsafePointer<Float>) {
         let m = a.value.shape.rows, k = a.value.shape.cols, n = b.value.shape.cols
         if b.requiresGrad {
             let accumulate = b.hasGradient
@@ -28,6 +34,11 @@ extension Tape {
             }
             b.hasGradient = true
         }
+    }
+
+    /// da = dout·bᵀ.
+    func backwardMatmulA(a: Variable, b: Variable, dout: UnsafePointer<Float>) {
+        let m = a.value.shape.rows, k = a.value.shape.cols, n = b.value.shape.cols
         if a.requiresGrad {
             let accumulate = a.hasGradient
             let da = a.gradientBuffer()

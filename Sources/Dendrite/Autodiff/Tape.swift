@@ -39,8 +39,9 @@ public final class Tape: @unchecked Sendable {
         // A reshape shares its input's storage; dropping the view lets that buffer be rewritten in place.
         for view in views { view.value = Tensor.empty }
         views.removeAll(keepingCapacity: true)
+        for record in records { record.forEachInput { $0.readers = 0 } }
         records.removeAll(keepingCapacity: true)
-        for slot in slots[..<cursor] { slot.hasGradient = false }
+        for slot in slots[..<cursor] { slot.zeroGradient() }
         cursor = 0
     }
 
@@ -57,7 +58,9 @@ public final class Tape: @unchecked Sendable {
         if cursor < slots.count {
             slot = slots[cursor]
             slot.requiresGrad = requiresGrad
-            slot.hasGradient = false
+            slot.zeroGradient()
+            slot.readers = 0
+            slot.producingActivation = nil
         } else {
             slot = Variable(Tensor.empty, requiresGrad: requiresGrad)
             slots.append(slot)
@@ -67,7 +70,9 @@ public final class Tape: @unchecked Sendable {
     }
 
     func record(_ record: Record) {
-        if isRecording { records.append(record) }
+        guard isRecording else { return }
+        records.append(record)
+        record.forEachInput { $0.readers += 1 }
     }
 
     /// Whether an op on these inputs needs its backward rule (two overloads: variadics would allocate).
@@ -85,6 +90,19 @@ public final class Tape: @unchecked Sendable {
             let pointer = scratch.value.mutablePointer
             write(pointer)
             backend.addInPlace(x.grad!.mutablePointer, pointer, count: x.value.count)
+        }
+    }
+}
+
+extension Tape.Record {
+    /// Calls body on each variable the op reads (once per operand: x·x reads x twice).
+    func forEachInput(_ body: (Variable) -> Void) {
+        switch self {
+        case .matmul(let a, let b, _): body(a); body(b)
+        case .dense(let x, let weight, let bias, _, _): body(x); body(weight); body(bias)
+        case .biasAdd(let x, let bias, _), .biasActivation(let x, let bias, _, _): body(x); body(bias)
+        case .activation(let x, _, _), .reshape(let x, _): body(x)
+        case .softmaxCrossEntropy(let logits, _, _): body(logits)
         }
     }
 }

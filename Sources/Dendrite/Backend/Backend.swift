@@ -23,6 +23,14 @@ public protocol Backend: AnyObject, Sendable {
     func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation)
 
+    /// dinput (m,k) = (dout (m,n) · weight (k,n)ᵀ) ⊙ f'(x), with f' taken from output = f(x) (m,k), all
+    /// contiguous: a dense layer's input gradient carried back through the activation that produced
+    /// its input. ``CBackend`` runs it as one kernel; the default is the product, then
+    /// ``activationBackward(dinput:doutput:output:count:activation:)`` in place.
+    func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                             weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                             m: Int, n: Int, k: Int, activation: Activation)
+
     func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                  rows: Int, cols: Int)
     func biasBackward(dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -69,6 +77,22 @@ extension Backend {
     public func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation) {
         denseForwardUnfused(out: out, x: x, weight: weight, bias: bias, m: m, n: n, k: k, activation: activation)
+    }
+
+    public func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                    m: Int, n: Int, k: Int, activation: Activation) {
+        denseBackwardInputsUnfused(dinput: dinput, dout: dout, weight: weight, output: output, m: m, n: n, k: k,
+                                   activation: activation)
+    }
+
+    /// `denseBackwardInputs` as two kernels: the product, then the activation's derivative in place.
+    public func denseBackwardInputsUnfused(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                           weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                           m: Int, n: Int, k: Int, activation: Activation) {
+        sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dout, lda: n, b: weight, ldb: n,
+              beta: 0, c: dinput, ldc: k)
+        activationBackward(dinput: dinput, doutput: dinput, output: output, count: m * k, activation: activation)
     }
 
     /// `denseForward` as two kernels: the product, then bias and activation in place.

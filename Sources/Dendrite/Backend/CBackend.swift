@@ -29,6 +29,13 @@ public class CBackend: Backend, @unchecked Sendable {
                                  Int32(n), bias, activation.cKind, activation.alpha)
     }
 
+    public func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                    m: Int, n: Int, k: Int, activation: Activation) {
+        dk_sgemm_activation_backward(0, 1, Int32(m), Int32(k), Int32(n), 1, dout, Int32(n), weight, Int32(n), 0,
+                                     dinput, Int32(k), output, activation.cKind, activation.alpha)
+    }
+
     public func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         rows: Int, cols: Int) {
         dk_bias_add(out, input, bias, Int32(rows), Int32(cols))

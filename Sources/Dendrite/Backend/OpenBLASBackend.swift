@@ -58,6 +58,14 @@ public final class OpenBLASBackend: CBackend, @unchecked Sendable {
                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// OpenBLAS's product, then the C activation backward kernel.
+    public override func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                             weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                             m: Int, n: Int, k: Int, activation: Activation) {
+        denseBackwardInputsUnfused(dinput: dinput, dout: dout, weight: weight, output: output, m: m, n: n, k: k,
+                                   activation: activation)
+    }
+
     /// OpenBLAS's product, then the C bias + activation kernel.
     public override func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
