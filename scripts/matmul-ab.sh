@@ -11,8 +11,10 @@ omp_include=$(ls -d /usr/lib/llvm-*/lib/clang/*/include 2>/dev/null | head -1)
 flags=(-O3 -fopenmp -ICKernels/include -ICKernels ${omp_include:+-I"$omp_include"})
 git show "$rev:CKernels/matmul.c" > "$work/old.c"
 clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_old -Ddk_sgemm_bias_activation=dk_sgemm_bias_activation_old \
+  -Ddk_sgemm_activation_backward=dk_sgemm_activation_backward_old \
   -c "$work/old.c" -o "$work/old.o"
 clang "${flags[@]}" -Ddk_sgemm=dk_sgemm_new -Ddk_sgemm_bias_activation=dk_sgemm_bias_activation_new \
+  -Ddk_sgemm_activation_backward=dk_sgemm_activation_backward_new \
   -c CKernels/matmul.c -o "$work/new.o"
 # The runtime, and the activations that dk_sgemm_bias_activation's epilogue calls.
 clang "${flags[@]}" -c CKernels/runtime.c -o "$work/runtime.o"
