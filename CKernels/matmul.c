@@ -386,6 +386,10 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                     /* Full panels of untransposed B are packed by the first tile that reads them. */
                     int packing = g->csb == 1 && ic == m0 && nr == NR;
                     const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
+                    /* With a single row block, the tiles right after a panel's packing are its only
+                     * readers, so one panel's room serves every panel: it stays in L1, and the block's
+                     * other panels take no room in L2 (+1 % on NN 128x784x256, scripts/matmul-ab.sh). */
+                    float *panel = packing && m1 - m0 <= MC ? pb : pb + jr * kc;
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
                         float *ctile = cblk + ir * c_row + jr * c_col;
@@ -394,10 +398,10 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                         /* C's column of the tile's first element: the problem's row when transposed. */
                         int column = TRANSPOSED_C ? ic + ir : jc + jr;
                         if (packing && ir == 0)
-                            tile(mr, kc, at, rs, cs, bsrc, g->rsb, pb + jr * kc, ctile, g->ldc,
+                            tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc,
                                  TRANSPOSED_C, 1, nr, g->alpha, beta, ep, column);
                         else
-                            tile(mr, kc, at, rs, cs, pb + jr * kc, NR, NULL, ctile, g->ldc,
+                            tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc,
                                  TRANSPOSED_C, 0, nr, g->alpha, beta, ep, column);
                         ir += mr;
                     }
