@@ -3,7 +3,7 @@ import Dendrite
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Print test loss and accuracy of a checkpoint.")
+        commandName: "eval", abstract: "Print test loss and accuracy of a checkpoint.", aliases: ["evaluate"])
 
     @Option(help: "A checkpoint written by `dendrite train`.")
     var checkpoint: String

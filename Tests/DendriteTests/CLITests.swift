@@ -74,6 +74,24 @@ import Testing
         try expectError(["train", "--data", "/nonexistent", "--checkpoint-dir", temporaryFolder()], mentioning: "/nonexistent")
     }
 
+    /// `eval` (and its alias `evaluate`) on the checkpoint a run ends with prints the test loss and accuracy
+    /// that the run printed last.
+    @Test func evalReproducesTheRunsTestLoss() throws {
+        let folder = temporaryFolder()
+        let (status, output) = try dendrite(["train", "--data", CLITests.data, "--batch-size", "16",
+                                             "--checkpoint-dir", folder, "--log-every", "0"])
+        #expect(status == 0, "\(output)")
+        let lastLine = try #require(output.split(separator: "\n").last { $0.hasPrefix("test_loss: ") })
+        let figures = try #require(lastLine.split(separator: " (").first)
+        let checkpoint = try #require(Checkpoint.files(in: folder).last)
+        for command in ["eval", "evaluate"] {
+            let evaluated = try dendrite([command, "--checkpoint", checkpoint, "--data", CLITests.data])
+            #expect(evaluated.status == 0 && evaluated.output.hasPrefix(figures + " ("), "\(command): \(evaluated.output)")
+        }
+        try expectError(["eval", "--checkpoint", "\(folder)/none.safetensors", "--data", CLITests.data],
+                        mentioning: "\(folder)/none.safetensors")
+    }
+
     /// A diverging run stops naming the step and the op, and keeps its earlier checkpoints loadable.
     @Test(arguments: [["--lr", "1e6"], ["--optimizer", "sgd", "--lr", "1e30"]]) func divergenceStops(flags: [String]) throws {
         let folder = temporaryFolder()
