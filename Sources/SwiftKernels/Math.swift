@@ -117,19 +117,21 @@ func vexpm1(_ x: Vec) -> Vec {
     return large.replacing(with: small, where: vabs(x) .< 0.5)
 }
 
-/// tanh lane-wise: an odd polynomial for |x| < 0.625 (no cancellation near 0), otherwise
-/// 1 − 2/(e^{2|x|} + 1) with the sign of x.
+/// tanh lane-wise: x·P(x²)/Q(x²), the C kernels' rational fit (scripts/fit-tanh.py; at most 5 ulp).
+/// x is clamped to ±8, which keeps |tanh| below 1 so that 1 − y² stays non-negative; NaN propagates.
 @inline(__always)
 func vtanh(_ x: Vec) -> Vec {
-    let absX = vabs(x)
-    let s = x * x
-    var p = Vec(repeating: -5.70498872745e-3)
-    p = mulAdd(p, s, 2.06390887954e-2)
-    p = mulAdd(p, s, -5.37397155531e-2)
-    p = mulAdd(p, s, 1.33314422036e-1)
-    p = mulAdd(p, s, -3.33332819422e-1)
-    let small = mulAdd(p * s, x, x)
-    let magnitude = 1 - 2 / (vexp(absX + absX) + 1)
-    let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | (unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000), to: Vec.self)
-    return large.replacing(with: small, where: absX .< 0.625)
+    let xc = vmin(vmax(x, Vec(repeating: -8)), Vec(repeating: 8))
+    let s = xc * xc
+    var p = Vec(repeating: 1.523055282e-08)
+    p = mulAdd(p, s, 2.189474981e-05)
+    p = mulAdd(p, s, 3.571602982e-03)
+    p = mulAdd(p, s, 1.344450265e-01)
+    p = mulAdd(p, s, 1)
+    var q = Vec(repeating: 8.522498547e-07)
+    q = mulAdd(q, s, 3.411300422e-04)
+    q = mulAdd(q, s, 2.616446279e-02)
+    q = mulAdd(q, s, 4.677782953e-01)
+    q = mulAdd(q, s, 1)
+    return xc * p / q
 }
