@@ -189,6 +189,7 @@ DK_KERNEL static void cross_entropy_rows(void *p, size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r++) {
         const float *x = a->inp + r * n;
         size_t label = (size_t)a->labels[r];
+        float x_label = x[label]; /* read before dlogits, which may be logits, is written */
         int more = r + 1 < r1; /* the last row prefetches itself: no address past the arrays */
         const float *ahead = more ? x + n : x;
         float mx = row_max(x, n);
@@ -205,7 +206,7 @@ DK_KERNEL static void cross_entropy_rows(void *p, size_t r0, size_t r1) {
             sum = row_sum_exp(x, n, mx, ahead, NULL);
         }
         /* -log softmax[label] = (max - x[label]) + log(sum): no exp of large values, no log(0). */
-        a->losses[r] = (mx - x[label]) + logf(sum);
+        a->losses[r] = (mx - x_label) + logf(sum);
     }
 }
 

@@ -102,7 +102,8 @@ void dk_log_softmax_backward(float *dinp, const float *dout, const float *out, i
 /// Fused softmax cross-entropy over a batch, forward and gradient in one pass.
 /// logits (rows,cols), labels (rows) in [0, cols). Writes losses[r] = -log_softmax(logits)[r, label]
 /// and, when dlogits != NULL, dlogits[r,c] = (softmax[r,c] - onehot[r,c]) * grad_scale
-/// (grad_scale = 1/rows gives the gradient of the mean). Returns the mean loss, summed in order.
+/// (grad_scale = 1/rows gives the gradient of the mean); dlogits may equal logits. Returns the mean
+/// loss, summed in order.
 double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logits,
                                 const int32_t *labels, int rows, int cols, float grad_scale);
 /// out[r] = index of the largest value of row r (first one on ties).

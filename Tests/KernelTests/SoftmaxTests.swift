@@ -226,6 +226,16 @@ struct SoftmaxTests {
                             "softmax all-equal uniform[\(backend)]", shape: shape)
             }
 
+            // In place (dlogits = logits): the same bits, losses included.
+            var inPlace = x
+            var lossesInPlace = [Float](repeating: .nan, count: rows)
+            inPlace.withUnsafeMutableBufferPointer { p in
+                _ = be.softmaxCrossEntropy(losses: &lossesInPlace, dlogits: p.baseAddress!, logits: p.baseAddress!,
+                                           labels: labels, rows: rows, cols: cols, gradScale: scale)
+            }
+            expectBitwiseEqual(inPlace, dlogits, "crossEntropy dlogits in place[\(backend)]", shape: shape)
+            expectBitwiseEqual(lossesInPlace, losses, "crossEntropy losses in place[\(backend)]", shape: shape)
+
             // Without dlogits: the same losses and mean.
             var lossesOnly = [Float](repeating: .nan, count: rows)
             let meanOnly = be.softmaxCrossEntropy(losses: &lossesOnly, dlogits: nil, logits: x, labels: labels,
