@@ -106,14 +106,9 @@ extension SwiftKernels {
         @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: x * alpha, where: x .< 0) }
     }
 
-    /// With e = exp(−|x|) ≤ 1: 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, so exp never
-    /// overflows and tiny (even subnormal) results for very negative x stay accurate.
+    /// 1/(1 + e^−x), the C kernels' formula: e^−x is +inf below x ≈ −88.4, which gives 0.
     private struct Sigmoid: LaneMap {
-        @inline(__always) func callAsFunction(_ x: Vec) -> Vec {
-            let e = vexp(-vabs(x))
-            let r = 1 / (1 + e)
-            return r.replacing(with: e * r, where: x .< 0)
-        }
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { 1 / (1 + vexp(-x)) }
     }
 
     private struct Tanh: LaneMap { @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vtanh(x) } }

@@ -2,10 +2,10 @@
 //
 // Written with lane-wise IEEE operations only, so a value's result does not depend on which lane
 // or which vector it sits in: tails go through the same code via `loadPartial`, which keeps
-// elementwise results identical however the work is split. Accuracy is ~1-2 ulp (Cephes-style
-// range reduction and polynomials). The stdlib's `pointwiseMin/Max`, `.max()` and
-// `.squareRoot()` on SIMD types are per-lane scalar code on baseline x86-64, so the kernels use
-// the compare-and-select helpers below instead.
+// elementwise results identical however the work is split. exp, expm1 and tanh use the C kernels'
+// formulas and constants (CKernels/internal.h, activation.c): 1-5 ulp. The stdlib's
+// `pointwiseMin/Max`, `.max()` and `.squareRoot()` on SIMD types are per-lane scalar code on
+// baseline x86-64, so the kernels use the compare-and-select helpers below instead.
 
 typealias Vec = SIMD8<Float>
 
@@ -14,12 +14,6 @@ func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
 
 @inline(__always)
 func vmin(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .< a) }
-
-/// |x| lane-wise, by clearing the sign bit.
-@inline(__always)
-func vabs(_ x: Vec) -> Vec {
-    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec.self)
-}
 
 /// Largest lane (NaN lanes are skipped unless lane 0 is NaN).
 @inline(__always)
@@ -69,52 +63,46 @@ func squareRoot(nonNegative x: Vec) -> Vec {
     return (x * y).replacing(with: x, where: (x .== 0) .| (x .== .infinity))
 }
 
-/// e^x lane-wise. Overflows to +inf above 88.72, underflows (through subnormals) to 0 below
-/// -103.97, propagates NaN.
+/// x = n·ln2 + r with |r| ≤ ln2/2, the C kernels' dk__exp_reduce: adding 1.5·2²³ + 127 rounds
+/// x·log2(e) to n + 127 in the sum's low mantissa bits, so shifting the sum left by 23 gives 2ⁿ.
+/// x must be clamped so that n + 127 stays in [0, 255] (see vexp).
 @inline(__always)
-func vexp(_ x: Vec) -> Vec {
-    let hi: Float = 88.72283, lo: Float = -103.97208
-    let xc = vmin(vmax(x, Vec(repeating: lo)), Vec(repeating: hi))
-    // n = round(x / ln2) with the 1.5·2^23 trick: the sum's low mantissa bits hold n.
-    let shifter: Float = 12582912
-    let t = mulAdd(xc, Vec(repeating: 1.44269504088896341), shifter)
-    let n = t - shifter
-    // r = x − n·ln2 with ln2 split in two so the product is exact enough.
-    var r = mulAdd(n, Vec(repeating: -0.693359375), xc)
+func expReduce(_ x: Vec) -> (r: Vec, scale: Vec) {
+    let magic: Float = 12583039
+    let t = mulAdd(x, Vec(repeating: 1.44269504088896341), magic)
+    let n = t - magic
+    // ln2 split in a part exact in Float and a correction, so r keeps full precision.
+    var r = mulAdd(n, Vec(repeating: -0.693359375), x)
     r = mulAdd(n, Vec(repeating: 2.12194440e-4), r)
-    var p: Vec = Vec(repeating: 1.9875691500e-4)
-    p = mulAdd(p, r, 1.3981999507e-3)
-    p = mulAdd(p, r, 8.3334519073e-3)
-    p = mulAdd(p, r, 4.1665795894e-2)
-    p = mulAdd(p, r, 1.6666665459e-1)
-    p = mulAdd(p, r, 5.0000001201e-1)
-    p = mulAdd(p, r * r, r) + 1
-    // 2^n in two halves so n in [-150, 128] never leaves the normal exponent range.
-    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    let n1 = ni &>> 1, n2 = ni &- n1
-    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: Vec.self)
-    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: Vec.self)
-    var y = p * s1 * s2
-    y.replace(with: .infinity, where: x .> hi)
-    y.replace(with: 0, where: x .< lo)
-    y.replace(with: x, where: x .!= x)
-    return y
+    return (r, unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23, to: Vec.self))
 }
 
-/// e^x − 1 lane-wise, accurate near 0 (a Taylor polynomial for |x| < 0.5, where exp(x) − 1
-/// would cancel).
+/// e^x lane-wise, the C kernels' dk__exp (degree-5 polynomial, 1.05e-7 relative error): +inf above
+/// about 88.38, 0 below about −87.7 (subnormal results are flushed), NaN propagates.
+@inline(__always)
+func vexp(_ x: Vec) -> Vec {
+    // n + 127 = 0 below −88 makes the factor 0; 255 above 88.9 makes it +inf. NaN passes vmin/vmax.
+    let (r, scale) = expReduce(vmin(vmax(x, Vec(repeating: -88)), Vec(repeating: 88.9)))
+    var p = Vec(repeating: 8.312477730e-3)
+    p = mulAdd(p, r, 4.189055040e-2)
+    p = mulAdd(p, r, 1.666711569e-1)
+    p = mulAdd(p, r, 4.999922812e-1)
+    p = mulAdd(p, r, 1)
+    return mulAdd(p, r, 1) * scale
+}
+
+/// e^x − 1 lane-wise without cancellation near 0, the C kernels' dk__expm1: 2ⁿ·(eʳ − 1) + (2ⁿ − 1)
+/// with eʳ − 1 = r + r²·q(r). Saturates at e^88.3 − 1 instead of overflowing; −1 below −88.
 @inline(__always)
 func vexpm1(_ x: Vec) -> Vec {
-    var p = Vec(repeating: 1.0 / 40320)
-    p = mulAdd(p, x, 1.0 / 5040)
-    p = mulAdd(p, x, 1.0 / 720)
-    p = mulAdd(p, x, 1.0 / 120)
-    p = mulAdd(p, x, 1.0 / 24)
-    p = mulAdd(p, x, 1.0 / 6)
-    p = mulAdd(p, x, 0.5)
-    let small = mulAdd(p, x * x, x)
-    let large = vexp(x) - 1
-    return large.replacing(with: small, where: vabs(x) .< 0.5)
+    let (r, scale) = expReduce(vmin(vmax(x, Vec(repeating: -88)), Vec(repeating: 88.3)))
+    var q = Vec(repeating: 1.388250967e-3)
+    q = mulAdd(q, r, 8.366580121e-3)
+    q = mulAdd(q, r, 4.166720062e-2)
+    q = mulAdd(q, r, 1.666654348e-1)
+    q = mulAdd(q, r, 4.999999702e-1)
+    let expm1R = mulAdd(r * r, q, r)
+    return mulAdd(scale, expm1R, scale - 1)
 }
 
 /// tanh lane-wise: x·P(x²)/Q(x²), the C kernels' rational fit (scripts/fit-tanh.py; at most 5 ulp).

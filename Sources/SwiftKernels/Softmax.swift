@@ -32,12 +32,8 @@ extension SwiftKernels {
         func run(row r: Int) {
             let x = input + r * cols, y = out + r * cols
             let m = Vec(repeating: rowMax(x, cols))
-            let s = Vec(repeating: rowSum(cols) { i, n in
-                let e = vexp(loadLanes(x + i, n) - m)
-                storeLanes(y + i, e, n)
-                return e
-            })
-            mapRow(cols) { i, n in storeLanes(y + i, loadLanes(y + i, n) / s, n) }
+            let inverse = Vec(repeating: 1 / rowExpSum(y, x, cols, max: m))
+            mapRow(cols) { i, n in storeLanes(y + i, loadLanes(y + i, n) * inverse, n) }
         }
     }
 
@@ -125,16 +121,22 @@ extension SwiftKernels {
             assert(label >= 0 && label < cols, "label out of range")
             let mScalar = rowMax(x, cols)
             let m = Vec(repeating: mScalar)
-            let sumExp = rowSum(cols) { i, n in vexp(loadLanes(x + i, n) - m) }
+            let xLabel = x[label]  // read before dlogits, which may be logits, is written
+            let sumExp: Float
+            if let dlogits {
+                // The exps go into dlogits, then are scaled in place: one exp per element.
+                let d = dlogits + r * cols
+                sumExp = rowExpSum(d, x, cols, max: m)
+                let inverse = 1 / sumExp
+                let pLabel = d[label] * inverse
+                let scale = Vec(repeating: inverse) * gradScale
+                mapRow(cols) { i, n in storeLanes(d + i, loadLanes(d + i, n) * scale, n) }
+                d[label] = (pLabel - 1) * gradScale
+            } else {
+                sumExp = rowSum(cols) { i, n in vexp(loadLanes(x + i, n) - m) }
+            }
             // In Double: m − x[label] is exact there, and the log of the sum keeps its precision.
-            losses[r] = Float(Double(mScalar) - Double(x[label]) + log(Double(sumExp)))
-            guard let dlogits else { return }
-            let d = dlogits + r * cols
-            let s = Vec(repeating: sumExp), scale = Vec(repeating: gradScale)
-            // The label's probability through the same lane code as the rest of the row.
-            let pLabel = (vexp(Vec(repeating: x[label]) - m) / s)[0]
-            mapRow(cols) { i, n in storeLanes(d + i, (vexp(loadLanes(x + i, n) - m) / s) * scale, n) }
-            d[label] = (pLabel - 1) * gradScale
+            losses[r] = Float(Double(mScalar) - Double(xLabel) + log(Double(sumExp)))
         }
     }
 
@@ -196,6 +198,17 @@ extension SwiftKernels {
             acc += term(i, n - i).replacing(with: 0, where: .!valid)
         }
         return acc.sum()
+    }
+
+    /// y[i] = e^(x[i] − m) over 0..<n, returning their sum (in rowSum's order); y may equal x.
+    @inline(__always)
+    private static func rowExpSum(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
+                                  max m: Vec) -> Float {
+        rowSum(n) { i, lanes in
+            let e = vexp(loadLanes(x + i, lanes) - m)
+            storeLanes(y + i, e, lanes)
+            return e
+        }
     }
 
     @inline(__always)
