@@ -3,7 +3,7 @@
 // against central finite differences (Double, on the reference forward; and Float, on the
 // backend's own forward), plus in-place calls.
 //
-// Forward tolerance: 1e-6 + 4e-6·|f(x)| (the kernels use ~1–2 ulp polynomial exp/tanh).
+// Forward tolerance: 1e-6 + 4e-6·|f(x)| (the kernels' exp is within ~2 ulp, their rational tanh 5).
 
 import Dendrite
 import Foundation
@@ -52,6 +52,10 @@ struct ActivationTests {
         expectClose(out, expected, atol: forwardAtol, rtol: forwardRtol,
                     "activationForward[\(backend)] \(act)", shape: "n=\(x.count)")
         #expect(out.allSatisfy { $0.isFinite }, "activationForward[\(backend)] \(act): non-finite output")
+        if case .tanh = act.activation {
+            // The backward pass's 1 − y² must not turn negative, even where tanh rounds to ±1.
+            #expect(out.allSatisfy { abs($0) <= 1 }, "activationForward[\(backend)] tanh: |y| > 1")
+        }
 
         // In place (out == input) gives the same values.
         var inPlace = x
