@@ -24,7 +24,7 @@ enum Ceilings {
     }
 
     /// One FMA-peak sample, taken between a case's samples. The machine's clock moves with what its
-    /// neighbours do (by 10 % within minutes here), so a FLOP-counted case is compared with the median
+    /// neighbours do, within minutes, so a FLOP-counted case is compared with the median
     /// of the peaks sampled in its own rounds, not with the best peak seen before the run.
     static func samplePeak(threads: Int, seconds: Double) -> Double {
         dk_probe_fma_gflops(Int32(threads), seconds)

@@ -36,8 +36,7 @@
 #define NR 16
 /* Cache blocking. KC: an A and a B micro-panel (MR*KC + NR*KC floats, 44 KB) stay in L1 (48 KB
  * here). MC, NC: the A block (MC*KC) and the packed B block (KC*NC) stay in L2 together (800 KB of
- * 1 MB). KC 512 over 256 (K = 784 in 2 blocks, not 4): fewer passes over C and fewer tile set-ups,
- * +1 to +4 % on K >= 784 by scripts/matmul-ab.sh. */
+ * 1 MB). KC 512 over 256 (K = 784 in 2 blocks, not 4): fewer passes over C, fewer tile set-ups. */
 #define KC 512
 #define MC 144
 #define NC 256
@@ -179,7 +178,7 @@ DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restric
 /* Height of the row panel that starts `left` rows before the end of a block: MR, except near the
  * end, where a tail of 1 to 3 rows borrows from the last full panel (6+1 -> 4+3, 6+2 -> 4+4,
  * 6+3 -> 5+4). A thin panel has few accumulators, so its FMAs wait on each other's latency, and
- * padding it to MR rows wastes the rest (128 rows = 21 x 6 + 2 lost 3 % that way). Below
+ * padding it to MR rows wastes the rest (128 rows = 21 x 6 + 2 would do 132 rows of work). Below
  * BORROW_MIN_KC steps a tile is mostly fixed cost, so one more tile costs more than a thin one. */
 DK_INLINE int panel_rows(int left, int kc) {
     if (left <= MR || kc < BORROW_MIN_KC) return min_int(left, MR);
@@ -388,7 +387,7 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                     const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
                     /* With a single row block, the tiles right after a panel's packing are its only
                      * readers, so one panel's room serves every panel: it stays in L1, and the block's
-                     * other panels take no room in L2 (+1 % on NN 128x784x256, scripts/matmul-ab.sh). */
+                     * other panels take no room in L2. */
                     float *panel = packing && m1 - m0 <= MC ? pb : pb + jr * kc;
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
@@ -412,7 +411,7 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
 }
 
 /* The two C layouts, with and without the tile epilogue, as separate workers, so that none pays for
- * the others' tests in every tile (a plain product lost 1 % to the epilogue's, and K = 10 ones 4 %). */
+ * the others' tests in every tile. */
 DK_KERNEL static void gemm_rect_c(const gemm_problem *g, int m0, int m1, int n0, int n1,
                                   float *restrict pa, float *restrict pb) {
     gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 0);

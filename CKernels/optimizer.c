@@ -10,7 +10,7 @@
 
 /* Elements per thread below which a second thread does not pay. Lower than elementwise.c's: Adam
  * moves 28 bytes per element, and in training it follows parallel GEMMs, so the workers are awake
- * (the 256x256 layer's update, 65536 elements, went from one thread to two: 38 -> 20 us). */
+ * (the 256x256 layer's update, 65536 elements, gets two threads). */
 #define OPT_GRAIN (16 * 1024)
 
 /* sqrtf keeps errno semantics, which stops clang from vectorizing it; v >= 0 here anyway. */
@@ -41,8 +41,8 @@ DK_KERNEL static void adam_range(void *p, size_t b, size_t e) {
         float vi = b2 * v[i] + c2 * g * g;
         /* Moments below FLT_MIN are stored as 0: a moment whose gradient went to zero decays
          * through the subnormal range for hundreds of steps, and subnormal arithmetic is slow on
-         * x86 (this loop ran 2x slower by epoch 5 of the lab's training). The update such a moment
-         * would make is below lr * FLT_MIN / eps ~ 1e-33, far under any weight's rounding. */
+         * x86. The update such a moment would make is below lr * FLT_MIN / eps ~ 1e-33, far
+         * under any weight's rounding. */
         mi = fabsf(mi) < FLT_MIN ? 0.0f : mi;
         vi = vi < FLT_MIN ? 0.0f : vi;
         m[i] = mi;

@@ -34,9 +34,9 @@ static double probe_now(void) {
 static volatile float probe_sink;
 
 /* Start value, factor and addend of the chains, read through a volatile so the compiler cannot
- * evaluate any chain ahead of time. With literal constants, clang saw that the chain starting at
- * 1.0 (the fixed point of x*0.999 + 0.001) never changes and dropped it: 11 chains ran while 12
- * were counted, which overstated the peak by 9 %. */
+ * evaluate any chain ahead of time. With literal constants, clang sees that the chain starting at
+ * 1.0 (the fixed point of x*0.999 + 0.001) never changes and drops it, so fewer chains run than
+ * are counted. */
 static volatile float probe_seed[3] = {1.0f, 0.999f, 0.001f};
 
 /* Iterations between clock reads: long enough that reading the clock costs nothing. */
