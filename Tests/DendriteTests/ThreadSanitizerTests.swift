@@ -19,11 +19,11 @@ import Testing
     /// (Float results are widened to Double, which keeps their bits apart).
     func expectSameBitsOnTwoThreads(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
                                     _ body: () throws -> [Double]) rethrows {
-        let saved = backend.threads
-        defer { backend.threads = saved }
-        backend.threads = 1
+        let saved = Threads.count
+        defer { Threads.count = saved }
+        Threads.count = 1
         let one = try body()
-        backend.threads = 2
+        Threads.count = 2
         let two = try body()
         guard one.count == two.count else {
             Issue.record("\(what): \(two.count) values on 2 threads, \(one.count) on 1", sourceLocation: sourceLocation)
@@ -41,8 +41,8 @@ import Testing
         expectSameBitsOnTwoThreads("sgemm, beta 0.5, all four transposes in turn") {
             var c = values(n * n, seed: 3)
             for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
-                backend.sgemm(transA: transA, transB: transB, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n,
-                              beta: 0.5, c: &c, ldc: n)
+                backend.gemm.sgemm(transA: transA, transB: transB, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b,
+                                   ldb: n, beta: 0.5, c: &c, ldc: n)
             }
             return c.map(Double.init)
         }
@@ -54,10 +54,10 @@ import Testing
         let labels = (0..<rows).map { Int32($0 % cols) }
         expectSameBitsOnTwoThreads("softmax, then cross-entropy: probabilities, losses, gradient, mean loss") {
             var probabilities = [Float](repeating: 0, count: rows * cols)
-            backend.softmaxForward(out: &probabilities, input: logits, rows: rows, cols: cols)
+            backend.losses.softmaxForward(out: &probabilities, input: logits, rows: rows, cols: cols)
             var losses = [Float](repeating: 0, count: rows), gradient = [Float](repeating: 0, count: rows * cols)
-            let mean = backend.softmaxCrossEntropy(losses: &losses, dlogits: &gradient, logits: logits, labels: labels,
-                                                   rows: rows, cols: cols, gradScale: 1 / Float(rows))
+            let mean = backend.losses.softmaxCrossEntropy(losses: &losses, dlogits: &gradient, logits: logits,
+                                                          labels: labels, rows: rows, cols: cols, gradScale: 1 / Float(rows))
             return (probabilities + losses + gradient).map(Double.init) + [mean]
         }
     }
@@ -65,7 +65,7 @@ import Testing
     @Test func sums() {
         let x = values(1 << 20, seed: 4)
         expectSameBitsOnTwoThreads("sum and sum of squares of 2^20 values") {
-            [backend.sum(x, count: x.count), backend.sumOfSquares(x, count: x.count)]
+            [backend.elementwise.sum(x, count: x.count), backend.elementwise.sumOfSquares(x, count: x.count)]
         }
     }
 
@@ -74,7 +74,7 @@ import Testing
         let data = try DataFolder(path: writeSyntheticFolder(train: 512, test: 64, side: 16))
         try expectSameBitsOnTwoThreads("one epoch of training: weights and test loss") {
             var options = TrainingOptions(runDirectory: temporaryFolder())
-            options.configuration.hidden = [256]
+            options.configuration.model = mlp([256])
             options.configuration.batchSize = 256
             options.configuration.epochs = 1
             options.logEvery = 0

@@ -41,8 +41,8 @@ struct DenseBackwardTests {
         // f' from x in Double; the kernels take it from the rounded output, hence the relative slack.
         let expected = product.values.indices.map { product.values[$0] * Reference.activationDerivative(Double(x[$0]), tc.activation) }
         var dinput = [Float](repeating: .nan, count: tc.m * tc.k)
-        backend.denseBackwardInputs(dinput: &dinput, dout: dout, weight: w, output: output, m: tc.m, n: tc.n, k: tc.k,
-                                    activation: tc.activation)
+        backend.gemm.denseBackwardInputs(dinput: &dinput, dout: dout, weight: w, output: output, m: tc.m, n: tc.n, k: tc.k,
+                                    activation: tc.activation, epilogue: backend.elementwise)
         expectClose(dinput, expected, tolerance: { 2 * product.tolerance[$0] + 1e-5 * abs(product.values[$0]) },
                     "denseBackwardInputs[\(name)]", shape: tc.testDescription)
     }
@@ -52,13 +52,13 @@ struct DenseBackwardTests {
         let backend = try makeBackend("c")
         let (dout, w, _, output) = gateInputs(tc)
         var fused = [Float](repeating: .nan, count: tc.m * tc.k), unfused = fused
-        backend.denseBackwardInputs(dinput: &fused, dout: dout, weight: w, output: output, m: tc.m, n: tc.n, k: tc.k,
-                                    activation: tc.activation)
-        backend.sgemm(transA: false, transB: true, m: tc.m, n: tc.k, k: tc.n, alpha: 1, a: dout, lda: tc.n, b: w,
-                      ldb: tc.n, beta: 0, c: &unfused, ldc: tc.k)
+        backend.gemm.denseBackwardInputs(dinput: &fused, dout: dout, weight: w, output: output, m: tc.m, n: tc.n,
+                                         k: tc.k, activation: tc.activation, epilogue: backend.elementwise)
+        backend.gemm.sgemm(transA: false, transB: true, m: tc.m, n: tc.k, k: tc.n, alpha: 1, a: dout, lda: tc.n,
+                           b: w, ldb: tc.n, beta: 0, c: &unfused, ldc: tc.k)
         unfused.withUnsafeMutableBufferPointer { p in
-            backend.activationBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: output,
-                                       count: tc.m * tc.k, activation: tc.activation)
+            backend.elementwise.activationBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: output,
+                                                   count: tc.m * tc.k, activation: tc.activation)
         }
         expectBitwiseEqual(fused, unfused, "denseBackwardInputs[c] vs sgemm + activationBackward",
                            shape: tc.testDescription)

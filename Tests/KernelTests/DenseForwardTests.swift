@@ -55,9 +55,10 @@ struct DenseForwardTests {
         var out = [Float](repeating: .nan, count: tc.m * tc.n)
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
-                backend.denseForward(out: &out, x: xp.baseAddress ?? UnsafePointer(bitPattern: 16)!,
+                backend.gemm.denseForward(out: &out, x: xp.baseAddress ?? UnsafePointer(bitPattern: 16)!,
                                      weight: wp.baseAddress ?? UnsafePointer(bitPattern: 16)!, bias: bias,
-                                     m: tc.m, n: tc.n, k: tc.k, activation: tc.activation)
+                                     m: tc.m, n: tc.n, k: tc.k, activation: tc.activation,
+                                     epilogue: backend.elementwise)
             }
         }
         expectClose(out, expected, tolerance: { product.tolerance[$0] + 2e-6 * (1 + abs(expected[$0])) },
@@ -72,13 +73,13 @@ struct DenseForwardTests {
         // K = 0 leaves x and W empty; the kernels must not read them.
         let xp = x.isEmpty ? [0] : x, wp = w.isEmpty ? [0] : w
         var fused = [Float](repeating: .nan, count: tc.m * tc.n), unfused = fused
-        backend.denseForward(out: &fused, x: xp, weight: wp, bias: bias, m: tc.m, n: tc.n, k: tc.k,
-                             activation: tc.activation)
-        backend.sgemm(transA: false, transB: false, m: tc.m, n: tc.n, k: tc.k, alpha: 1, a: xp, lda: max(tc.k, 1),
-                      b: wp, ldb: tc.n, beta: 0, c: &unfused, ldc: tc.n)
+        backend.gemm.denseForward(out: &fused, x: xp, weight: wp, bias: bias, m: tc.m, n: tc.n, k: tc.k,
+                                  activation: tc.activation, epilogue: backend.elementwise)
+        backend.gemm.sgemm(transA: false, transB: false, m: tc.m, n: tc.n, k: tc.k, alpha: 1, a: xp,
+                           lda: max(tc.k, 1), b: wp, ldb: tc.n, beta: 0, c: &unfused, ldc: tc.n)
         unfused.withUnsafeMutableBufferPointer { p in
-            backend.biasActivationForward(out: p.baseAddress!, input: p.baseAddress!, bias: bias, rows: tc.m,
-                                          cols: tc.n, activation: tc.activation)
+            backend.elementwise.biasActivationForward(out: p.baseAddress!, input: p.baseAddress!, bias: bias,
+                                                      rows: tc.m, cols: tc.n, activation: tc.activation)
         }
         expectBitwiseEqual(fused, unfused, "denseForward[c] vs sgemm + biasActivationForward", shape: tc.testDescription)
     }

@@ -157,7 +157,7 @@ struct SharedNumericsTests {
         let c = try makeBackend("c"), swift = try makeBackend("swift")
         let forward = [c, swift].map { be -> [Float] in
             var out = [Float](repeating: .nan, count: sweep.count)
-            be.activationForward(out: &out, input: sweep, count: sweep.count, activation: act.activation)
+            be.elementwise.activationForward(out: &out, input: sweep, count: sweep.count, activation: act.activation)
             return Self.canonicalNaN(out)
         }
         if act.activation != .selu {
@@ -167,8 +167,8 @@ struct SharedNumericsTests {
         let dout = randomFloats(sweep.count, seed: 91)
         let backward = [c, swift].map { be -> [Float] in
             var dinput = [Float](repeating: .nan, count: sweep.count)
-            be.activationBackward(dinput: &dinput, doutput: dout, output: forward[0], count: sweep.count,
-                                  activation: act.activation)
+            be.elementwise.activationBackward(dinput: &dinput, doutput: dout, output: forward[0], count: sweep.count,
+                                              activation: act.activation)
             return Self.canonicalNaN(dinput)
         }
         expectBitwiseEqual(backward[1], backward[0], "activationBackward swift vs c \(act)", shape: "n=\(sweep.count)")
