@@ -57,7 +57,8 @@ import Testing
             backend.losses.softmaxForward(out: &probabilities, input: logits, rows: rows, cols: cols)
             var losses = [Float](repeating: 0, count: rows), gradient = [Float](repeating: 0, count: rows * cols)
             let mean = backend.losses.softmaxCrossEntropy(losses: &losses, dlogits: &gradient, logits: logits,
-                                                          labels: labels, rows: rows, cols: cols, gradScale: 1 / Float(rows))
+                                                          labels: labels, rows: rows, cols: cols,
+                                                          gradScale: 1 / Float(rows))
             return (probabilities + losses + gradient).map(Double.init) + [mean]
         }
     }

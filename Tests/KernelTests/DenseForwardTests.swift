@@ -81,6 +81,7 @@ struct DenseForwardTests {
             backend.elementwise.biasActivationForward(out: p.baseAddress!, input: p.baseAddress!, bias: bias,
                                                       rows: tc.m, cols: tc.n, activation: tc.activation)
         }
-        expectBitwiseEqual(fused, unfused, "denseForward[c] vs sgemm + biasActivationForward", shape: tc.testDescription)
+        expectBitwiseEqual(fused, unfused, "denseForward[c] vs sgemm + biasActivationForward",
+                           shape: tc.testDescription)
     }
 }

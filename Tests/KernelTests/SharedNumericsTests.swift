@@ -85,7 +85,8 @@ private struct SourceText {
         for (name, value) in macros { code = code.replacing(try Regex(#"\b\#(name)\b"#), with: value) }
         // Identifiers are matched whole, so the digits in SIMD8 or uint32_t are not taken for numbers.
         let token = try Regex(#"[A-Za-z_][A-Za-z0-9_]*|([0-9][0-9.]*(?:[eE][-+]?[0-9]+)?)[fF]?"#)
-        return Set(code.matches(of: token).compactMap { $0.output[1].substring.flatMap { Float(String($0)) }?.bitPattern })
+        let numbers = code.matches(of: token).compactMap { $0.output[1].substring.flatMap { Float(String($0)) } }
+        return Set(numbers.map(\.bitPattern))
     }
 }
 
@@ -108,7 +109,8 @@ struct SharedNumericsTests {
             cValues.formUnion(try c.literals(body))
         }
         for name in routine.swift {
-            let body = try #require(try swift.body(#"\bfunc\s+"# + name), "no Swift func \(name) in Sources/SwiftKernels/")
+            let body = try #require(try swift.body(#"\bfunc\s+"# + name),
+                                    "no Swift func \(name) in Sources/SwiftKernels/")
             swiftValues.formUnion(try swift.literals(body))
         }
         #expect(cValues.count >= 5, "\(routine.name): only \(describe(cValues)) found in C")
@@ -128,7 +130,8 @@ struct SharedNumericsTests {
             return try #require(Float(value.replacing("f", with: "")), "#define \(name) \(value) is not a number")
         }
         func swiftConstant(_ name: String) throws -> Float {
-            let body = try #require(try swift.body(#"\bvar\s+"# + name), "no Swift var \(name) in Sources/SwiftKernels/")
+            let body = try #require(try swift.body(#"\bvar\s+"# + name),
+                                    "no Swift var \(name) in Sources/SwiftKernels/")
             let values = try swift.literals(body)
             try #require(values.count == 1, "Swift \(name): expected one literal, found \(describe(values))")
             return Float(bitPattern: values.first!)
@@ -139,7 +142,8 @@ struct SharedNumericsTests {
         #expect(scale.bitPattern == swiftScale.bitPattern, "SELU scale: C \(scale), Swift \(swiftScale)")
         // C's forward multiplies by this product, its backward by scale·α computed in Float.
         let product = try cMacro("SELU_SCALE_ALPHA")
-        #expect(product.bitPattern == (scale * alpha).bitPattern, "SELU_SCALE_ALPHA \(product) ≠ scale·α \(scale * alpha)")
+        #expect(product.bitPattern == (scale * alpha).bitPattern,
+                "SELU_SCALE_ALPHA \(product) ≠ scale·α \(scale * alpha)")
     }
 
     /// Each output compared bit for bit except NaN's sign and payload, which no backend promises.
@@ -149,8 +153,8 @@ struct SharedNumericsTests {
     /// build that mirrors its code path: both fuse (AVX2+FMA) or neither does (baseline x86-64).
     /// Two kernels differ by design and are left out: SELU's forward (C multiplies expm1 by the
     /// product scale·α, rounded once; Swift by α, then by the scale) and tanh's backward (C's
-    /// 1 − y², one fused multiply-add; Swift's (1 − y)(1 + y)). Both are checked against the
-    /// Double reference in ActivationTests; SELU's constants are checked here by its backward pass.
+    /// 1 − y², a fused multiply-add on the AVX2 path; Swift's (1 − y)(1 + y)). Both are checked against
+    /// the Double reference in ActivationTests; SELU's constants are checked here by its backward pass.
     @Test("C and the Swift build for this CPU compute the same activations bit for bit",
           .enabled(if: isX86_64), arguments: ActivationCases.all)
     func kernelsAgreeBitwise(act: ActivationCase) throws {
