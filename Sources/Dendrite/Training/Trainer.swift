@@ -79,6 +79,8 @@ public final class Trainer {
         model = try configuration.makeModel()
         optimizer = configuration.makeOptimizer(for: model.parameters)
         let sync = group.isDistributed ? try GradientSync(group: group, arena: optimizer.arena, elementwise: backend.elementwise) : nil
+        // DENDRITE_OVERLAP=0 holds every exchange until backward is over (scripts/bench-data-parallel.sh measures the difference).
+        sync?.overlapsBackward = ProcessInfo.processInfo.environment["DENDRITE_OVERLAP"] != "0"
         trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler,
                                     gradientSync: sync, batchSize: configuration.batchSize)
         batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize, group: group)
