@@ -65,10 +65,14 @@ private struct SourceText {
         self.macros = macros
     }
 
-    /// The body of the definition that `declaration` (a regex ending at the name) starts, or nil.
+    /// The body of the definition that `declaration` (a regex ending at the name) starts, or nil;
+    /// a declaration without a body (a C prototype, ending in ";") is skipped.
     func body(_ declaration: String) throws -> String? {
-        guard let start = text.firstMatch(of: try Regex(declaration + #"\b"#)),
-              let open = text[start.range.upperBound...].firstIndex(of: "{") else { return nil }
+        let starts = text.matches(of: try Regex(declaration + #"\b"#)).map(\.range.upperBound)
+        guard let open = starts.lazy.compactMap({ start -> String.Index? in
+            guard let brace = self.text[start...].firstIndex(of: "{") else { return nil }
+            return self.text[start..<brace].contains(";") ? nil : brace
+        }).first else { return nil }
         var depth = 0, end = open
         for i in text[open...].indices {
             if text[i] == "{" { depth += 1 }
