@@ -59,10 +59,11 @@ struct Train: ParsableCommand {
             try train(group: group)
             group.finish()
         } catch let failure as AgreedFailure {
-            // Every rank stopped here together: finish MPI cleanly; rank 0 reports it.
+            // Every rank stopped here together: rank 0 reports it before MPI_Finalize (which waits for every
+            // rank), so mpirun cannot end the job on another rank's exit status before the message is out.
+            if group.isMain { FileHandle.standardError.write(Data("Error: \(failure)\n".utf8)) }
             group.finish()
-            guard group.isMain else { throw ExitCode.failure }
-            throw failure.underlying
+            throw ExitCode.failure
         } catch where group.isDistributed {
             // The other ranks would wait for this one forever: say why, then end the whole job.
             FileHandle.standardError.write(Data("Error (rank \(group.rank) of \(group.size)): \(error)\n".utf8))

@@ -9,18 +9,7 @@ import Testing
 
     /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together).
     func dendrite(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = folder.appendingPathComponent("dendrite")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runProcess(dendriteExecutable(), arguments)
     }
 
     @discardableResult

@@ -13,25 +13,12 @@ struct DistributedTests {
 
     /// Runs `dendrite` (alone, or under mpirun with `processes` ranks) and returns its status and output.
     func run(processes: Int?, _ arguments: [String], mpiFlags: [String] = []) throws -> (status: Int32, output: String) {
-        let binary = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("dendrite").path
-        let process = Process()
-        if let processes {
-            process.executableURL = URL(fileURLWithPath: DistributedTests.mpirun!)
-            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(processes)] + mpiFlags
-                + [binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        guard let processes else { return try runProcess(dendriteExecutable(), arguments) }
+        return try runProcess(DistributedTests.mpirun!, DistributedTests.mpirunFlags + ["-np", String(processes)] + mpiFlags
+            + [dendriteExecutable()] + arguments)
     }
+
+    static let mpirunFlags = ["--allow-run-as-root", "--oversubscribe"]
 
     func train(processes: Int?, folder: String, _ extra: [String] = [], mpiFlags: [String] = []) throws -> String {
         let (status, output) = try run(processes: processes, ["train", "--data", DistributedTests.data, "--batch-size", "32",
@@ -93,21 +80,12 @@ struct DistributedTests {
 
     @Test func badSetupsAreClearErrors() throws {
         // mpirun's MPMD form: rank 1 gets another learning rate.
-        let binary = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("dendrite").path
+        let binary = try dendriteExecutable()
         let common = ["train", "--data", DistributedTests.data, "--threads", "1", "--log-every", "0"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: DistributedTests.mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", binary] + common
-            + ["--checkpoint-dir", temporaryFolder(), ":", "-np", "1", binary] + common
-            + ["--checkpoint-dir", temporaryFolder(), "--lr", "0.002"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0 && output.contains("rank 1 was started with other flags than rank 0"),
+        let (status, output) = try runProcess(DistributedTests.mpirun!, DistributedTests.mpirunFlags + ["-np", "1", binary]
+            + common + ["--checkpoint-dir", temporaryFolder(), ":", "-np", "1", binary] + common
+            + ["--checkpoint-dir", temporaryFolder(), "--lr", "0.002"])
+        #expect(status != 0 && output.contains("rank 1 was started with other flags than rank 0"),
                 "\(output)")
         #expect(!output.contains("Epoch:"), "trained anyway: \(output)")
 
