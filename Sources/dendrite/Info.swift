@@ -3,7 +3,7 @@ import Dendrite
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the kernel backends, the thread count, OpenMP and the instruction set in use.")
+        abstract: "Show the kernel backends, threads, OpenMP, the CPU and its caches, the code paths and the GEMM blocking.")
 
     @OptionGroup var backendOptions: BackendOptions
 
@@ -23,6 +23,6 @@ struct Info: ParsableCommand {
         print("selected backend:  \(backend.name)")
         print("threads:           \(backend.threads)")
         print("OpenMP:            \(CBackend.openMPEnabled ? "on" : "off")")
-        print("instruction set:   \(CBackend.instructionSet) (C kernels)")
+        MachineSummary.lines().forEach { print($0) }
     }
 }

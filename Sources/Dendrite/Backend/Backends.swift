@@ -11,8 +11,10 @@ public enum Backends {
     public static let environmentVariable = "DENDRITE_BACKEND"
 
     /// A new backend of that name; an unknown name or a backend that cannot load is an error
-    /// that says what is valid.
+    /// that says what is valid. The first call also applies `CKernelSetup` (a bad `DENDRITE_ISA` or
+    /// `DENDRITE_BLOCKING` is an error here).
     public static func named(_ name: String) throws -> Backend {
+        try CKernelSetup.apply()
         switch name {
         case "c": return CBackend()
         case "swift": return swift(build: .best)
@@ -40,6 +42,6 @@ public enum Backends {
                 throw DendriteError.invalidArgument("\(environmentVariable): \(message)")
             }
         }
-        return CBackend()
+        return try named("c")
     }
 }
