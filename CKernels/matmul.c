@@ -152,6 +152,14 @@ static void choose_grid(gemm_problem *g) {
     }
 }
 
+/* Whether a tile's rows of row-major A, read in place `stride` floats apart, all map to one set of
+ * the L1 cache: a stride of a multiple of 4 KB does that on every x86 L1 (64 sets of 64 bytes).
+ * With the AVX-512 tile's 12 rows, those lines and B's fill a 12-way set and evict each other
+ * on every k step; packing A then pays (1024² NN, see BENCHMARKS.md). The 6-row tile fits. */
+static int rows_share_l1_sets(ptrdiff_t stride, int rows) {
+    return rows > 8 && (stride * (ptrdiff_t)sizeof(float)) % 4096 == 0;
+}
+
 /* C = beta * C for the degenerate cases (K == 0 or alpha == 0), as BLAS defines them. */
 static void scale_c(float *C, int ldc, int M, int N, float beta) {
     for (int i = 0; i < M; i++) {
@@ -207,7 +215,8 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
     }
     /* Row-major A streams along each of the MR rows. Column-major A touches a new row of memory
      * (often a new page) every k step, which only pays while all of A stays in L2. */
-    g.direct_a = g.csa == 1 || (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES;
+    g.direct_a = (g.csa == 1 && !rows_share_l1_sets(g.rsa, g.mr)) ||
+                 (g.csa != 1 && (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES);
     g.kblocks = ceil_div(K, blocking.kc);
     g.kc_step = ceil_div(K, g.kblocks);
     choose_grid(&g);

@@ -119,6 +119,9 @@ enum GemmCases {
         GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
         GemmCase(m: 151, k: 300, n: 33, transA: true, alpha: 1, beta: 1, padA: 400),
         GemmCase(m: 17, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan), // 12+5 = 9+8
+        // Row-major A with rows 4 KB apart: the AVX-512 path packs it too (its 12 rows would share L1 sets).
+        GemmCase(m: 31, k: 1000, n: 40, alpha: 1, beta: 0, padA: 24, cFill: .nan),
+        GemmCase(m: 14, k: 2048, n: 33, alpha: 0.5, beta: 1),
     ]
 }
 
