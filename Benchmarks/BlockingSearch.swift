@@ -25,7 +25,7 @@ public enum BlockingSearch {
         let c = try Backends.named("c")
         let yardstick = try? Backends.named("openblas")
         let start = GEMMBlocking.current(for: path)
-        print("tuning the \(path) path's GEMM blocking at \(c.threads) thread\(c.threads == 1 ? "" : "s"), from "
+        print("tuning the \(path) path's GEMM blocking at \(Threads.count) thread\(Threads.count == 1 ? "" : "s"), from "
             + "MC,KC,NC = \(start.blocking) (\(start.source.rawValue)), against \(yardstick == nil ? "that starting blocking (no OpenBLAS)" : "OpenBLAS")")
         let tile = path.gemmTile
         func multiple(_ value: Int, of step: Int) -> Int { Swift.max(step, value / step * step) }
@@ -64,7 +64,7 @@ public enum BlockingSearch {
             let out = FloatBuffer(count: product.m * product.n, seed: 3)
             func runner(_ backend: Backend) -> () -> Void {
                 {
-                    backend.sgemm(transA: false, transB: false, m: product.m, n: product.n, k: product.k, alpha: 1,
+                    backend.gemm.sgemm(transA: false, transB: false, m: product.m, n: product.n, k: product.k, alpha: 1,
                                   a: a.readOnly, lda: product.k, b: b.readOnly, ldb: product.n, beta: 0, c: out.pointer, ldc: product.n)
                 }
             }

@@ -33,7 +33,7 @@ public enum Harness {
             }
         }
         // A fresh backend's thread count is "all threads", the default training uses.
-        let allThreads = backends.map(\.threads).max() ?? 1
+        let allThreads = Threads.count
         let threadCounts = allThreads > 1 ? [1, allThreads] : [1]
         let cpu = cpuName()
         let all = Participant.all(backends, otherPaths: options.otherPaths)
@@ -58,7 +58,7 @@ public enum Harness {
                 rows.compare()
                 if benchCase.checksAllocations && threads == allThreads {
                     for i in rows.indices {
-                        participants[i].backend.threads = threads
+                        Threads.count = threads
                         rows[i].allocations = AllocationProbe.measure(calls: options.quick ? 100 : 1000, runners[i])
                     }
                 }
@@ -76,7 +76,7 @@ public enum Harness {
         let loadAfter = loadAverage()
         warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
         let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
-                               cpu: cpu, instructionSet: CBackend.instructionSet, threadCounts: threadCounts,
+                               cpu: cpu, instructionSet: CKernelSet.instructionSet, threadCounts: threadCounts,
                                backends: all.map(\.name), unavailable: unavailable, ceilings: ceilings,
                                results: results, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter,
                                wallSeconds: Date().timeIntervalSince(started))
@@ -90,7 +90,7 @@ public enum Harness {
                         plan: MeasurementPlan, ceiling: Ceiling) -> [BenchResult] {
         let backends = participants.map(\.backend)
         let calls = backends.indices.map { i in
-            backends[i].threads = threads
+            Threads.count = threads
             defer { IdleThreads.sleep(after: backends[i].name) }
             return calibrate(runners[i], plan: plan)
         }
@@ -100,7 +100,7 @@ public enum Harness {
         for round in 0..<rounds {
             for offset in backends.indices {
                 let i = (round + offset) % backends.count
-                backends[i].threads = threads
+                Threads.count = threads
                 // An untimed call wakes the worker threads the previous sample put to sleep; a single
                 // call lasting a whole sample (an epoch) pays the wake-up within noise.
                 if calls[i] > 1 { runners[i]() }

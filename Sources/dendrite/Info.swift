@@ -3,7 +3,7 @@ import Dendrite
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the kernel backends, threads, OpenMP, the CPU and its caches, the code paths and the GEMM blocking.")
+        abstract: "Show the kernel backends, the thread count, OpenMP, the CPU, its caches, the C kernels' code paths and GEMM blocking and the instruction set in use.")
 
     @OptionGroup var backendOptions: BackendOptions
 
@@ -14,15 +14,23 @@ struct Info: ParsableCommand {
             let status: String
             do {
                 let candidate = try Backends.named(name)
-                status = "available, \(candidate.threads) thread\(candidate.threads == 1 ? "" : "s"), \(candidate.instructionSet)"
+                status = "available, \(Threads.count) thread\(Threads.count == 1 ? "" : "s"), \(candidate.instructionSet)"
             } catch {
                 status = "unavailable: \(error)"
             }
             print("  \(name == backend.name ? "*" : " ") \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)")
         }
         print("selected backend:  \(backend.name)")
-        print("threads:           \(backend.threads)")
-        print("OpenMP:            \(CBackend.openMPEnabled ? "on" : "off")")
+        print("threads:           \(Threads.count)")
+        print("OpenMP:            \(CKernelSet.openMPEnabled ? "on" : "off")")
         MachineSummary.lines().forEach { print($0) }
+        switch ProcessGroup.mpiAvailability {
+        case .success where ProcessGroup.launchedByMPI:
+            let group = try ProcessGroup.join()
+            print("MPI:               Open MPI, rank \(group.rank) of \(group.size)")
+            group.finish()
+        case .success: print("MPI:               Open MPI available (not launched by mpirun: one process)")
+        case .failure(let error): print("MPI:               unavailable: \(error)")
+        }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// Every differentiable op's backward rule against central finite differences of the loss.
 @Suite struct GradientCheckTests {
-    let tape = Tape(backend: CBackend())
+    let tape = Tape(backend: Backends.c)
     let labels: [Int32] = [0, 2, 1, 2, 0]
 
     /// Compares analytic gradients of `variables` with (L(x+h) − L(x−h)) / 2h for every element.
@@ -113,5 +113,12 @@ import Testing
             let y = tape.matmul(x, w)
             return crossEntropy(tape, tape.matmul(tape.activation(y, .sigmoid), w))
         }
+    }
+
+    @Test func softmaxAndLogSoftmax() {
+        let x = randomVariable(Shape(5, 3), seed: 8)
+        // A cross-entropy on top of the op, so the gradient reaching it is not uniform per row.
+        check([x], "softmax") { crossEntropy($0, $0.softmax(x)) }
+        check([x], "log_softmax") { crossEntropy($0, $0.logSoftmax(x)) }
     }
 }

@@ -27,19 +27,20 @@ import Testing
         let (m, k, n) = (77, 60, 131) // K below every KC: one block on both paths
         let a = randomFloats(m * k, seed: 201), b = randomFloats(k * n, seed: 202), bias = randomFloats(n, seed: 203)
         let results = try onEachPath(paths) { () -> [Float] in
-            let backend = CBackend()
+            let backend = Backends.c
             var c = [Float](repeating: .nan, count: m * n), forward = c, probabilities = c
-            backend.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+            backend.gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
                           beta: 0, c: &c, ldc: n)
-            backend.denseForward(out: &forward, x: a, weight: b, bias: bias, m: m, n: n, k: k, activation: .elu(alpha: 1))
-            backend.softmaxForward(out: &probabilities, input: c, rows: m, cols: n)
+            backend.gemm.denseForward(out: &forward, x: a, weight: b, bias: bias, m: m, n: n, k: k, activation: .elu(alpha: 1),
+                                      epilogue: backend.elementwise)
+            backend.losses.softmaxForward(out: &probabilities, input: c, rows: m, cols: n)
             var activations = [Float](repeating: .nan, count: m * n)
             for activation in [Activation.sigmoid, .tanh, .selu, .leakyReLU(alpha: 0.01)] {
-                backend.activationForward(out: &activations, input: c, count: m * n, activation: activation)
+                backend.elementwise.activationForward(out: &activations, input: c, count: m * n, activation: activation)
                 forward += activations
             }
             var p = a, mo = [Float](repeating: 0, count: a.count), v = mo
-            backend.adamStep(param: &p, m: &mo, v: &v, grad: b.prefix(a.count).map { $0 }, count: a.count,
+            backend.optimizers.adamStep(param: &p, m: &mo, v: &v, grad: b.prefix(a.count).map { $0 }, count: a.count,
                              lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1)
             return c + forward + probabilities + p + mo + v
         }

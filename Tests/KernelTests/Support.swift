@@ -51,7 +51,7 @@ enum TestBackends {
 func makeBackend(_ name: String) throws -> Backend {
     let path = name.hasPrefix("c-") ? CodePath(rawValue: String(name.dropFirst(2))) : nil
     try CodePath.selectForThisThread(path)
-    if path != nil { return CBackend() }
+    if path != nil { return Backends.c }
     if name == "openblas", let shared = TestBackends.openBLAS { return shared }
     if name == "swift-portable" { return Backends.swift(build: .portable) }
     return try Backends.named(name)

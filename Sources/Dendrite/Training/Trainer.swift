@@ -19,6 +19,8 @@ public struct TrainingOptions {
     public var profiler: Profiler?
     /// Stops after this many steps of this process without a final checkpoint (tests simulate a kill with it).
     public var stopAfterSteps: Int?
+    /// The processes training together (data-parallel under `mpirun`); rank 0 alone prints and writes files.
+    public var group = ProcessGroup.single
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 }
@@ -33,7 +35,8 @@ public struct TrainingSummary {
 }
 
 /// The training loop: shuffled batches, forward, softmax cross-entropy, backward, optimizer step; with
-/// logging, checkpoints and exact resume. Bitwise reproducible for a given seed, backend and thread count.
+/// logging, checkpoints and exact resume. Bitwise reproducible for a given seed, backend, thread count and
+/// number of processes.
 public final class Trainer {
     public let options: TrainingOptions
     public let model: Sequential
@@ -45,7 +48,7 @@ public final class Trainer {
     private let batcher: Batcher
     private let evaluator: Evaluator
     private let print: (String) -> Void
-    private var predictions: [Int32]
+    private let group: ProcessGroup
     private var metrics = MetricsLog()
     private var epoch = 0, batch = 0
     private var lastCheckpoint: String?
@@ -54,41 +57,71 @@ public final class Trainer {
 
     public init(options: TrainingOptions, data: DataFolder, backend: Backend, print: @escaping (String) -> Void) throws {
         var options = options
-        options.configuration.inputs = data.train.featureCount
+        options.configuration.inputShape = data.train.exampleShape
         options.configuration.classes = data.train.classCount
         options.configuration.backend = backend.name
-        options.configuration.threads = backend.threads
+        options.configuration.threads = Threads.count
+        options.configuration.processes = options.group.size
         self.options = options
         self.data = data
         self.backend = backend
-        self.print = print
+        group = options.group
+        self.print = options.group.isMain ? print : { _ in }
         let configuration = options.configuration
-        guard configuration.batchSize > 0, configuration.epochs > 0 else {
-            throw DendriteError.invalidArgument("batch size and epochs must be > 0")
+        guard configuration.batchSize > 0, configuration.epochs >= 0 else {
+            throw DendriteError.invalidArgument("the batch size must be > 0 and epochs >= 0")
+        }
+        guard group.size <= configuration.batchSize else {
+            throw DendriteError.invalidArgument("\(group.size) processes cannot share a batch of \(configuration.batchSize) "
+                + "examples; use at most \(configuration.batchSize) processes or a larger --batch-size")
         }
         try Trainer.checkMemory(configuration)
         model = try configuration.makeModel()
-        optimizer = try configuration.makeOptimizer(for: model.parameters)
-        trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler)
-        batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize)
-        evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler)
-        predictions = [Int32](repeating: 0, count: configuration.batchSize)
-        try prepareRunDirectory()
+        optimizer = configuration.makeOptimizer(for: model.parameters)
+        let sync = group.isDistributed ? try GradientSync(group: group, arena: optimizer.arena, elementwise: backend.elementwise) : nil
+        // DENDRITE_OVERLAP=0 holds every exchange until backward is over (scripts/bench-data-parallel.sh measures the difference).
+        sync?.overlapsBackward = ProcessInfo.processInfo.environment["DENDRITE_OVERLAP"] != "0"
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler,
+                                    gradientSync: sync, batchSize: configuration.batchSize)
+        batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize, group: group)
+        evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler, group: group)
+        if group.isDistributed {
+            do { try DataParallelChecks.checkSameRun(configuration, data: data, group: group) } catch { throw AgreedFailure(error) }
+        }
+        if group.isMain { try prepareRunDirectory() }
+        if group.isDistributed { try startFromRankZero() }
+    }
+
+    /// Every rank starts where rank 0 does: its weights, optimizer state and position (after a resume or
+    /// --weights; with the same seed and no file they are equal anyway, and this checks nothing else).
+    private func startFromRankZero() throws {
+        var position = [UInt64(epoch), UInt64(batch), UInt64(optimizer.step)]
+        position.withUnsafeMutableBytes { group.broadcast($0) }
+        (epoch, batch, optimizer.step) = (Int(position[0]), Int(position[1]), Int(position[2]))
+        group.broadcast(UnsafeMutableRawBufferPointer(start: optimizer.arena.values.pointer,
+                                                      count: optimizer.arena.count * MemoryLayout<Float>.stride))
+        for (_, tensor) in optimizer.state {
+            var window = tensor
+            group.broadcast(UnsafeMutableRawBufferPointer(start: window.mutablePointer,
+                                                          count: window.count * MemoryLayout<Float>.stride))
+        }
     }
 
     /// A model or batch too large for this machine would end in a failed allocation, which Swift reports as a
     /// fatal error with a stack trace: refuse it up front, with the sizes.
     static func checkMemory(_ configuration: TrainingConfiguration) throws {
-        let widths = ([configuration.inputs] + configuration.hidden + [configuration.classes]).map(Double.init)
-        let parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
-        let activations = Double(configuration.batchSize) * widths.reduce(0, +)
+        let layers = try configuration.model.resolve(inputShape: configuration.inputShape, classes: configuration.classes)
+        let parameters = Double(layers.reduce(0) { $0 + $1.parameterCount })
+        let perExample = Double(configuration.inputShape.reduce(1, *))
+            + layers.reduce(0) { $0 + Double($1.outputShape.reduce(1, *)) }
+        let activations = Double(configuration.batchSize) * perExample
         // Per parameter: value, gradient, two optimizer moments; per activation: outputs, gradients, temporaries.
         let bytes = 4 * (4 * parameters + 4 * activations)
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard bytes < available else {
             throw DendriteError.invalidArgument(String(format:
-                "a %@ network with batch size %ld needs about %.3g GB of memory, this machine has %.3g GB; lower --hidden or --batch-size",
-                widths.map { String(Int($0)) }.joined(separator: "-"), configuration.batchSize, bytes / 1e9, available / 1e9))
+                "the model (%.0f parameters) with batch size %ld needs about %.3g GB of memory, this machine has %.3g GB; "
+                + "use smaller layers or a smaller --batch-size", parameters, configuration.batchSize, bytes / 1e9, available / 1e9))
         }
     }
 
@@ -124,10 +157,17 @@ public final class Trainer {
             }
             if let weights = options.initialWeights {
                 let (tensors, _) = try Safetensors.read(path: weights)
-                try Checkpoint.load(tensors, into: model.parameters, path: weights)
+                let configuration = options.configuration
+                try Checkpoint.load(tensors, into: model, spec: configuration.model, inputShape: configuration.inputShape,
+                                    classes: configuration.classes, path: weights,
+                                    cause: "were these weights made for another model? check --model, --layers or --hidden")
             }
+            try AtomicFile.write(Array(options.configuration.model.json.utf8), to: "\(folder)/\(Trainer.modelFileName)")
         }
     }
+
+    /// The model spec's file in the run folder, for `--model` (and for people).
+    public static let modelFileName = "model.json"
 
     private func restore(from path: String) throws {
         let checkpoint = try Checkpoint.read(path: path)
@@ -135,7 +175,9 @@ public final class Trainer {
         guard problems.isEmpty else {
             throw DendriteError.checkpoint(path: path, problem: "belongs to another run: " + problems.joined(separator: "; "))
         }
-        try Checkpoint.load(checkpoint.tensors, into: model.parameters, path: path)
+        let configuration = options.configuration
+        try Checkpoint.load(checkpoint.tensors, into: model, spec: configuration.model, inputShape: configuration.inputShape,
+                            classes: configuration.classes, path: path, cause: "the file is inconsistent")
         do { try optimizer.restore(state: checkpoint.tensors) } catch let error as DendriteError {
             throw DendriteError.checkpoint(path: path, problem: error.description)
         }
@@ -147,12 +189,19 @@ public final class Trainer {
             metrics = (try? MetricsLog(csvAt: "\(options.runDirectory)/metrics.csv", upToStep: checkpoint.step)) ?? MetricsLog()
         }
         print("Resuming \(path): epoch \(epoch), batch \(batch), step \(checkpoint.step)")
+        let saved = checkpoint.configuration
+        if saved.processes != group.size || saved.threads != Threads.count || saved.backend != backend.name {
+            print("note: the run was trained with \(saved.processes) process(es), \(saved.threads) thread(s) and backend "
+                + "\(saved.backend), now \(group.size), \(Threads.count) and \(backend.name): it continues correctly, "
+                + "but not bitwise as an uninterrupted run would (the sums are taken in another order)")
+        }
     }
 
     private func saveCheckpoint() throws {
+        guard group.isMain else { return }
         // Never let a diverged model replace a good checkpoint.
         for parameter in model.parameters
-        where !backend.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
+        where !backend.elementwise.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
             let keep = lastCheckpoint.map { "; the last good checkpoint \($0) is kept" } ?? ""
             throw DendriteError.numerical("step \(optimizer.step): \(parameter.name) holds non-finite values after "
                 + "\(options.configuration.optimizer).step (learning rate \(options.configuration.learningRate) too high?)" + keep)
@@ -190,7 +239,8 @@ public final class Trainer {
     public func run() throws -> TrainingSummary {
         let configuration = options.configuration
         let batches = batcher.batchesPerEpoch
-        var progress = options.progressBar ? ProgressBar(total: batches * configuration.epochs) : nil
+        // Under mpirun a rank's output goes through a pseudo-terminal whatever mpirun's own output is: no bar.
+        var progress = options.progressBar && !group.isDistributed ? ProgressBar(total: batches * configuration.epochs) : nil
         let start = Date()
         var trainSeconds = 0.0, samples = 0, stepsThisRun = 0
         var stoppedEarly = false
@@ -202,14 +252,14 @@ public final class Trainer {
                 let logEvery = options.logEvery
                 let logging = logEvery > 0 && ((batch + 1) % logEvery == 0 || batch + 1 == batches)
                 var gradientNorms: String?
-                let (loss, logits) = try trainingStep.run(batcher, batch: batch) { loss in
-                    guard loss.isFinite, loss < self.divergenceLimit else { throw self.divergenceError(loss: loss) }
+                let outcome = try trainingStep.run(batcher, batch: batch, countCorrect: logging) { loss in
+                    guard loss.isFinite, loss < self.divergenceLimit else {
+                        let error = self.divergenceError(loss: loss)  // every rank sees the same summed loss
+                        throw self.group.isDistributed ? AgreedFailure(error) : error
+                    }
                     if logging && options.logGradientNorms { gradientNorms = self.gradientNorms() }
                 }
-                let rows = logits.value.shape.rows
-                let correct = logging ? batcher.withLabels(rows: rows) {
-                    countCorrect(logits: logits, labels: $0, backend: backend, into: &predictions)
-                } : 0
+                let (loss, rows, correct) = (outcome.loss, outcome.rows, outcome.correct)
                 trainSeconds += Double(Profiler.now() - stepStart) / 1e9
                 samples += rows
                 stepsThisRun += 1
@@ -230,7 +280,15 @@ public final class Trainer {
                     stoppedEarly = true
                     break training
                 }
-                if batch == batches { epoch += 1; batch = 0 }
+                if batch == batches {
+                    if group.isDistributed {
+                        do { try DataParallelChecks.checkSameWeights(optimizer.arena, group: group, epoch: epoch) } catch {
+                            throw AgreedFailure(error)
+                        }
+                    }
+                    epoch += 1
+                    batch = 0
+                }
                 let periodic = options.checkpointEvery > 0 && optimizer.step % options.checkpointEvery == 0
                 if periodic || batch == 0 { try saveCheckpoint() }
                 if batch == 0 { continue training }
@@ -238,7 +296,7 @@ public final class Trainer {
         }
         progress?.clear()
         let (testLoss, testAccuracy) = evaluator.evaluate()
-        if !stoppedEarly { try metrics.write(to: options.runDirectory) }
+        if !stoppedEarly && group.isMain { try metrics.write(to: options.runDirectory) }
         return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
                                samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
                                steps: optimizer.step, stepsThisRun: stepsThisRun, stoppedEarly: stoppedEarly)
@@ -247,7 +305,7 @@ public final class Trainer {
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
     private func gradientNorms() -> String {
         model.parameters.filter { $0.name.hasSuffix("weight") && $0.hasGradient }.map { parameter in
-            let norm = backend.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
+            let norm = backend.elementwise.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
             return "\(parameter.name): " + String(format: "%.3e", norm)
         }.joined(separator: "  ")
     }

@@ -8,17 +8,9 @@ public enum SwiftKernelBuild: String, CaseIterable, Sendable {
     public static var best: SwiftKernelBuild { CodePath.avx2.isSupported ? .avx2 : .portable }
 }
 
-/// The pure-Swift SIMD kernels: the portable fallback, and the reference the C kernels race against.
-final class SwiftBackend<K: SwiftKernelSet>: Backend, @unchecked Sendable {
-    let name = "swift"
-    let instructionSet: String
-
-    init(instructionSet: String) { self.instructionSet = instructionSet }
-
-    var threads: Int {
-        get { K.threads }
-        set { K.threads = Swift.max(1, newValue) }
-    }
+/// The pure-Swift SIMD kernels of one build: the portable fallback, and the reference the C kernels race against.
+final class SwiftKernelBackend<K: SwiftKernelSet>: KernelSet, @unchecked Sendable {
+    var instructionSet: String { "Swift" }
 
     func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                       alpha: Float, a: UnsafePointer<Float>, lda: Int,
