@@ -49,7 +49,7 @@ public enum Harness {
 
         var results: [BenchResult] = []
         for benchCase in cases {
-            let participants = all.filter { benchCase.includesOpenBLAS || $0.name != "openblas" }
+            let participants = all.filter { benchCase.includesOpenBLAS || !["openblas", "blas"].contains($0.name) }
             let makeRunner = try benchCase.prepare()
             let runners = try participants.map { $0.onPath(try makeRunner($0.backend)) }
             for (t, threads) in threadCounts.enumerated() {

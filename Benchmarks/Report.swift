@@ -28,7 +28,7 @@ enum Report {
         GB/s ÷ DRAM copy bandwidth above for the other kernels (cases that fit in cache can exceed 100%).
         vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
         c is the C backend on the code path in use; c-avx2, c-portable the same kernels forced onto another path.
-        OpenBLAS only replaces matmul, so it appears in the matmul and training rows only.
+        OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names) only replace matmul: matmul and training rows only.
         """
 
     /// The rows of one case at one thread count; the case name is printed once.

@@ -7,7 +7,7 @@ import Darwin
 /// Choosing a backend by name: the `--backend` flag, else `DENDRITE_BACKEND`, else `c`.
 public enum Backends {
     /// Every backend name, in the order help text lists them.
-    public static let names = ["c", "swift", "openblas"]
+    public static let names = ["c", "swift", "openblas", "blas"]
     public static let environmentVariable = "DENDRITE_BACKEND"
 
     /// A backend of that name; an unknown name or a backend that cannot load is an error
@@ -18,7 +18,8 @@ public enum Backends {
         switch name {
         case "c": return c
         case "swift": return swift(build: .best)
-        case "openblas": return Backend(name: "openblas", gemm: try OpenBLASGEMM.load(), base: c)
+        case "openblas": return Backend(name: "openblas", gemm: try CBLASGEMM.openBLAS(), base: c)
+        case "blas": return Backend(name: "blas", gemm: try CBLASGEMM.fromEnvironment(), base: c)
         default:
             throw DendriteError.invalidArgument(
                 "unknown backend '\(name)'; valid backends: \(names.joined(separator: ", "))")
