@@ -7,21 +7,9 @@ import Foundation
 import Testing
 
 @Suite struct CodePathCLITests {
-    /// Runs the `dendrite` binary `swift test` builds next to the test bundle, with extra environment.
+    /// Runs the `dendrite` binary `swift test` builds, with extra environment (through env(1)).
     func dendrite(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = folder.appendingPathComponent("dendrite")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runProcess("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [dendriteExecutable()] + arguments)
     }
 
     static let badEnvironments: [(String, String, String)] = [

@@ -5,6 +5,7 @@
 
 import CKernels
 import Dendrite
+import Foundation
 import Testing
 
 @Suite struct CodePathTests {
@@ -71,6 +72,24 @@ import Testing
         for bad in ["", "144,512", "144,512,256,1", "144,,256", "a,b,c", "144, 512,256", "-1,512,256", "0,512,256", "144,512,256x"] {
             #expect(GEMMBlocking(parsing: bad) == nil, "'\(bad)' parsed")
         }
+    }
+
+    @Test("tuning results round-trip through the file, per CPU and path; a damaged line is an error naming it")
+    func wisdomRoundTrips() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dendrite-wisdom-\(UUID().uuidString)/blocking").path
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        var wisdom = try BlockingWisdom(file: file)
+        #expect(wisdom.entries.isEmpty)
+        wisdom.record(GEMMBlocking(mc: 288, kc: 256, nc: 4096), for: .avx512, cpu: "CPU A [x]")
+        wisdom.record(GEMMBlocking(mc: 144, kc: 512, nc: 256), for: .avx2, cpu: "CPU A [x]")
+        wisdom.record(GEMMBlocking(mc: 96, kc: 320, nc: 512), for: .avx512, cpu: "CPU A [x]")
+        try wisdom.save()
+        let read = try BlockingWisdom(file: file)
+        #expect(read.blocking(for: .avx512, cpu: "CPU A [x]") == GEMMBlocking(mc: 96, kc: 320, nc: 512))
+        #expect(read.blocking(for: .avx2, cpu: "CPU A [x]") == GEMMBlocking(mc: 144, kc: 512, nc: 256))
+        #expect(read.blocking(for: .avx512, cpu: "CPU B") == nil)
+        try "avx512 96,320 CPU A\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect { try BlockingWisdom(file: file) } throws: { "\($0)".contains("line 1") && "\($0)".contains(file) }
     }
 
     @Test("the blocking derived from the caches keeps the tile's multiples")
