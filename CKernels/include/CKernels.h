@@ -4,8 +4,9 @@
  * Contract for every function:
  *  - plain float32 buffers, row-major, sizes and leading dimensions explicit;
  *  - outputs first, then inputs, then sizes (llm.c order);
- *  - no allocation on the heap; the only global state is the thread count and dk_sgemm's static
- *    packing buffers (claimed per worker, so concurrent calls from several threads are safe);
+ *  - no allocation on the heap; the global state is the thread count, the code path, the GEMM
+ *    blocking and dk_sgemm's packing buffers (mapped once per slot, claimed per worker, so
+ *    concurrent calls from several threads are safe);
  *  - deterministic: a result is bitwise identical for any thread count (each output element is
  *    produced by one thread in a fixed order; reductions use chunking that depends on sizes only);
  *  - every kernel has a portable, an AVX2+FMA and an AVX-512 code path on x86-64; the best one the
