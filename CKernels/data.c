@@ -18,7 +18,8 @@ typedef struct {
  * dataset, so without this each row waits for DRAM in turn. */
 #define GATHER_PREFETCH_ROWS 4
 
-DK_KERNEL static void gather_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, gather_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const gather_args *a = p;
     size_t cols = a->cols;
     const float scale = a->scale;

@@ -29,7 +29,8 @@ typedef struct {
     float b1, b2, step_size, bc2_sqrt, eps, lr, momentum;
 } opt_args;
 
-DK_KERNEL static void adam_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, adam_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const opt_args *a = p;
     float *restrict param = a->param, *restrict m = a->m, *restrict v = a->v;
     const float *restrict grad = a->grad;
@@ -62,7 +63,8 @@ void dk_adam_step(float *param, float *m, float *v, const float *grad, size_t n,
     dk__parallel_for(n, OPT_GRAIN, 16, adam_range, &a);
 }
 
-DK_KERNEL static void sgd_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, sgd_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const opt_args *a = p;
     float *restrict param = a->param;
     const float *restrict grad = a->grad;

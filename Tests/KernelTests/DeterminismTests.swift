@@ -18,11 +18,11 @@ enum DeterminismKernel: String, CaseIterable, Sendable, CustomTestStringConverti
     var testDescription: String { rawValue }
 }
 
-@Suite("C kernels: bitwise identical for any thread count", .serialized)
+@Suite("C kernels: bitwise identical for any thread count, on every code path", .serialized)
 struct CDeterminismTests {
-    @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
-    func sameBits(kernel: DeterminismKernel) throws {
-        try DeterminismChecks().run(backendName: "c", kernel: kernel)
+    @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases, TestBackends.c)
+    func sameBits(kernel: DeterminismKernel, backend: String) throws {
+        try DeterminismChecks().run(backendName: backend, kernel: kernel)
     }
 }
 
