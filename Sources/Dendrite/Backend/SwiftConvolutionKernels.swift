@@ -1,0 +1,32 @@
+// The Swift kernels' convolution, pooling and dropout entries (Sources/SwiftKernels/Conv.swift,
+// Pool.swift, Dropout.swift), for either build.
+extension SwiftKernelBackend {
+    func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        K.im2col(col: col, input: input, window: window.swift())
+    }
+
+    func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: ConvolutionWindow) {
+        K.col2im(dinput: dinput, dcol: dcol, window: window.swift())
+    }
+
+    func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        K.maxPoolForward(out: out, input: input, window: window.swift())
+    }
+
+    func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                         window: ConvolutionWindow) {
+        K.maxPoolBackward(dinput: dinput, dout: dout, input: input, window: window.swift())
+    }
+
+    func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        K.avgPoolForward(out: out, input: input, window: window.swift())
+    }
+
+    func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: ConvolutionWindow) {
+        K.avgPoolBackward(dinput: dinput, dout: dout, window: window.swift())
+    }
+
+    func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float, key: UInt64) {
+        K.dropout(out: out, input: input, count: count, rate: rate, key: key)
+    }
+}
