@@ -15,6 +15,7 @@ import Testing
 
 enum DeterminismKernel: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sgemmMLP, sgemm512, sums, crossEntropy, adam, sgd, biasBackward, softmaxFamily, activations, elementwise
+    case convolution, dropout
     var testDescription: String { rawValue }
 }
 
@@ -196,6 +197,30 @@ struct DeterminismChecks {
                 var biased = [Float](repeating: .nan, count: rows * cols)
                 be.elementwise.biasAdd(out: &biased, input: batch, bias: bias, rows: rows, cols: cols)
                 return y + batch + biased
+            }
+        case .convolution:
+            // im2col splits above 2·(1 + 65536/108) output rows in C (2·65536 elements in Swift), col2im
+            // and the pool backward passes by image, pool forward passes above 2·(1 + 32768/144) rows.
+            let xs = randomFloats(8 * 28 * 28 * 12, seed: 122), ws = randomFloats(3 * 3 * 12 * 16, seed: 123)
+            let bs = randomFloats(16, seed: 124)
+            expectSameBits(be, "conv2d relu, maxpool, avgpool: forward and backward", shape: "8×28×28×12 → 16 3x3") {
+                let x = Variable(Tensor(shape: Shape(8, 28, 28, 12), values: xs), requiresGrad: true)
+                let w = Variable(Tensor(shape: Shape(3, 3, 12, 16), values: ws), requiresGrad: true)
+                let b = Variable(Tensor(shape: Shape([16]), values: bs), requiresGrad: true)
+                let got = runWithRandomCotangent(be, inputs: [x, w, b], seed: 125) { tape in
+                    let y = tape.conv2d(x, w, b, stride: (1, 1), padding: .same, .relu)
+                    let p = tape.pool2d(y, .max, size: (3, 3), stride: (2, 2), padding: .same)
+                    return tape.pool2d(p, .average, size: (2, 2), stride: (1, 1), padding: .valid)
+                }
+                return got.out + got.grads.flatMap { $0 }
+            }
+        case .dropout:
+            let n = 300_001
+            let x = randomFloats(n, seed: 126)
+            expectSameBits(be, "dropout", shape: "n=\(n)") {
+                var y = [Float](repeating: .nan, count: n)
+                be.regularization.dropout(out: &y, input: x, count: n, rate: 0.3, key: 127)
+                return y
             }
         }
     }

@@ -20,10 +20,14 @@ public final class Sequential: Layer {
         var x = input
         var i = 0
         while i < layers.count {
-            // A Dense without activation followed by an activation layer runs as one fused op.
+            // A Dense or Conv2D without activation followed by an activation layer runs as one fused op.
             if let dense = layers[i] as? Dense, dense.activation == .identity, i + 1 < layers.count,
                let next = layers[i + 1] as? ActivationLayer {
                 x = dense(x, on: tape, activation: next.activation)
+                i += 2
+            } else if let conv = layers[i] as? Conv2D, conv.activation == .identity, i + 1 < layers.count,
+                      let next = layers[i + 1] as? ActivationLayer {
+                x = conv(x, on: tape, activation: next.activation)
                 i += 2
             } else {
                 x = layers[i](x, on: tape)

@@ -4,6 +4,8 @@ public final class TrainingStep {
     public let model: Layer
     public let optimizer: Optimizer
     public let tape: Tape
+    /// The run's seed: with the optimizer's step count it keys the step's random draws (dropout masks).
+    public var seed: UInt64 = 0
 
     public init(model: Layer, optimizer: Optimizer, backend: Backend, profiler: Profiler? = nil) {
         self.model = model
@@ -22,6 +24,7 @@ public final class TrainingStep {
         let profiler = tape.profiler
         return try profiled(profiler, "train.step", .step, m: batcher.batchSize) {
             tape.reset()  // first: it releases the views of the last batch, so loading can reuse its buffer
+            tape.randomKey = Tape.randomKey(seed: seed, step: optimizer.step)
             let rows = batcher.load(batch: index, on: tape.backend, profiler: profiler)
             let logits = model(batcher.images, on: tape)
             let loss = batcher.withLabels(rows: rows) { tape.softmaxCrossEntropy(logits, labels: $0) }
