@@ -34,8 +34,10 @@ import Testing
     static let badTexts: [(String, String)] = [
         ("dense 256, , dense 10", "layer 1 (''): is empty"),
         ("dense x", "layer 0 ('dense x'): needs a number of units"),
-        ("dense 10 init=zeros", "unknown option 'init=zeros'"),
-        ("conv 3, dense 10", "layer 0 ('conv 3'): unknown layer 'conv'"),
+        ("dense 10 init=zeros", "unknown initializer 'zeros'; valid: normal, glorot, he"),
+        ("dense 10 bias=false", "unknown option 'bias=false'; dense takes init=…"),
+        ("conv 3, dense 10", "layer 0 ('conv 3'): needs a kernel size after the filters"),
+        ("conv2d 3, dense 10", "layer 0 ('conv2d 3'): unknown layer 'conv2d'"),
         ("relu 2, dense 10", "layer 0 ('relu 2'): relu takes no argument"),
         ("leaky-relu x, dense 10", "'x' is not a number"),
         ("flatten 2", "flatten takes no arguments"),

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import Dendrite
+
+/// The convolutional layers in the model spec: text and JSON forms, validation, shapes, presets.
+@Suite struct ConvModelSpecTests {
+    @Test func convolutionalLayersRoundTrip() throws {
+        let text = "conv 8 3x3, relu, conv 4 5x3 stride=2 padding=same bias=false init=he, maxpool 2, "
+            + "avgpool 3 stride=2 padding=1, conv 3 1x1 padding=1x2, globalavgpool, dropout 0.25, dense 10"
+        let spec = try ModelSpec(layersText: text)
+        #expect(spec.layersText == text)
+        #expect(try ModelSpec(json: spec.json, source: "x") == spec)
+        #expect(spec.layers[2] == .conv(filters: 4, kernel: Size2D(5, 3), stride: Size2D(2), padding: .same, bias: false,
+                                        initializer: .heNormal))
+        #expect(spec.layers[4] == .pool(.average, size: Size2D(3), stride: Size2D(2), padding: .explicit(rows: 1, cols: 1)))
+        // Defaults as Keras: stride 1, valid padding, a bias, Glorot uniform; a pool's stride is its size.
+        #expect(try ModelSpec(json: #"{"format":"dendrite-model-1","layers":[{"type":"conv","filters":2,"kernel":[3,3]},"#
+            + #"{"type":"maxpool","size":[2,2]}]}"#, source: "m.json").layersText == "conv 2 3x3, maxpool 2")
+    }
+
+    static let badTexts: [(String, String)] = [
+        ("conv 8 3y3, dense 10", "layer 0 ('conv 8 3y3'): needs a kernel size after the filters, like 3 or 3x3"),
+        ("conv 8 3x3 stride=0x, dense 10", "needs a stride"),
+        ("conv 8 3x3 padding=full, dense 10", "padding must be valid, same, or rows of zeros"),
+        ("conv 8 3x3 bias=no, dense 10", "bias must be true or false"),
+        ("conv 8 3x3 dilation=2, dense 10", "unknown option 'dilation=2'; conv takes stride=…, padding=…, bias=…, init=…"),
+        ("maxpool, dense 10", "layer 0 ('maxpool'): needs a pool size"),
+        ("dropout, dense 10", "needs a rate, like 'dropout 0.25'"),
+        ("globalavgpool 2", "globalavgpool takes no arguments"),
+    ]
+
+    @Test(arguments: badTexts) func badTextNamesTheLayer(text: String, message: String) {
+        do {
+            _ = try ModelSpec(layersText: text)
+            Issue.record("'\(text)' parsed")
+        } catch {
+            #expect("\(error)".hasPrefix("--layers: ") && "\(error)".contains(message), "\(error)")
+        }
+    }
+
+    static let badSpecs: [(String, String)] = [
+        ("dense 10, conv 3 3x3, dense 10", "model layer 1 (conv 3 3x3): needs an input of (height, width, channels), got [10]"),
+        ("conv 0 3x3, dense 10", "model layer 0 (conv 0 3x3): filters must be between 1 and"),
+        ("conv 4 29x3, dense 10", "model layer 0 (conv 4 29x3): a 29x3 window does not fit the 28x28 input"),
+        ("conv 4 0x3, dense 10", "the window must be at least 1x1, got 0x3"),
+        ("conv 4 3x3 stride=0, dense 10", "the stride must be at least 1"),
+        ("maxpool 2 padding=2, dense 10", "model layer 0 (maxpool 2 padding=2): padding must be smaller than the pool size"),
+        ("flatten, globalavgpool, dense 10", "model layer 1 (globalavgpool): needs an input of (height, width, channels)"),
+        ("conv 4 3x3, dropout 1.0, dense 10", "model layer 1 (dropout 1.0): the rate must be at least 0 and below 1"),
+    ]
+
+    @Test(arguments: badSpecs) func validationNamesTheLayerAndRule(text: String, message: String) throws {
+        let spec = try ModelSpec(layersText: text)
+        do {
+            _ = try spec.resolve(inputShape: [28, 28, 1], classes: 10)
+            Issue.record("'\(text)' validated")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
+    /// Output shapes and parameter counts as Keras's summary gives them for the Keras MNIST CNN:
+    /// 320, 18,496, 1,179,776 and 1,290 parameters.
+    @Test func cnnPresetSummary() throws {
+        let spec = try #require(ModelSpec.preset("cnn", classes: 10))
+        let summary = try ModelSummary(spec: spec, inputShape: [28, 28, 1], classes: 10)
+        #expect(summary.layers.map(\.outputShape) == [[26, 26, 32], [26, 26, 32], [24, 24, 64], [24, 24, 64], [12, 12, 64],
+                                                       [12, 12, 64], [9216], [128], [128], [128], [10]])
+        #expect(summary.layers.map(\.parameterCount) == [320, 0, 18_496, 0, 0, 0, 0, 1_179_776, 0, 0, 1290])
+        let shapes = try spec.parameterShapes(inputShape: [28, 28, 1], classes: 10)
+        #expect(shapes[0].name == "layers.0.weight" && shapes[0].shape == [3, 3, 1, 32])
+        let model = try spec.build(inputShape: [28, 28, 1], classes: 10, seed: 0)
+        #expect(model.parameters.map(\.name) == shapes.map(\.name))
+        #expect(model.parameters.map(\.value.shape.dims) == shapes.map(\.shape))
+    }
+
+    /// LeNet-5 as the issue lists it: 6@5x5 same, pool, 16@5x5 valid, pool, 120, 84, 10 (61,706 parameters).
+    @Test func lenet5Preset() throws {
+        let spec = try #require(ModelSpec.preset("lenet5", classes: 10))
+        let summary = try ModelSummary(spec: spec, inputShape: [28, 28, 1], classes: 10)
+        #expect(summary.layers[5].outputShape == [5, 5, 16])
+        #expect(summary.parameterCount == 61_706)
+        #expect(ModelSpec.preset("resnet", classes: 10) == nil)
+    }
+
+    /// A conv layer without a bias has only its weight; a checkpoint names it `layers.<i>.weight`.
+    @Test func convWithoutBiasHasOnlyAWeight() throws {
+        let spec = try ModelSpec(layersText: "conv 3 3x3 bias=false, globalavgpool, dense 4")
+        let shapes = try spec.parameterShapes(inputShape: [6, 6, 2], classes: 4)
+        #expect(shapes.map(\.name) == ["layers.0.weight", "layers.2.weight", "layers.2.bias"])
+        #expect(shapes[0].shape == [3, 3, 2, 3])
+        let model = try spec.build(inputShape: [6, 6, 2], classes: 4, seed: 1)
+        #expect(model.parameters.map(\.name) == shapes.map(\.name))
+    }
+}
