@@ -181,6 +181,21 @@ void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w);
 /// same key. 0 <= rate < 1. out may equal inp.
 void dk_dropout(float *out, const float *inp, size_t n, float rate, uint64_t key);
 
+/* ---------------------------------------------------------------- batch normalization */
+
+/// Per-channel statistics of inp (rows, channels) (rows = N*H*W after a convolution, N after a dense
+/// layer): mean[c] and the biased variance[c], summed in double over the rows in order, each channel
+/// by one thread.
+void dk_batchnorm_statistics(float *mean, float *variance, const float *inp, int rows, int channels);
+/// out[r,c] = (inp[r,c] - mean[c]) * invstd[c] * gamma[c] + beta[c]; out may equal inp.
+void dk_batchnorm_forward(float *out, const float *inp, const float *mean, const float *invstd,
+                          const float *gamma, const float *beta, int rows, int channels);
+/// The backward pass of dk_batchnorm_forward with batch statistics (mean, invstd of this inp):
+/// dgamma[c] = sum_r dout*xhat, dbeta[c] = sum_r dout (overwritten), with xhat = (inp - mean)*invstd;
+/// dinp = gamma*invstd*(dout - dbeta/rows - xhat*dgamma/rows). dinp may equal dout.
+void dk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp,
+                           const float *mean, const float *invstd, const float *gamma, int rows, int channels);
+
 /* ---------------------------------------------------------------- machine probes (benchmarks) */
 
 /// Peak FP32 rate in GFLOP/s: `threads` threads each run independent 8-wide FMA chains for about

@@ -37,4 +37,21 @@ extension GradientCheckTests {
         tape.randomKey = 37
         check([x], "dropout") { crossEntropy($0, $0.dropout(x, rate: 0.4)) }
     }
+
+    /// Batch norm with batch statistics, over features and over channels.
+    @Test func batchNorm() {
+        let gamma = randomVariable(Shape([3]), seed: 38, scale: 0.5), beta = randomVariable(Shape([3]), seed: 39)
+        let mean = Variable(Tensor(zeros: Shape([3]))), variance = Variable(Tensor(zeros: Shape([3])))
+        let features = randomVariable(Shape(5, 3), seed: 40)
+        check([features, gamma, beta], "batchnorm over features") { tape in
+            crossEntropy(tape, tape.activation(tape.batchNorm(features, gamma: gamma, beta: beta, movingMean: mean,
+                                                              movingVariance: variance, momentum: 0.9, epsilon: 1e-3), .tanh))
+        }
+        let images = randomVariable(Shape(5, 2, 3, 3), seed: 41)
+        check([images, gamma, beta], "batchnorm over channels") { tape in
+            crossEntropy(tape, tape.globalAveragePool(tape.activation(
+                tape.batchNorm(images, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance,
+                               momentum: 0.9, epsilon: 1e-3), .tanh)))
+        }
+    }
 }

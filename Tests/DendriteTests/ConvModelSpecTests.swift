@@ -6,7 +6,8 @@ import Testing
 @Suite struct ConvModelSpecTests {
     @Test func convolutionalLayersRoundTrip() throws {
         let text = "conv 8 3x3, relu, conv 4 5x3 stride=2 padding=same bias=false init=he, maxpool 2, "
-            + "avgpool 3 stride=2 padding=1, conv 3 1x1 padding=1x2, globalavgpool, dropout 0.25, dense 10"
+            + "avgpool 3 stride=2 padding=1, conv 3 1x1 padding=1x2, batchnorm, globalavgpool, dropout 0.25, dense 10, "
+            + "batchnorm momentum=0.9 epsilon=1e-05"
         let spec = try ModelSpec(layersText: text)
         #expect(spec.layersText == text)
         #expect(try ModelSpec(json: spec.json, source: "x") == spec)
@@ -27,6 +28,7 @@ import Testing
         ("maxpool, dense 10", "layer 0 ('maxpool'): needs a pool size"),
         ("dropout, dense 10", "needs a rate, like 'dropout 0.25'"),
         ("globalavgpool 2", "globalavgpool takes no arguments"),
+        ("batchnorm momentum=x", "momentum must be a number, got 'x'"),
     ]
 
     @Test(arguments: badTexts) func badTextNamesTheLayer(text: String, message: String) {
@@ -47,6 +49,7 @@ import Testing
         ("maxpool 2 padding=2, dense 10", "model layer 0 (maxpool 2 padding=2): padding must be smaller than the pool size"),
         ("flatten, globalavgpool, dense 10", "model layer 1 (globalavgpool): needs an input of (height, width, channels)"),
         ("conv 4 3x3, dropout 1.0, dense 10", "model layer 1 (dropout 1.0): the rate must be at least 0 and below 1"),
+        ("dense 10, batchnorm momentum=1.0", "model layer 1 (batchnorm momentum=1.0): the momentum must be at least 0 and below 1"),
     ]
 
     @Test(arguments: badSpecs) func validationNamesTheLayerAndRule(text: String, message: String) throws {
@@ -91,5 +94,18 @@ import Testing
         #expect(shapes[0].shape == [3, 3, 2, 3])
         let model = try spec.build(inputShape: [6, 6, 2], classes: 4, seed: 1)
         #expect(model.parameters.map(\.name) == shapes.map(\.name))
+    }
+
+    /// cnn-bn: γ and β are parameters, the moving statistics buffers; a checkpoint holds both.
+    @Test func cnnBatchNormPreset() throws {
+        let spec = try #require(ModelSpec.preset("cnn-bn", classes: 10))
+        let model = try spec.build(inputShape: [28, 28, 1], classes: 10, seed: 0)
+        #expect(try spec.parameterShapes(inputShape: [28, 28, 1], classes: 10).map(\.name) == model.parameters.map(\.name))
+        let buffers = try spec.bufferShapes(inputShape: [28, 28, 1], classes: 10)
+        #expect(buffers.map(\.name) == model.buffers.map(\.name))
+        #expect(buffers.map(\.name) == ["layers.1.moving_mean", "layers.1.moving_variance", "layers.4.moving_mean",
+                                        "layers.4.moving_variance", "layers.10.moving_mean", "layers.10.moving_variance"])
+        #expect(buffers.map(\.shape) == [[32], [32], [64], [64], [128], [128]])
+        #expect(model.parameters.map(\.name).contains("layers.10.gamma"))
     }
 }

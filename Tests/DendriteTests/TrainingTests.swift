@@ -116,13 +116,14 @@ import Testing
     }
 }
 
-/// A convolutional model with dropout: it learns, and resuming reproduces the uninterrupted run
-/// bit for bit (the dropout masks are keyed by seed and step, not by a generator's state).
+/// A convolutional model with batch norm and dropout: it learns, and resuming reproduces the
+/// uninterrupted run bit for bit (the dropout masks are keyed by seed and step, not by a generator's
+/// state; the moving statistics are in the checkpoint).
 @Suite struct ConvTrainingTests {
     func options(_ folder: String, epochs: Int = 2) throws -> TrainingOptions {
         var options = TrainingOptions(runDirectory: folder)
         options.configuration.model = try ModelSpec(layersText:
-            "conv 4 3x3 padding=same, relu, maxpool 2, dropout 0.3, flatten, dense 4 init=glorot")
+            "conv 4 3x3 padding=same, batchnorm, relu, maxpool 2, dropout 0.3, flatten, dense 4 init=glorot")
         options.configuration.batchSize = 32
         options.configuration.epochs = epochs
         options.configuration.seed = 3
@@ -146,8 +147,9 @@ import Testing
         second.resume = true
         let resumed = try Trainer(options: second, data: data, backend: Backends.c) { _ in }
         _ = try resumed.run()
-        for (a, b) in zip(straight.model.parameters, resumed.model.parameters) {
+        for (a, b) in zip(straight.model.parameters + straight.model.buffers, resumed.model.parameters + resumed.model.buffers) {
             #expect(a.value.scalars == b.value.scalars, "\(a.name) differs after resuming from step 9")
         }
+        #expect(resumed.model.buffers.map(\.name) == ["layers.1.moving_mean", "layers.1.moving_variance"])
     }
 }

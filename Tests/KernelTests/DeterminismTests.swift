@@ -15,7 +15,7 @@ import Testing
 
 enum DeterminismKernel: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sgemmMLP, sgemm512, sums, crossEntropy, adam, sgd, biasBackward, softmaxFamily, activations, elementwise
-    case convolution, dropout
+    case convolution, dropout, batchNorm
     var testDescription: String { rawValue }
 }
 
@@ -213,6 +213,21 @@ struct DeterminismChecks {
                     return tape.pool2d(p, .average, size: (2, 2), stride: (1, 1), padding: .valid)
                 }
                 return got.out + got.grads.flatMap { $0 }
+            }
+        case .batchNorm:
+            // Channel blocks of 16 split once rows·channels > 2·65536; rows split above 2·(1 + 65536/64).
+            let shape = Shape(8, 24, 24, 64)
+            let xs = randomFloats(shape.count, seed: 128), gs = randomFloats(64, seed: 129), bs = randomFloats(64, seed: 130)
+            expectSameBits(be, "batchnorm forward and backward", shape: "8×24×24×64") {
+                let x = Variable(Tensor(shape: shape, values: xs), requiresGrad: true)
+                let gamma = Variable(Tensor(shape: Shape([64]), values: gs), requiresGrad: true)
+                let beta = Variable(Tensor(shape: Shape([64]), values: bs), requiresGrad: true)
+                let mean = Variable(Tensor(zeros: Shape([64]))), variance = Variable(Tensor(zeros: Shape([64])))
+                let got = runWithRandomCotangent(be, inputs: [x, gamma, beta], seed: 131) { tape in
+                    tape.batchNorm(x, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance,
+                                   momentum: 0.99, epsilon: 1e-3)
+                }
+                return got.out + got.grads.flatMap { $0 } + mean.value.scalars + variance.value.scalars
             }
         case .dropout:
             let n = 300_001

@@ -1,6 +1,7 @@
 import CKernels
 
-// The C kernels' convolution, pooling and dropout entries (CKernels/conv.c, pool.c, dropout.c).
+// The C kernels' convolution, pooling, dropout and batch-norm entries (CKernels/conv.c, pool.c, dropout.c,
+// batchnorm.c).
 extension CKernelSet {
     public func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
         var w = window.c
@@ -36,5 +37,23 @@ extension CKernelSet {
     public func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float,
                         key: UInt64) {
         dk_dropout(out, input, count, rate, key)
+    }
+
+    public func batchNormStatistics(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                                    input: UnsafePointer<Float>, rows: Int, channels: Int) {
+        dk_batchnorm_statistics(mean, variance, input, Int32(rows), Int32(channels))
+    }
+
+    public func batchNormForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                 invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                 rows: Int, channels: Int) {
+        dk_batchnorm_forward(out, input, mean, invstd, gamma, beta, Int32(rows), Int32(channels))
+    }
+
+    public func batchNormBackward(dinput: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+                                  dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                  mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                  rows: Int, channels: Int) {
+        dk_batchnorm_backward(dinput, dgamma, dbeta, dout, input, mean, invstd, gamma, Int32(rows), Int32(channels))
     }
 }

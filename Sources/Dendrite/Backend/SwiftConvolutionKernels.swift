@@ -1,5 +1,5 @@
-// The Swift kernels' convolution, pooling and dropout entries (Sources/SwiftKernels/Conv.swift,
-// Pool.swift, Dropout.swift), for either build.
+// The Swift kernels' convolution, pooling, dropout and batch-norm entries (Sources/SwiftKernels/Conv.swift,
+// Pool.swift, Dropout.swift, BatchNorm.swift), for either build.
 extension SwiftKernelBackend {
     func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
         K.im2col(col: col, input: input, window: window.swift())
@@ -28,5 +28,25 @@ extension SwiftKernelBackend {
 
     func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float, key: UInt64) {
         K.dropout(out: out, input: input, count: count, rate: rate, key: key)
+    }
+
+    func batchNormStatistics(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                             input: UnsafePointer<Float>, rows: Int, channels: Int) {
+        K.batchNormStatistics(mean: mean, variance: variance, input: input, rows: rows, channels: channels)
+    }
+
+    func batchNormForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                          invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                          rows: Int, channels: Int) {
+        K.batchNormForward(out: out, input: input, mean: mean, invstd: invstd, gamma: gamma, beta: beta, rows: rows,
+                           channels: channels)
+    }
+
+    func batchNormBackward(dinput: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+                           dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                           mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                           rows: Int, channels: Int) {
+        K.batchNormBackward(dinput: dinput, dgamma: dgamma, dbeta: dbeta, dout: dout, input: input, mean: mean,
+                            invstd: invstd, gamma: gamma, rows: rows, channels: channels)
     }
 }

@@ -3,7 +3,7 @@
 /// `{"type": "leaky-relu", "alpha": 0.2}`, `{"type": "flatten"}`, `{"type": "conv", "filters": 32,
 /// "kernel": [3, 3], "stride": [1, 1], "padding": "valid", "bias": true, "initializer": "glorot"}`,
 /// `{"type": "maxpool", "size": [2, 2], "stride": [2, 2], "padding": "valid"}`, `{"type": "globalavgpool"}`,
-/// `{"type": "dropout", "rate": 0.25}`.
+/// `{"type": "dropout", "rate": 0.25}`, `{"type": "batchnorm", "momentum": 0.99, "epsilon": 0.001}`.
 public enum LayerSpec: Equatable, Sendable {
     /// y = x·W + b with W (inputs, units), as in Keras; an input of higher rank is flattened first.
     case dense(units: Int, initializer: Initializer = .randomNormal())
@@ -21,6 +21,8 @@ public enum LayerSpec: Equatable, Sendable {
     case globalAveragePool
     /// Zeroes a fraction `rate` of the values in training (scaling the rest by 1/(1 - rate)); off in evaluation.
     case dropout(rate: Float)
+    /// Batch normalization over the last dimension (Keras's defaults: momentum 0.99, ε 0.001).
+    case batchNorm(momentum: Float = 0.99, epsilon: Float = 0.001)
 
     /// The name used as the JSON `type` and in the text form.
     public var typeName: String {
@@ -33,6 +35,7 @@ public enum LayerSpec: Equatable, Sendable {
         case .pool(.average, _, _, _): "avgpool"
         case .globalAveragePool: "globalavgpool"
         case .dropout: "dropout"
+        case .batchNorm: "batchnorm"
         }
     }
 
@@ -62,6 +65,10 @@ public enum LayerSpec: Equatable, Sendable {
             return words.joined(separator: " ")
         case .dropout(let rate):
             return "dropout \(rate)"
+        case .batchNorm(let momentum, let epsilon):
+            let words = ["batchnorm"] + (momentum != 0.99 ? ["momentum=\(momentum)"] : [])
+                + (epsilon != 0.001 ? ["epsilon=\(epsilon)"] : [])
+            return words.joined(separator: " ")
         }
     }
 }
@@ -95,7 +102,7 @@ public struct Size2D: Equatable, Sendable, Codable {
 }
 
 extension LayerSpec: Codable {
-    private enum Key: String, CodingKey { case type, units, initializer, alpha, filters, kernel, stride, padding, bias, size, rate }
+    private enum Key: String, CodingKey { case type, units, initializer, alpha, filters, kernel, stride, padding, bias, size, rate, momentum, epsilon }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
@@ -135,6 +142,9 @@ extension LayerSpec: Codable {
             self = .globalAveragePool
         case "dropout":
             self = .dropout(rate: try container.decode(Float.self, forKey: .rate))
+        case "batchnorm":
+            self = .batchNorm(momentum: try container.decodeIfPresent(Float.self, forKey: .momentum) ?? 0.99,
+                              epsilon: try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? 0.001)
         default:
             guard let activation = Activation(name: type, alpha: try container.decodeIfPresent(Float.self, forKey: .alpha))
             else {
@@ -167,6 +177,9 @@ extension LayerSpec: Codable {
             try container.encode(padding.text, forKey: .padding)
         case .dropout(let rate):
             try container.encode(rate, forKey: .rate)
+        case .batchNorm(let momentum, let epsilon):
+            try container.encode(momentum, forKey: .momentum)
+            try container.encode(epsilon, forKey: .epsilon)
         case .activation, .flatten, .globalAveragePool:
             break
         }

@@ -6,6 +6,7 @@
 ///            | ("maxpool" | "avgpool") SIZE [ "stride=" SIZE ] [ "padding=" PADDING ]   (stride: the size)
 ///            | "globalavgpool" | "flatten"
 ///            | "dropout" RATE
+///            | "batchnorm" [ "momentum=" M ] [ "epsilon=" E ]     (defaults 0.99 and 0.001, as Keras)
 ///            | "relu" | "sigmoid" | "tanh" | "selu" | "identity"
 ///            | "leaky-relu" [ ALPHA ]      (default 0.01)
 ///            | "elu" [ ALPHA ]             (default 1)
@@ -83,6 +84,14 @@ extension ModelSpec {
             case "flatten", "globalavgpool":
                 guard arguments.isEmpty else { throw fail("\(name) takes no arguments") }
                 layers.append(name == "flatten" ? .flatten : .globalAveragePool)
+            case "batchnorm":
+                let found = try options(after: 0, allowed: ["momentum", "epsilon"])
+                func number(_ key: String, _ value: Float) throws -> Float {
+                    guard let word = found[key] else { return value }
+                    guard let parsed = Float(word) else { throw fail("\(key) must be a number, got '\(word)'") }
+                    return parsed
+                }
+                layers.append(.batchNorm(momentum: try number("momentum", 0.99), epsilon: try number("epsilon", 0.001)))
             case "dropout":
                 guard arguments.count == 1, let rate = Float(arguments[0]) else {
                     throw fail("needs a rate, like 'dropout 0.25'")

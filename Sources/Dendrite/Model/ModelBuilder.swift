@@ -25,6 +25,8 @@ extension ModelSpec {
                 layers.append(GlobalAveragePool())
             case .dropout(let rate):
                 layers.append(Dropout(rate: rate))
+            case .batchNorm(let momentum, let epsilon):
+                layers.append(BatchNorm(channels: input[input.count - 1], momentum: momentum, epsilon: epsilon))
             }
             input = layer.outputShape
         }

@@ -11,7 +11,8 @@ public struct ModelSpec: Equatable, Sendable {
     public init(layers: [LayerSpec]) { self.layers = layers }
 
     /// Every layer type, as the JSON `type` and the text form name them.
-    public static let layerTypes = ["dense", "conv", "maxpool", "avgpool", "globalavgpool", "flatten", "dropout"]
+    public static let layerTypes = ["dense", "conv", "maxpool", "avgpool", "globalavgpool", "flatten", "dropout",
+                                      "batchnorm"]
         + Activation.names
 
     /// The lab's network: a dense layer and `activation` per hidden size, then a dense layer to the

@@ -62,6 +62,12 @@ extension ModelSpec {
                 shape = [shape[2]]
             case .dropout(let rate):
                 guard rate >= 0 && rate < 1 else { throw fail("the rate must be at least 0 and below 1, got \(rate)") }
+            case .batchNorm(let momentum, let epsilon):
+                guard momentum >= 0 && momentum < 1 else {
+                    throw fail("the momentum must be at least 0 and below 1, got \(momentum)")
+                }
+                guard epsilon > 0 && epsilon.isFinite else { throw fail("epsilon must be a positive number, got \(epsilon)") }
+                parameters = 2 * shape[shape.count - 1]
             }
             resolved.append(ResolvedLayer(spec: layer, outputShape: shape, parameterCount: parameters))
         }
@@ -116,11 +122,23 @@ extension ModelSpec {
             case .conv(let filters, let kernel, _, _, let bias, _):
                 shapes.append(("layers.\(index).weight", [kernel.rows, kernel.cols, input[2], filters]))
                 if bias { shapes.append(("layers.\(index).bias", [filters])) }
+            case .batchNorm:
+                shapes.append(("layers.\(index).gamma", [input[input.count - 1]]))
+                shapes.append(("layers.\(index).beta", [input[input.count - 1]]))
             default:
                 break
             }
             input = layer.outputShape
         }
         return shapes
+    }
+
+    /// The name and shape of every buffer (state saved with the model, not trained), in order.
+    public func bufferShapes(inputShape: [Int], classes: Int) throws -> [(name: String, shape: [Int])] {
+        try resolve(inputShape: inputShape, classes: classes).enumerated().flatMap { index, layer in
+            guard case .batchNorm = layer.spec else { return [(name: String, shape: [Int])]() }
+            let channels = layer.outputShape[layer.outputShape.count - 1]
+            return [("layers.\(index).moving_mean", [channels]), ("layers.\(index).moving_variance", [channels])]
+        }
     }
 }

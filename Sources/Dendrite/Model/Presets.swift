@@ -2,7 +2,7 @@
 /// written out as a spec file in the README; the last layer has one unit per class.
 extension ModelSpec {
     /// Every preset name, in the order help text lists them.
-    public static let presetNames = ["lenet5", "cnn"]
+    public static let presetNames = ["lenet5", "cnn", "cnn-bn"]
 
     /// The preset of that name for `classes` classes, or nil.
     public static func preset(_ name: String, classes: Int) -> ModelSpec? {
@@ -14,6 +14,9 @@ extension ModelSpec {
         case "cnn":  // the classic Keras MNIST CNN
             text = "conv 32 3x3, relu, conv 64 3x3, relu, maxpool 2, dropout 0.25, flatten, "
                 + "dense 128 init=glorot, relu, dropout 0.5, dense \(classes) init=glorot"
+        case "cnn-bn":  // the same with batch norm after each convolution and the first dense layer, before the ReLU
+            text = "conv 32 3x3, batchnorm, relu, conv 64 3x3, batchnorm, relu, maxpool 2, dropout 0.25, flatten, "
+                + "dense 128 init=glorot, batchnorm, relu, dropout 0.5, dense \(classes) init=glorot"
         default:
             return nil
         }

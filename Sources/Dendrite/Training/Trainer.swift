@@ -178,9 +178,9 @@ public final class Trainer {
         }
         var tensors: [String: Tensor] = [:]
         var order: [String] = []
-        for parameter in model.parameters {
-            tensors[parameter.name] = parameter.value
-            order.append(parameter.name)
+        for variable in model.parameters + model.buffers {
+            tensors[variable.name] = variable.value
+            order.append(variable.name)
         }
         for (name, tensor) in optimizer.state {
             tensors[name] = tensor
