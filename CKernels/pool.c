@@ -27,8 +27,8 @@ DK_INLINE void clip_window(const dk_window *w, int oy, int ox, int *y0, int *y1,
     *x1 = xs + w->kernel_w > w->width ? w->width : xs + w->kernel_w;
 }
 
-DK_KERNEL static void maxpool_rows(void *p, size_t r0, size_t r1) {
-    const pool_args *a = p;
+/* Output rows [r0, r1) of a max (is_max) or average pool; the branch is hoisted out of the loops. */
+DK_INLINE void pool_rows(const pool_args *a, size_t r0, size_t r1, int is_max) {
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
     for (size_t r = r0; r < r1; r++) {
@@ -37,35 +37,24 @@ DK_KERNEL static void maxpool_rows(void *p, size_t r0, size_t r1) {
         clip_window(w, (int)(pix / (size_t)w->out_w), (int)(pix % (size_t)w->out_w), &y0, &y1, &x0, &x1);
         float *restrict dst = a->out + r * C;
         const float *image = a->inp + img * image_len;
-        for (size_t c = 0; c < C; c++) dst[c] = -FLT_MAX;
+        for (size_t c = 0; c < C; c++) dst[c] = is_max ? -FLT_MAX : 0.0f;
         for (int y = y0; y < y1; y++)
             for (int x = x0; x < x1; x++) {
                 const float *restrict s = image + ((size_t)y * w->width + x) * C;
-                for (size_t c = 0; c < C; c++) dst[c] = s[c] > dst[c] ? s[c] : dst[c];
+                if (is_max)
+                    for (size_t c = 0; c < C; c++) dst[c] = s[c] > dst[c] ? s[c] : dst[c];
+                else
+                    for (size_t c = 0; c < C; c++) dst[c] += s[c];
             }
+        if (!is_max) {
+            const float scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
+            for (size_t c = 0; c < C; c++) dst[c] *= scale;
+        }
     }
 }
 
-DK_KERNEL static void avgpool_rows(void *p, size_t r0, size_t r1) {
-    const pool_args *a = p;
-    const dk_window *w = a->w;
-    const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
-    for (size_t r = r0; r < r1; r++) {
-        size_t img = r / ((size_t)w->out_h * w->out_w), pix = r % ((size_t)w->out_h * w->out_w);
-        int y0, y1, x0, x1;
-        clip_window(w, (int)(pix / (size_t)w->out_w), (int)(pix % (size_t)w->out_w), &y0, &y1, &x0, &x1);
-        float *restrict dst = a->out + r * C;
-        const float *image = a->inp + img * image_len;
-        for (size_t c = 0; c < C; c++) dst[c] = 0.0f;
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++) {
-                const float *restrict s = image + ((size_t)y * w->width + x) * C;
-                for (size_t c = 0; c < C; c++) dst[c] += s[c];
-            }
-        const float scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
-        for (size_t c = 0; c < C; c++) dst[c] *= scale;
-    }
-}
+DK_KERNEL static void maxpool_rows(void *p, size_t r0, size_t r1) { pool_rows(p, r0, r1, 1); }
+DK_KERNEL static void avgpool_rows(void *p, size_t r0, size_t r1) { pool_rows(p, r0, r1, 0); }
 
 static void pool_forward(float *out, const float *inp, const dk_window *w, dk_range_fn fn) {
     size_t rows = (size_t)w->batch * w->out_h * w->out_w;
