@@ -14,13 +14,11 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.makeBackend()
         let saved = try Checkpoint.read(path: checkpoint)
-        let folder = try DataFolder(path: data)
-        var configuration = saved.configuration
-        guard folder.test.featureCount == configuration.inputs, folder.test.classCount <= configuration.classes else {
-            throw ValidationError("\(checkpoint) was trained on \(configuration.inputs) features and \(configuration.classes) classes; "
-                + "\(data) has \(folder.test.featureCount) features and \(folder.test.classCount) classes")
+        let folder = try DataFolder(path: data, classes: saved.configuration.classes)
+        let configuration = saved.configuration
+        guard folder.test.featureCount == configuration.inputs else {
+            throw ValidationError("\(checkpoint) was trained on \(configuration.inputs) features; \(data) has \(folder.test.featureCount)")
         }
-        configuration.classes = saved.configuration.classes
         let model = try configuration.makeModel()
         try Checkpoint.load(saved.tensors, into: model.parameters, path: checkpoint)
         let (loss, accuracy) = Evaluator(model: model, dataset: folder.test, backend: backend).evaluate()

@@ -20,6 +20,8 @@ struct Train: ParsableCommand {
     var momentum: Float = 0
     @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated (any depth).")
     var hidden = "256,256"
+    @Option(parsing: .unconditional, help: "Number of classes (default: the largest training label + 1, every class below it having an example).")
+    var classes: Int?
     @Option(help: "Hidden activation: \(Activation.names.filter { $0 != "identity" }.joined(separator: "|")).")
     var activation = "relu"
     @Option(help: "Weight initializer: normal (Keras RandomNormal, stddev 0.05) | glorot | he.")
@@ -69,6 +71,7 @@ struct Train: ParsableCommand {
         guard ["adam", "sgd"].contains(optimizer) else {
             throw ValidationError("--optimizer: unknown optimizer '\(optimizer)'; valid: adam, sgd")
         }
+        if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         guard logEvery >= 0 else { throw ValidationError("--log-every must be >= 0, got \(logEvery)") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
         _ = try parsedHidden()
@@ -88,7 +91,7 @@ struct Train: ParsableCommand {
         configuration.seed = seed
 
         print("Loading \(data) …")
-        let folder = try DataFolder(path: data)
+        let folder = try DataFolder(path: data, classes: classes)
         var options = TrainingOptions(runDirectory: try runDirectory())
         options.configuration = configuration
         options.checkpointEvery = checkpointEvery

@@ -7,13 +7,20 @@ import Testing
 @Suite struct CLITests {
     static let data = writeSyntheticFolder(train: 64, test: 16)
 
-    /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together).
-    func dendrite(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together); with
+    /// `memoryLimit`, under that limit of virtual memory (`ulimit -v`, in kB).
+    func dendrite(_ arguments: [String], memoryLimit: Int? = nil) throws -> (status: Int32, output: String) {
         let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             .deletingLastPathComponent()
+        let binary = folder.appendingPathComponent("dendrite")
         let process = Process()
-        process.executableURL = folder.appendingPathComponent("dendrite")
-        process.arguments = arguments
+        if let memoryLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -v \(memoryLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -24,8 +31,8 @@ import Testing
     }
 
     @discardableResult
-    func expectError(_ arguments: [String], mentioning text: String) throws -> String {
-        let (status, output) = try dendrite(arguments)
+    func expectError(_ arguments: [String], mentioning text: String, memoryLimit: Int? = nil) throws -> String {
+        let (status, output) = try dendrite(arguments, memoryLimit: memoryLimit)
         #expect(status != 0, "\(arguments) exited 0: \(output)")
         let errors = output.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
         #expect(errors.count == 1 && errors[0].contains(text), "\(arguments): expected one error naming '\(text)': \(output)")
@@ -60,6 +67,11 @@ import Testing
         ("count mismatch", "train-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [3], payload: [0, 1, 2])) }),
         ("label out of range", "t10k-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [16], payload: [UInt8](repeating: 9, count: 16))) }),
         ("zero images", "train-images-idx3-ubyte", { try write($0, idxBytes(dimensions: [0, 6, 6], payload: [])) }),
+        ("stray label", "train-labels-idx1-ubyte", { var b = try read($0); b[9] = 255; try write($0, b) }),
+        ("folder", "train-images-idx3-ubyte", {
+            try FileManager.default.removeItem(atPath: $0)
+            try FileManager.default.createDirectory(atPath: $0, withIntermediateDirectories: false)
+        }),
     ]
 
     @Test(arguments: damages.map(\.name)) func badDataNamesTheFile(damage name: String) throws {
@@ -68,6 +80,32 @@ import Testing
         try damage("\(folder)/\(file)")
         if file.hasSuffix(".gz") { try FileManager.default.removeItem(atPath: "\(folder)/\(file.dropLast(3))") }
         try expectError(["train", "--data", folder, "--checkpoint-dir", temporaryFolder()], mentioning: "\(folder)/\(file)")
+    }
+
+    /// Issue 16, item 9: `--classes` accepts the labels that the inferred class count refuses.
+    @Test func classesFlagOverridesTheInferredCount() throws {
+        let folder = writeSyntheticFolder(train: 64, test: 16)
+        var labels = try read("\(folder)/train-labels-idx1-ubyte")
+        labels[9] = 255
+        try write("\(folder)/train-labels-idx1-ubyte", labels)
+        let run = temporaryFolder()
+        let (status, output) = try dendrite(["train", "--data", folder, "--classes", "256", "--batch-size", "16",
+                                             "--log-every", "0", "--checkpoint-dir", run])
+        #expect(status == 0, "\(output)")
+        #expect(try Checkpoint.read(path: #require(Checkpoint.files(in: run).last)).configuration.classes == 256)
+        try expectError(["train", "--data", folder, "--classes", "200", "--checkpoint-dir", temporaryFolder()],
+                        mentioning: "label 255 is outside the 200 classes")
+    }
+
+    /// Issue 16, item 3: a gzip bomb (1 MB inflating to 1 GB of zeros) fails at its first bytes, well within
+    /// a memory limit of 500 MB (the whole run needs less than 100 MB).
+    @Test func gzipBombFailsAtOnceUnderAMemoryLimit() throws {
+        let folder = writeSyntheticFolder(train: 64, test: 16)
+        let member = gzipped([UInt8](repeating: 0, count: 1 << 20))
+        try write("\(folder)/train-images-idx3-ubyte.gz", Array([[UInt8]](repeating: member, count: 1024).joined()))
+        try FileManager.default.removeItem(atPath: "\(folder)/train-images-idx3-ubyte")
+        try expectError(["train", "--data", folder, "--checkpoint-dir", temporaryFolder()],
+                        mentioning: "train-images-idx3-ubyte.gz: wrong magic number 0x00000000", memoryLimit: 500_000)
     }
 
     @Test func missingDataFolderIsNamed() throws {
