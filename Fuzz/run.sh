@@ -33,11 +33,18 @@ data = struct.pack("<6f", 1, -2, 3.5, 0, 1e30, -1e-30) + struct.pack("<3f", 0.25
 config = {"activation": "relu", "backend": "c", "batchSize": 2, "classes": 3, "epochs": 1, "hidden": [2],
           "initializer": "normal", "inputs": 3, "learningRate": 0.001, "momentum": 0, "optimizer": "adam",
           "seed": 1, "threads": 1}
-header = {"__metadata__": {"format": "dendrite-checkpoint-1", "configuration": json.dumps(config),
-                           "epoch": "0", "batch": "1", "step": "1", "generator_state": "1,2,3,4",
-                           "dendrite.crc32": str(zlib.crc32(data))},
-          "layers.1.weight": {"dtype": "F32", "shape": [3, 2], "data_offsets": [0, 24]},
-          "layers.1.bias": {"dtype": "F32", "shape": [3], "data_offsets": [24, 36]}}
+tensors = {"layers.1.weight": ([3, 2], 0, 24), "layers.1.bias": ([3], 24, 36)}
+metadata = {"format": "dendrite-checkpoint-1", "configuration": json.dumps(config),
+            "epoch": "0", "batch": "1", "step": "1", "generator_state": "1,2,3,4"}
+# The checksums as Safetensors.swift documents them: per tensor (name, dtype, shape, data), and the metadata's.
+metadata_crc = zlib.crc32(b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in sorted(metadata.items())))
+for name, (shape, begin, end) in tensors.items():
+    described = name.encode() + b"\0F32\0" + ",".join(map(str, shape)).encode() + b"\0"
+    metadata["dendrite.crc32." + name] = str(zlib.crc32(data[begin:end], zlib.crc32(described)))
+metadata["dendrite.crc32.__metadata__"] = str(metadata_crc)
+header = {"__metadata__": metadata}
+header.update({name: {"dtype": "F32", "shape": shape, "data_offsets": [begin, end]}
+               for name, (shape, begin, end) in tensors.items()})
 text = json.dumps(header, separators=(",", ":")).encode()
 text += b" " * (-len(text) % 8)
 open(f"{seeds}/safetensors/checkpoint", "wb").write(struct.pack("<Q", len(text)) + text + data)
