@@ -121,6 +121,9 @@ import Testing
                               containing: "the last 4 data bytes belong to no tensor")
         expectCheckpointError(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}}"#, data: [0, 0, 0, 0]),
                               containing: "tensor 'a' has an unknown or repeated field 'extra'")
+        var invalidName = file(header: #"{"a":\#(entry)}"#, data: [0, 0, 0, 0])
+        invalidName[10] = 0xFF
+        expectCheckpointError(invalidName, containing: "the header holds a string that is not UTF-8")
     }
 
     /// The atomic writer replaces a file whole and leaves no temporary file behind.

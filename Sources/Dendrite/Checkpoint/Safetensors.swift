@@ -69,16 +69,16 @@ public enum Safetensors {
         let header = try SafetensorsHeader(UnsafeBufferPointer(rebasing: bytes[8..<dataStart]), path: path)
         let data = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[dataStart...]))
         for entry in header.entries { try validate(entry, dataCount: data.count, fail: fail) }
-        try checkTiling(header.entries, dataCount: data.count, fail: fail)
-        try verifyChecksums(header, data: data, fail: fail)
         var tensors: [String: Tensor] = [:]
         tensors.reserveCapacity(header.entries.count)
         for entry in header.entries {
             var tensor = Tensor(zeros: Shape(entry.shape))
             UnsafeMutableRawPointer(tensor.mutablePointer).copyMemory(from: data.baseAddress! + entry.begin,
                                                                       byteCount: entry.end - entry.begin)
-            tensors[entry.name] = tensor
+            guard tensors.updateValue(tensor, forKey: entry.name) == nil else { throw fail("tensor '\(entry.name)' appears twice") }
         }
+        try checkTiling(header.entries, dataCount: data.count, fail: fail)
+        try verifyChecksums(header, names: tensors, data: data, fail: fail)
         return (tensors, header.metadata)
     }
 
@@ -122,7 +122,8 @@ public enum Safetensors {
         guard covered == dataCount else { throw fail("the last \(dataCount - covered) data bytes belong to no tensor") }
     }
 
-    private static func verifyChecksums(_ header: SafetensorsHeader, data: UnsafeRawBufferPointer,
+    /// `names` holds the file's tensors by name.
+    private static func verifyChecksums(_ header: SafetensorsHeader, names: [String: Tensor], data: UnsafeRawBufferPointer,
                                         fail: (String) -> DendriteError) throws {
         let metadata = header.metadata
         guard metadata.keys.contains(where: { $0.hasPrefix(checksumPrefix) }) else {
@@ -133,16 +134,14 @@ public enum Safetensors {
         }
         var damaged: [String] = []
         if metadata[metadataChecksumKey] != String(metadataChecksum(metadata)) { damaged.append("the metadata") }
-        var names = Set<String>()
         for entry in header.entries {
-            names.insert(entry.name)
             let bytes = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
             let computed = tensorChecksum(name: entry.name, dtype: entry.dtype, shape: entry.shape, data: bytes)
             if metadata[checksumPrefix + entry.name] != String(computed) { damaged.append("tensor '\(entry.name)'") }
         }
         let listed = metadata.keys.filter { $0.hasPrefix(checksumPrefix) && $0 != metadataChecksumKey }
             .map { String($0.dropFirst(checksumPrefix.count)) }
-        for name in listed.sorted() where !names.contains(name) { damaged.append("tensor '\(name)' (missing)") }
+        for name in listed.sorted() where names[name] == nil { damaged.append("tensor '\(name)' (missing)") }
         guard damaged.isEmpty else {
             throw fail("checksum mismatch in \(damaged.joined(separator: ", ")): the file is corrupted or was edited")
         }
