@@ -30,10 +30,10 @@ public enum Harness {
             }
         }
         // A fresh backend's thread count is "all threads", the default training uses.
-        let allThreads = backends.map(\.threads).max() ?? 1
+        let allThreads = Threads.count
         let threadCounts = allThreads > 1 ? [1, allThreads] : [1]
         let cpu = cpuName()
-        print("Dendrite benchmarks: \(cpu), C kernels \(CBackend.instructionSet), backends \(backends.map(\.name).joined(separator: ", ")), "
+        print("Dendrite benchmarks: \(cpu), C kernels \(CKernelSet.instructionSet), backends \(backends.map(\.name).joined(separator: ", ")), "
             + "threads \(threadCounts.map(String.init).joined(separator: " and ")), \(options.quick ? "quick" : "full") run, \(cases.count) cases")
         let loadBefore = loadAverage()
         warnIfBusy(loadBefore, when: "before the run", own: 0, print: print)
@@ -53,7 +53,7 @@ public enum Harness {
                 rows.compare()
                 if benchCase.checksAllocations && threads == allThreads {
                     for i in rows.indices {
-                        participants[i].threads = threads
+                        Threads.count = threads
                         rows[i].allocations = AllocationProbe.measure(calls: options.quick ? 100 : 1000, runners[i])
                     }
                 }
@@ -71,7 +71,7 @@ public enum Harness {
         let loadAfter = loadAverage()
         warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
         let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
-                               cpu: cpu, instructionSet: CBackend.instructionSet, threadCounts: threadCounts,
+                               cpu: cpu, instructionSet: CKernelSet.instructionSet, threadCounts: threadCounts,
                                backends: backends.map(\.name), unavailable: unavailable, ceilings: ceilings,
                                results: results, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter,
                                wallSeconds: Date().timeIntervalSince(started))
@@ -84,7 +84,7 @@ public enum Harness {
     static func measure(_ benchCase: BenchCase, _ backends: [Backend], _ runners: [Runner], threads: Int,
                         plan: MeasurementPlan, ceiling: Ceiling) -> [BenchResult] {
         let calls = backends.indices.map { i in
-            backends[i].threads = threads
+            Threads.count = threads
             defer { IdleThreads.sleep(after: backends[i].name) }
             return calibrate(runners[i], plan: plan)
         }
@@ -94,7 +94,7 @@ public enum Harness {
         for round in 0..<rounds {
             for offset in backends.indices {
                 let i = (round + offset) % backends.count
-                backends[i].threads = threads
+                Threads.count = threads
                 // An untimed call wakes the worker threads the previous sample put to sleep; a single
                 // call lasting a whole sample (an epoch) pays the wake-up within noise.
                 if calls[i] > 1 { runners[i]() }

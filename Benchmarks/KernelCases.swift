@@ -29,21 +29,21 @@ enum KernelCases {
                 output = FloatBuffer(count: n, seed: 2)
                 bias = FloatBuffer(count: cols, seed: 3)
                 dout = FloatBuffer(count: n, seed: 4)
-                CBackend().activationForward(out: output.pointer, input: input.readOnly, count: n, activation: activation)
+                Backends.c.elementwise.activationForward(out: output.pointer, input: input.readOnly, count: n, activation: activation)
             }
         }
         return [
             BenchCase(name: "\(activation) forward \(shape)", group: "activation", work: .bytes(2 * floats)) {
                 let buffers = Buffers(n, cols, activation), out = FloatBuffer(count: n)
                 return { backend in
-                    { backend.activationForward(out: out.pointer, input: buffers.input.readOnly, count: n, activation: activation) }
+                    { backend.elementwise.activationForward(out: out.pointer, input: buffers.input.readOnly, count: n, activation: activation) }
                 }
             },
             BenchCase(name: "\(activation) backward \(shape)", group: "activation", work: .bytes(3 * floats)) {
                 let buffers = Buffers(n, cols, activation), dinput = FloatBuffer(count: n)
                 return { backend in
                     {
-                        backend.activationBackward(dinput: dinput.pointer, doutput: buffers.dout.readOnly,
+                        backend.elementwise.activationBackward(dinput: dinput.pointer, doutput: buffers.dout.readOnly,
                                                    output: buffers.output.readOnly, count: n, activation: activation)
                     }
                 }
@@ -53,7 +53,7 @@ enum KernelCases {
                 let buffers = Buffers(n, cols, activation), out = FloatBuffer(count: n)
                 return { backend in
                     {
-                        backend.biasActivationForward(out: out.pointer, input: buffers.input.readOnly,
+                        backend.elementwise.biasActivationForward(out: out.pointer, input: buffers.input.readOnly,
                                                       bias: buffers.bias.readOnly, rows: rows, cols: cols,
                                                       activation: activation)
                     }
@@ -68,14 +68,14 @@ enum KernelCases {
         func logitsAndOutput(_ forward: (Backend, UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void)
             -> (FloatBuffer, FloatBuffer) {
             let logits = FloatBuffer(count: n, in: -8...8, seed: 1), output = FloatBuffer(count: n)
-            forward(CBackend(), output.pointer, logits.readOnly)
+            forward(Backends.c, output.pointer, logits.readOnly)
             return (logits, output)
         }
         func softmax(_ b: Backend, _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>) {
-            b.softmaxForward(out: out, input: x, rows: rows, cols: cols)
+            b.losses.softmaxForward(out: out, input: x, rows: rows, cols: cols)
         }
         func logSoftmax(_ b: Backend, _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>) {
-            b.logSoftmaxForward(out: out, input: x, rows: rows, cols: cols)
+            b.losses.logSoftmaxForward(out: out, input: x, rows: rows, cols: cols)
         }
         return [
             BenchCase(name: "softmax forward \(shape)", group: "softmax", work: .bytes(2 * floats)) {
@@ -86,7 +86,7 @@ enum KernelCases {
                 let (_, output) = logitsAndOutput(softmax)
                 let dout = FloatBuffer(count: n, seed: 4), dinput = FloatBuffer(count: n)
                 return { backend in
-                    { backend.softmaxBackward(dinput: dinput.pointer, doutput: dout.readOnly, output: output.readOnly, rows: rows, cols: cols) }
+                    { backend.losses.softmaxBackward(dinput: dinput.pointer, doutput: dout.readOnly, output: output.readOnly, rows: rows, cols: cols) }
                 }
             },
             BenchCase(name: "log-softmax forward \(shape)", group: "softmax", work: .bytes(2 * floats)) {
@@ -97,7 +97,7 @@ enum KernelCases {
                 let (_, output) = logitsAndOutput(logSoftmax)
                 let dout = FloatBuffer(count: n, seed: 4), dinput = FloatBuffer(count: n)
                 return { backend in
-                    { backend.logSoftmaxBackward(dinput: dinput.pointer, doutput: dout.readOnly, output: output.readOnly, rows: rows, cols: cols) }
+                    { backend.losses.logSoftmaxBackward(dinput: dinput.pointer, doutput: dout.readOnly, output: output.readOnly, rows: rows, cols: cols) }
                 }
             },
             // As training calls it: per-row losses and the gradient in one pass.
@@ -108,7 +108,7 @@ enum KernelCases {
                 return { backend in
                     {
                         _ = labels.withUnsafeBufferPointer { labels in
-                            backend.softmaxCrossEntropy(losses: losses.pointer, dlogits: dlogits.pointer,
+                            backend.losses.softmaxCrossEntropy(losses: losses.pointer, dlogits: dlogits.pointer,
                                                         logits: logits.readOnly, labels: labels.baseAddress!,
                                                         rows: rows, cols: cols, gradScale: 1 / Float(rows))
                         }
@@ -127,7 +127,7 @@ enum KernelCases {
                 let s = state()
                 return { backend in
                     {
-                        backend.adamStep(param: s[0].pointer, m: s[1].pointer, v: s[2].pointer, grad: s[3].readOnly,
+                        backend.optimizers.adamStep(param: s[0].pointer, m: s[1].pointer, v: s[2].pointer, grad: s[3].readOnly,
                                          count: n, lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 100)
                     }
                 }
@@ -135,7 +135,7 @@ enum KernelCases {
             BenchCase(name: "sgd momentum \(shape)", group: "optimizer", work: .bytes(5 * floats)) {
                 let s = state()
                 return { backend in
-                    { backend.sgdStep(param: s[0].pointer, velocity: s[1].pointer, grad: s[2].readOnly, count: n, lr: 0.01, momentum: 0.9) }
+                    { backend.optimizers.sgdStep(param: s[0].pointer, velocity: s[1].pointer, grad: s[2].readOnly, count: n, lr: 0.01, momentum: 0.9) }
                 }
             },
         ]
@@ -153,29 +153,29 @@ enum KernelCases {
         }
         return [
             unary("bias add \(dims(128, 256))", hidden, bytesPerElement: 2 * b) { backend, y, x in
-                backend.biasAdd(out: y, input: x, bias: x, rows: 128, cols: 256)
+                backend.elementwise.biasAdd(out: y, input: x, bias: x, rows: 128, cols: 256)
             },
             unary("bias backward \(dims(128, 256))", hidden, bytesPerElement: b) { backend, y, x in
-                backend.biasBackward(dbias: y, dout: x, rows: 128, cols: 256, accumulate: false)
+                backend.elementwise.biasBackward(dbias: y, dout: x, rows: 128, cols: 256, accumulate: false)
             },
             unary("add in place \(dims(784, 256))", weights, bytesPerElement: 3 * b) { backend, y, x in
-                backend.addInPlace(y, x, count: weights)
+                backend.elementwise.addInPlace(y, x, count: weights)
             },
             // Scaling by 1 keeps the values bounded however many calls run.
             unary("scale in place \(dims(784, 256))", weights, bytesPerElement: 2 * b) { backend, y, _ in
-                backend.scaleInPlace(y, by: 1, count: weights)
+                backend.elementwise.scaleInPlace(y, by: 1, count: weights)
             },
             unary("sum \(dims(784, 256))", weights, bytesPerElement: b) { backend, _, x in
-                _ = backend.sum(x, count: weights)
+                _ = backend.elementwise.sum(x, count: weights)
             },
             unary("sum of squares \(dims(784, 256))", weights, bytesPerElement: b) { backend, _, x in
-                _ = backend.sumOfSquares(x, count: weights)
+                _ = backend.elementwise.sumOfSquares(x, count: weights)
             },
             BenchCase(name: "argmax rows \(dims(128, 10))", group: "other", work: .bytes(b * 128 * 10)) {
                 let logits = FloatBuffer(count: 128 * 10)
                 var predictions = [Int32](repeating: 0, count: 128)
                 return { backend in
-                    { predictions.withUnsafeMutableBufferPointer { backend.argmaxRows(out: $0.baseAddress!, input: logits.readOnly, rows: 128, cols: 10) } }
+                    { predictions.withUnsafeMutableBufferPointer { backend.losses.argmaxRows(out: $0.baseAddress!, input: logits.readOnly, rows: 128, cols: 10) } }
                 }
             },
             // A batch of 128 random images out of 60,000: one byte read and one float written per pixel.
@@ -187,7 +187,7 @@ enum KernelCases {
                     {
                         images.withUnsafeBufferPointer { images in
                             indices.withUnsafeBufferPointer { indices in
-                                backend.gatherRows(out: out.pointer, images: images.baseAddress!, indices: indices.baseAddress!,
+                                backend.data.gatherRows(out: out.pointer, images: images.baseAddress!, indices: indices.baseAddress!,
                                                    rows: 128, cols: 784, scale: 1 / 255)
                             }
                         }

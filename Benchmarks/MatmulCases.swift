@@ -30,7 +30,7 @@ enum MatmulCases {
             let c = FloatBuffer(count: m * n, seed: 3)
             return { backend in
                 {
-                    backend.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+                    backend.gemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
                                   a: a.readOnly, lda: transA ? m : k, b: b.readOnly, ldb: transB ? k : n,
                                   beta: 0, c: c.pointer, ldc: n)
                 }

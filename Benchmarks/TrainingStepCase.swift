@@ -6,13 +6,14 @@ import Foundation
 enum TrainingCases {
     static let batchSize = 128
     static let epochImages = 60_000
-    static let inputs = 784, classes = 10
+    static let exampleShape = [28, 28, 1], inputs = 784, classes = 10
 
     /// Matmul FLOPs of one sample, 2·K·N per product: each layer's forward and weight gradient, and
     /// the input gradient of every layer but the first (images need none).
     static var flopsPerSample: Double {
-        let widths = [inputs] + TrainingConfiguration().hidden + [classes]
-        let products = zip(widths, widths.dropFirst()).map { 2 * Double($0 * $1) }
+        let weights = try! TrainingConfiguration().model.parameterShapes(inputShape: exampleShape, classes: classes)
+            .filter { $0.shape.count == 2 }
+        let products = weights.map { 2 * Double($0.shape[0] * $0.shape[1]) }
         return products.reduce(0) { $0 + 3 * $1 } - products[0]
     }
 
@@ -72,10 +73,10 @@ enum TrainingCases {
     /// The lab's model and Adam on `backend`, as `dendrite train` builds them.
     static func makeStep(backend: Backend, profiler: Profiler? = nil) throws -> TrainingStep {
         var configuration = TrainingConfiguration()
-        configuration.inputs = inputs
+        configuration.inputShape = exampleShape
         configuration.classes = classes
         let model = try configuration.makeModel()
-        let optimizer = try configuration.makeOptimizer(for: model.parameters)
+        let optimizer = configuration.makeOptimizer(for: model.parameters)
         return TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: profiler)
     }
 

@@ -26,7 +26,7 @@ struct BackendOptions: ParsableArguments {
     /// The chosen backend, its thread count set.
     func makeBackend() throws -> Backend {
         let chosen = try Backends.select(backend)
-        if let threads { chosen.threads = threads }
+        if let threads { Threads.count = threads }
         return chosen
     }
 }

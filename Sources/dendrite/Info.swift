@@ -14,15 +14,15 @@ struct Info: ParsableCommand {
             let status: String
             do {
                 let candidate = try Backends.named(name)
-                status = "available, \(candidate.threads) thread\(candidate.threads == 1 ? "" : "s"), \(candidate.instructionSet)"
+                status = "available, \(Threads.count) thread\(Threads.count == 1 ? "" : "s"), \(candidate.instructionSet)"
             } catch {
                 status = "unavailable: \(error)"
             }
             print("  \(name == backend.name ? "*" : " ") \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)")
         }
         print("selected backend:  \(backend.name)")
-        print("threads:           \(backend.threads)")
-        print("OpenMP:            \(CBackend.openMPEnabled ? "on" : "off")")
-        print("instruction set:   \(CBackend.instructionSet) (C kernels)")
+        print("threads:           \(Threads.count)")
+        print("OpenMP:            \(CKernelSet.openMPEnabled ? "on" : "off")")
+        print("instruction set:   \(CKernelSet.instructionSet) (C kernels)")
     }
 }

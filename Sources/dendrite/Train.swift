@@ -4,13 +4,13 @@ import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the lab's MLP (default 784-256-256-10, ReLU, Adam 0.001, batch 128) on MNIST-format data.")
+        abstract: "Train a model (default: the lab's MLP, 784-256-256-10, ReLU, Adam 0.001, batch 128) on MNIST-format data.")
 
     @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
     var data = DataFolder.defaultPath
     // Numeric options parse `.unconditional`ly so that "--epochs -2" reaches validate() and its clear message,
     // rather than "-2" being taken for a flag ("Missing value for '--epochs'").
-    @Option(parsing: .unconditional, help: "Epochs to train (a resumed run continues up to this count).")
+    @Option(parsing: .unconditional, help: "Epochs to train (a resumed run continues up to this count; 0 evaluates the starting weights).")
     var epochs = 1
     @Option(parsing: .unconditional, help: "Examples per batch.")
     var batchSize = 128
@@ -18,14 +18,9 @@ struct Train: ParsableCommand {
     var lr: Float = 0.001
     @Option(parsing: .unconditional, help: "Momentum for --optimizer sgd.")
     var momentum: Float = 0
-    @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated (any depth).")
-    var hidden = "256,256"
+    @OptionGroup var modelOptions: ModelOptions
     @Option(parsing: .unconditional, help: "Number of classes (default: the largest training label + 1, every class below it having an example).")
     var classes: Int?
-    @Option(help: "Hidden activation: \(Activation.names.filter { $0 != "identity" }.joined(separator: "|")).")
-    var activation = "relu"
-    @Option(help: "Weight initializer: normal (Keras RandomNormal, stddev 0.05) | glorot | he.")
-    var initializer = "normal"
     @Option(help: "Optimizer: adam | sgd.")
     var optimizer = "adam"
     @OptionGroup var backendOptions: BackendOptions
@@ -48,50 +43,32 @@ struct Train: ParsableCommand {
     @Option(help: "Write a Chrome trace (chrome://tracing, Perfetto) of every op to this file.")
     var trace: String?
 
-    func parsedHidden() throws -> [Int] {
-        let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let sizes = parts.compactMap { Int($0) }
-        guard !hidden.isEmpty, sizes.count == parts.count, sizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--hidden must be positive sizes separated by commas, like 256,256; got '\(hidden)'")
-        }
-        return sizes
-    }
-
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard epochs >= 0 else { throw ValidationError("--epochs must be at least 0, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
-        guard Activation(name: activation) != nil, activation != "identity" else {
-            throw ValidationError("--activation: unknown activation '\(activation)'; valid: relu, leaky-relu, sigmoid, tanh, elu, selu")
-        }
-        guard Initializer(name: initializer) != nil else {
-            throw ValidationError("--initializer: unknown initializer '\(initializer)'; valid: \(Initializer.names.joined(separator: ", "))")
-        }
-        guard ["adam", "sgd"].contains(optimizer) else {
+        guard OptimizerKind(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer: unknown optimizer '\(optimizer)'; valid: adam, sgd")
         }
         if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         guard logEvery >= 0 else { throw ValidationError("--log-every must be >= 0, got \(logEvery)") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
-        _ = try parsedHidden()
     }
 
     func run() throws {
         let backend = try backendOptions.makeBackend()
+        print("Loading \(data) …")
+        let folder = try DataFolder(path: data, classes: classes)
         var configuration = TrainingConfiguration()
-        configuration.hidden = try parsedHidden()
-        configuration.activation = activation
-        configuration.initializer = initializer
-        configuration.optimizer = optimizer
+        configuration.model = try modelOptions.spec(classes: folder.train.classCount)
+        configuration.optimizer = OptimizerKind(rawValue: optimizer)!
         configuration.learningRate = lr
         configuration.momentum = momentum
         configuration.batchSize = batchSize
         configuration.epochs = epochs
         configuration.seed = seed
 
-        print("Loading \(data) …")
-        let folder = try DataFolder(path: data, classes: classes)
         var options = TrainingOptions(runDirectory: try runDirectory())
         options.configuration = configuration
         options.checkpointEvery = checkpointEvery
@@ -102,9 +79,10 @@ struct Train: ParsableCommand {
         options.progressBar = isatty(STDOUT_FILENO) == 1
         options.profiler = profile || trace != nil ? Profiler() : nil
         let trainer = try Trainer(options: options, data: folder, backend: backend) { print($0); fflush(stdout) }
-        print("Training \(trainer.model.parameters.count / 2)-layer MLP \(folder.train.featureCount)-\(configuration.hidden.map(String.init).joined(separator: "-"))-\(folder.train.classCount) "
-            + "(\(activation), \(initializer) init, \(optimizer) lr \(lr), batch \(batchSize)) on \(folder.train.count) images, "
-            + "backend \(backend.name), \(backend.threads) thread\(backend.threads == 1 ? "" : "s"); run folder \(options.runDirectory)")
+        print(try ModelSummary(spec: configuration.model, inputShape: folder.train.exampleShape,
+                               classes: folder.train.classCount).render())
+        print("Training on \(folder.train.count) images (\(optimizer) lr \(lr), batch \(batchSize), seed \(seed)), "
+            + "backend \(backend.name), \(Threads.count) thread\(Threads.count == 1 ? "" : "s"); run folder \(options.runDirectory)")
         let summary = try trainer.run()
         print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
         if summary.stepsThisRun == 0 {

@@ -19,17 +19,21 @@ import Testing
 
     /// A checkpoint whose configuration disagrees with its tensors: `eval` would have built a zero-width layer
     /// (precondition failure) or tried to allocate a huge one.
-    @Test(arguments: ["[0]", "[4000000000000]", "[3]"]) func configurationMustMatchTensors(hidden: String) {
-        let configuration = #"{"activation":"relu","backend":"c","batchSize":2,"classes":2,"epochs":1,"hidden":\#(hidden),"#
-            + #""initializer":"normal","inputs":2,"learningRate":0.1,"momentum":0,"optimizer":"adam","seed":1,"threads":1}"#
-        let metadata = ["format": "dendrite-checkpoint-1", "configuration": configuration, "epoch": "0", "batch": "0",
+    @Test(arguments: [0, 4_000_000_000_000, 3]) func configurationMustMatchTensors(hidden: Int) {
+        var configuration = TrainingConfiguration()
+        configuration.model = mlp([hidden], classes: 2)
+        (configuration.inputShape, configuration.classes) = ([1, 2, 1], 2)
+        let metadata = ["format": Checkpoint.format, "configuration": configuration.json, "epoch": "0", "batch": "0",
                         "step": "0", "generator_state": "1,2,3,4"]
-        let tensors = [("layers.1.weight", Tensor(zeros: Shape(2, 2))), ("layers.3.weight", Tensor(zeros: Shape(2, 2)))]
+        let tensors = [("layers.0.weight", Tensor(zeros: Shape(2, 2))), ("layers.0.bias", Tensor(zeros: Shape([2]))),
+                       ("layers.2.weight", Tensor(zeros: Shape(2, 2))), ("layers.2.bias", Tensor(zeros: Shape([2])))]
         do {
             _ = try Checkpoint.decode(Safetensors.encode(tensors, metadata: metadata), path: "f")
             Issue.record("expected an error")
         } catch {
-            #expect("\(error)".contains("does not match its tensor 'layers.1.weight'"), "\(error)")
+            let message = "\(error)"
+            #expect(message.contains(hidden == 3 ? "tensor 'layers.0.weight' has shape [2, 2], the model needs [2, 3]"
+                                                 : "model layer 0 (dense \(hidden)): units must be between"), "\(message)")
         }
     }
 }

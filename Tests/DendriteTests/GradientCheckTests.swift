@@ -3,7 +3,7 @@ import Testing
 
 /// Every differentiable op's backward rule against central finite differences of the loss.
 @Suite struct GradientCheckTests {
-    let tape = Tape(backend: CBackend())
+    let tape = Tape(backend: Backends.c)
     let labels: [Int32] = [0, 2, 1, 2, 0]
 
     /// Compares analytic gradients of `variables` with (L(x+h) − L(x−h)) / 2h for every element.

@@ -23,7 +23,7 @@ import Testing
         var seen: [[Float]] = []
         var rowCounts: [Int] = []
         for index in 0..<batcher.batchesPerEpoch {
-            let rows = batcher.load(batch: index, on: CBackend())
+            let rows = batcher.load(batch: index, on: Backends.c)
             rowCounts.append(rows)
             let values = batcher.images.value.scalars
             for r in 0..<rows { seen.append(Array(values[(r * 25)..<((r + 1) * 25)])) }

@@ -80,3 +80,8 @@ func randomVariable(_ shape: Shape, seed: UInt64, scale: Float = 1, requiresGrad
     let values = (0..<shape.count).map { _ in scale * Float(generator.nextNormal()) }
     return Variable(Tensor(shape: shape, values: values), requiresGrad: requiresGrad)
 }
+
+/// The lab's MLP with these hidden sizes, ending in `classes` outputs (the synthetic data has 4).
+func mlp(_ hidden: [Int], classes: Int = 4, activation: Activation = .relu) -> ModelSpec {
+    .multilayerPerceptron(hidden: hidden, activation: activation, initializer: .randomNormal(), classes: classes)
+}

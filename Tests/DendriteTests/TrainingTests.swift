@@ -5,7 +5,7 @@ import Testing
 @Suite struct TrainingTests {
     func options(_ folder: String, epochs: Int = 3, seed: UInt64 = 7) -> TrainingOptions {
         var options = TrainingOptions(runDirectory: folder)
-        options.configuration.hidden = [16, 16]
+        options.configuration.model = mlp([16, 16])
         options.configuration.batchSize = 32
         options.configuration.epochs = epochs
         options.configuration.seed = seed
@@ -17,7 +17,7 @@ import Testing
     /// The lab's recipe learns a separable toy problem: accuracy far above chance (0.25).
     @Test func convergesOnSyntheticData() throws {
         let data = try DataFolder(path: writeSyntheticFolder())
-        let trainer = try Trainer(options: options(temporaryFolder(), epochs: 10), data: data, backend: CBackend()) { _ in }
+        let trainer = try Trainer(options: options(temporaryFolder(), epochs: 10), data: data, backend: Backends.c) { _ in }
         let summary = try trainer.run()
         #expect(summary.testAccuracy >= 0.95, "test accuracy \(summary.testAccuracy)")
         #expect(summary.testLoss < 0.3, "test loss \(summary.testLoss)")
@@ -26,7 +26,7 @@ import Testing
     /// Stopping mid-run (as a kill would) and resuming gives weights bitwise equal to an uninterrupted run.
     @Test(arguments: [3, 5, 8, 17]) func resumeIsBitwiseExact(stopAfter: Int) throws {
         let data = try DataFolder(path: writeSyntheticFolder(train: 200))  // 7 batches per epoch, last partial
-        let backend = CBackend()
+        let backend = Backends.c
 
         let straightFolder = temporaryFolder()
         let straight = try Trainer(options: options(straightFolder), data: data, backend: backend) { _ in }
@@ -61,10 +61,10 @@ import Testing
     @Test func seedsAreReproducibleAcrossThreadCounts() throws {
         let data = try DataFolder(path: writeSyntheticFolder())
         func train(threads: Int, seed: UInt64) throws -> [[Float]] {
-            let backend = CBackend()
-            let saved = backend.threads
-            defer { backend.threads = saved }
-            backend.threads = threads
+            let backend = Backends.c
+            let saved = Threads.count
+            defer { Threads.count = saved }
+            Threads.count = threads
             let trainer = try Trainer(options: options(temporaryFolder(), epochs: 1, seed: seed), data: data, backend: backend) { _ in }
             _ = try trainer.run()
             return trainer.model.parameters.map(\.value.scalars)
@@ -77,16 +77,16 @@ import Testing
     @Test func refusesToOverwriteAnotherRunsCheckpoints() throws {
         let data = try DataFolder(path: writeSyntheticFolder())
         let folder = temporaryFolder()
-        _ = try Trainer(options: options(folder, epochs: 1), data: data, backend: CBackend()) { _ in }.run()
+        _ = try Trainer(options: options(folder, epochs: 1), data: data, backend: Backends.c) { _ in }.run()
         let before = Checkpoint.files(in: folder)
         #expect(throws: DendriteError.self) {
-            _ = try Trainer(options: options(folder, epochs: 1), data: data, backend: CBackend()) { _ in }
+            _ = try Trainer(options: options(folder, epochs: 1), data: data, backend: Backends.c) { _ in }
         }
         var otherShape = options(folder, epochs: 2)
-        otherShape.configuration.hidden = [8]
+        otherShape.configuration.model = mlp([8])
         otherShape.resume = true
         #expect(throws: DendriteError.self) {
-            _ = try Trainer(options: otherShape, data: data, backend: CBackend()) { _ in }
+            _ = try Trainer(options: otherShape, data: data, backend: Backends.c) { _ in }
         }
         #expect(Checkpoint.files(in: folder) == before)
     }
@@ -97,9 +97,9 @@ import Testing
         let folder = temporaryFolder()
         var diverging = options(folder)
         diverging.configuration.learningRate = 1e30
-        diverging.configuration.optimizer = "sgd"
+        diverging.configuration.optimizer = .sgd
         diverging.checkpointEvery = 1
-        let trainer = try Trainer(options: diverging, data: data, backend: CBackend()) { _ in }
+        let trainer = try Trainer(options: diverging, data: data, backend: Backends.c) { _ in }
         do {
             _ = try trainer.run()
             Issue.record("training with lr 1e30 should have stopped")

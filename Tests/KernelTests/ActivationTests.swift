@@ -48,7 +48,7 @@ struct ActivationTests {
         let x = forwardInputs(seed: 11)
         let expected = x.map { Reference.activation(Double($0), act.activation) }
         var out = [Float](repeating: .nan, count: x.count)
-        be.activationForward(out: &out, input: x, count: x.count, activation: act.activation)
+        be.elementwise.activationForward(out: &out, input: x, count: x.count, activation: act.activation)
         expectClose(out, expected, atol: forwardAtol, rtol: forwardRtol,
                     "activationForward[\(backend)] \(act)", shape: "n=\(x.count)")
         #expect(out.allSatisfy { $0.isFinite }, "activationForward[\(backend)] \(act): non-finite output")
@@ -60,7 +60,7 @@ struct ActivationTests {
         // In place (out == input) gives the same values.
         var inPlace = x
         inPlace.withUnsafeMutableBufferPointer { p in
-            be.activationForward(out: p.baseAddress!, input: p.baseAddress!, count: x.count, activation: act.activation)
+            be.elementwise.activationForward(out: p.baseAddress!, input: p.baseAddress!, count: x.count, activation: act.activation)
         }
         expectBitwiseEqual(inPlace, out, "activationForward in place[\(backend)] \(act)", shape: "n=\(x.count)")
     }
@@ -73,7 +73,7 @@ struct ActivationTests {
         let x = randomFloats(n, seed: 12, in: -6...6)
         let expected = x.map { Reference.activation(Double($0), act.activation) }
         var out = [Float](repeating: .nan, count: n)
-        be.activationForward(out: &out, input: x, count: n, activation: act.activation)
+        be.elementwise.activationForward(out: &out, input: x, count: n, activation: act.activation)
         expectClose(out, expected, atol: forwardAtol, rtol: forwardRtol,
                     "activationForward[\(backend)] \(act)", shape: "n=\(n)")
     }
@@ -92,13 +92,13 @@ struct ActivationTests {
                 }
             }
             var out = [Float](repeating: .nan, count: rows * cols)
-            be.biasActivationForward(out: &out, input: x, bias: bias, rows: rows, cols: cols, activation: act.activation)
+            be.elementwise.biasActivationForward(out: &out, input: x, bias: bias, rows: rows, cols: cols, activation: act.activation)
             expectClose(out, expected, atol: forwardAtol, rtol: forwardRtol,
                         "biasActivationForward[\(backend)] \(act)", shape: "\(rows)×\(cols)")
 
             var inPlace = x
             inPlace.withUnsafeMutableBufferPointer { p in
-                be.biasActivationForward(out: p.baseAddress!, input: p.baseAddress!, bias: bias, rows: rows, cols: cols,
+                be.elementwise.biasActivationForward(out: p.baseAddress!, input: p.baseAddress!, bias: bias, rows: rows, cols: cols,
                                          activation: act.activation)
             }
             expectBitwiseEqual(inPlace, out, "biasActivationForward in place[\(backend)] \(act)", shape: "\(rows)×\(cols)")
@@ -117,9 +117,9 @@ struct ActivationTests {
         let x = randomFloatsAvoidingZero(n, seed: 21, magnitude: 6, gap: 0.05)
         let dout = randomFloats(n, seed: 22, in: -2...2)
         var y = [Float](repeating: 0, count: n)
-        be.activationForward(out: &y, input: x, count: n, activation: act.activation)
+        be.elementwise.activationForward(out: &y, input: x, count: n, activation: act.activation)
         var dinp = [Float](repeating: .nan, count: n)
-        be.activationBackward(dinput: &dinp, doutput: dout, output: y, count: n, activation: act.activation)
+        be.elementwise.activationBackward(dinput: &dinp, doutput: dout, output: y, count: n, activation: act.activation)
 
         let analytic = (0..<n).map { Double(dout[$0]) * Reference.activationDerivative(Double(x[$0]), act.activation) }
         let finiteDiff = (0..<n).map {
@@ -134,7 +134,7 @@ struct ActivationTests {
         // In place: dinput == doutput.
         var inPlace = dout
         inPlace.withUnsafeMutableBufferPointer { p in
-            be.activationBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, count: n,
+            be.elementwise.activationBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, count: n,
                                   activation: act.activation)
         }
         expectBitwiseEqual(inPlace, dinp, "activationBackward in place[\(backend)] \(act)", shape: "n=\(n)")
@@ -152,12 +152,12 @@ struct ActivationTests {
         let x = randomFloatsAvoidingZero(n, seed: 23, magnitude: 4, gap: 0.05)
         let xPlus = x.map { $0 + eps }, xMinus = x.map { $0 - eps }
         var y = [Float](repeating: 0, count: n), yPlus = y, yMinus = y
-        be.activationForward(out: &y, input: x, count: n, activation: act.activation)
-        be.activationForward(out: &yPlus, input: xPlus, count: n, activation: act.activation)
-        be.activationForward(out: &yMinus, input: xMinus, count: n, activation: act.activation)
+        be.elementwise.activationForward(out: &y, input: x, count: n, activation: act.activation)
+        be.elementwise.activationForward(out: &yPlus, input: xPlus, count: n, activation: act.activation)
+        be.elementwise.activationForward(out: &yMinus, input: xMinus, count: n, activation: act.activation)
         let ones = [Float](repeating: 1, count: n)
         var grad = [Float](repeating: .nan, count: n)
-        be.activationBackward(dinput: &grad, doutput: ones, output: y, count: n, activation: act.activation)
+        be.elementwise.activationBackward(dinput: &grad, doutput: ones, output: y, count: n, activation: act.activation)
         let fd = (0..<n).map { Double(yPlus[$0] - yMinus[$0]) / Double(xPlus[$0] - xMinus[$0]) }
         expectClose(grad, fd, atol: 2e-3, rtol: 2e-3,
                     "activationBackward[\(backend)] \(act) vs own forward", shape: "n=\(n)")

@@ -48,7 +48,7 @@ struct BackendAgreementTests {
             let x = randomFloats(b * h, seed: 71), bias = randomFloats(h, seed: 72)
             let r = try both { be -> [Float] in
                 var out = [Float](repeating: .nan, count: b * h)
-                be.biasAdd(out: &out, input: x, bias: bias, rows: b, cols: h)
+                be.elementwise.biasAdd(out: &out, input: x, bias: bias, rows: b, cols: h)
                 return out
             }
             expectBitwiseEqual(r.swift, r.c, "biasAdd swift vs c", shape: "\(b)×\(h)")
@@ -56,7 +56,7 @@ struct BackendAgreementTests {
             let d = randomFloats(b * h, seed: 73)
             let r = try both { be -> [Float] in
                 var db = randomFloats(h, seed: 74)
-                be.biasBackward(dbias: &db, dout: d, rows: b, cols: h, accumulate: true)
+                be.elementwise.biasBackward(dbias: &db, dout: d, rows: b, cols: h, accumulate: true)
                 return db
             }
             agree(r.c, r.swift, atol: 1e-5, rtol: 1e-5, "biasBackward", shape: "\(b)×\(h)")
@@ -65,7 +65,7 @@ struct BackendAgreementTests {
             for act in ActivationCases.all {
                 let r = try both { be -> [Float] in
                     var out = [Float](repeating: .nan, count: x.count)
-                    be.activationForward(out: &out, input: x, count: x.count, activation: act.activation)
+                    be.elementwise.activationForward(out: &out, input: x, count: x.count, activation: act.activation)
                     return out
                 }
                 agree(r.c, r.swift, atol: 1e-6, rtol: 4e-6, "activationForward \(act)", shape: "n=\(x.count)")
@@ -75,7 +75,7 @@ struct BackendAgreementTests {
             for act in ActivationCases.all {
                 let r = try both { be -> [Float] in
                     var out = [Float](repeating: .nan, count: x.count)
-                    be.biasActivationForward(out: &out, input: x, bias: bias, rows: b, cols: h, activation: act.activation)
+                    be.elementwise.biasActivationForward(out: &out, input: x, bias: bias, rows: b, cols: h, activation: act.activation)
                     return out
                 }
                 agree(r.c, r.swift, atol: 1e-6, rtol: 4e-6, "biasActivationForward \(act)", shape: "\(b)×\(h)")
@@ -87,7 +87,7 @@ struct BackendAgreementTests {
                 let y = x.map { Float(Reference.activation(Double($0), act.activation)) }
                 let r = try both { be -> [Float] in
                     var d = [Float](repeating: .nan, count: x.count)
-                    be.activationBackward(dinput: &d, doutput: dout, output: y, count: x.count, activation: act.activation)
+                    be.elementwise.activationBackward(dinput: &d, doutput: dout, output: y, count: x.count, activation: act.activation)
                     return d
                 }
                 agree(r.c, r.swift, atol: 1e-6, rtol: 1e-5, "activationBackward \(act)", shape: "n=\(x.count)")
@@ -97,7 +97,7 @@ struct BackendAgreementTests {
             let x = randomFloats(b * k, seed: 80, in: -10...10)
             let r = try both { be -> [Float] in
                 var out = [Float](repeating: .nan, count: x.count)
-                be.softmaxForward(out: &out, input: x, rows: b, cols: k)
+                be.losses.softmaxForward(out: &out, input: x, rows: b, cols: k)
                 return out
             }
             agree(r.c, r.swift, atol: 1e-7, rtol: 2e-5, "softmaxForward", shape: "\(b)×\(k)")
@@ -105,7 +105,7 @@ struct BackendAgreementTests {
             let x = randomFloats(b * k, seed: 81, in: -10...10)
             let r = try both { be -> [Float] in
                 var out = [Float](repeating: .nan, count: x.count)
-                be.logSoftmaxForward(out: &out, input: x, rows: b, cols: k)
+                be.losses.logSoftmaxForward(out: &out, input: x, rows: b, cols: k)
                 return out
             }
             agree(r.c, r.swift, atol: 2e-6, rtol: 2e-6, "logSoftmaxForward", shape: "\(b)×\(k)")
@@ -114,7 +114,7 @@ struct BackendAgreementTests {
             let y = Reference.rowwise(x, rows: b, cols: k, Reference.softmax).map { Float($0) }
             let r = try both { be -> [Float] in
                 var d = [Float](repeating: .nan, count: x.count)
-                be.softmaxBackward(dinput: &d, doutput: dout, output: y, rows: b, cols: k)
+                be.losses.softmaxBackward(dinput: &d, doutput: dout, output: y, rows: b, cols: k)
                 return d
             }
             agree(r.c, r.swift, atol: 3e-7, rtol: 1e-5, "softmaxBackward", shape: "\(b)×\(k)")
@@ -123,7 +123,7 @@ struct BackendAgreementTests {
             let y = Reference.rowwise(x, rows: b, cols: k, Reference.logSoftmax).map { Float($0) }
             let r = try both { be -> [Float] in
                 var d = [Float](repeating: .nan, count: x.count)
-                be.logSoftmaxBackward(dinput: &d, doutput: dout, output: y, rows: b, cols: k)
+                be.losses.logSoftmaxBackward(dinput: &d, doutput: dout, output: y, rows: b, cols: k)
                 return d
             }
             agree(r.c, r.swift, atol: 2e-6, rtol: 1e-5, "logSoftmaxBackward", shape: "\(b)×\(k)")
@@ -133,7 +133,7 @@ struct BackendAgreementTests {
             let labels = (0..<b).map { _ in Int32(g.int(k)) }
             let r = try both { be -> ([Float], [Float], Double) in
                 var losses = [Float](repeating: .nan, count: b), d = [Float](repeating: .nan, count: b * k)
-                let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
+                let mean = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
                                                   rows: b, cols: k, gradScale: 1 / Float(b))
                 return (losses, d, mean)
             }
@@ -146,7 +146,7 @@ struct BackendAgreementTests {
             let x = (0..<b * k).map { _ in Float(g.int(8)) } // many ties
             let r = try both { be -> [Int32] in
                 var out = [Int32](repeating: -1, count: b)
-                be.argmaxRows(out: &out, input: x, rows: b, cols: k)
+                be.losses.argmaxRows(out: &out, input: x, rows: b, cols: k)
                 return out
             }
             #expect(r.c == r.swift, "argmaxRows: c \(preview(r.c)), swift \(preview(r.swift))")
@@ -157,7 +157,7 @@ struct BackendAgreementTests {
             let r = try both { be -> [Float] in
                 var p = p0, m = [Float](repeating: 0, count: n), v = m
                 for step in 1...3 {
-                    be.adamStep(param: &p, m: &m, v: &v, grad: g0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
+                    be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
                                 eps: 1e-8, step: step)
                 }
                 return p + m + v
@@ -168,9 +168,9 @@ struct BackendAgreementTests {
             let p0 = randomFloats(n, seed: 91), g0 = randomFloats(n, seed: 92)
             let r = try both { be -> [Float] in
                 var p = p0, vel = [Float](repeating: 0, count: n)
-                be.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
-                be.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
-                be.sgdStep(param: &p, velocity: nil, grad: g0, count: n, lr: 0.01, momentum: 0)
+                be.optimizers.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
+                be.optimizers.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
+                be.optimizers.sgdStep(param: &p, velocity: nil, grad: g0, count: n, lr: 0.01, momentum: 0)
                 return p + vel
             }
             agree(r.c, r.swift, atol: 1e-7, rtol: 1e-6, "sgdStep (param, velocity)", shape: "n=\(n)")
@@ -179,15 +179,15 @@ struct BackendAgreementTests {
             let y0 = randomFloats(n, seed: 93), x = randomFloats(n, seed: 94)
             let r = try both { be -> [Float] in
                 var y = y0
-                be.addInPlace(&y, x, count: n)
-                be.scaleInPlace(&y, by: 0.3, count: n)
+                be.elementwise.addInPlace(&y, x, count: n)
+                be.elementwise.scaleInPlace(&y, by: 0.3, count: n)
                 return y
             }
             expectBitwiseEqual(r.swift, r.c, "addInPlace + scaleInPlace swift vs c", shape: "n=\(n)")
         case .sums:
             let n = i * h + h
             let x = randomFloats(n, seed: 95)
-            let r = try both { be in (be.sum(x, count: n), be.sumOfSquares(x, count: n)) }
+            let r = try both { be in (be.elementwise.sum(x, count: n), be.elementwise.sumOfSquares(x, count: n)) }
             let absSum = Reference.sum(x).absSum
             #expect(abs(r.c.0 - r.swift.0) <= 1e-12 * absSum, "sum: c \(r.c.0), swift \(r.swift.0)")
             #expect(abs(r.c.1 - r.swift.1) <= 1e-12 * r.c.1, "sumOfSquares: c \(r.c.1), swift \(r.swift.1)")
@@ -198,7 +198,7 @@ struct BackendAgreementTests {
             let indices = (0..<b).map { _ in Int32(g.int(count)) }
             let r = try both { be -> [Float] in
                 var out = [Float](repeating: .nan, count: b * i)
-                be.gatherRows(out: &out, images: images, indices: indices, rows: b, cols: i, scale: 1 / 255)
+                be.data.gatherRows(out: &out, images: images, indices: indices, rows: b, cols: i, scale: 1 / 255)
                 return out
             }
             expectBitwiseEqual(r.swift, r.c, "gatherRows swift vs c", shape: "\(b)×\(i)")
@@ -213,12 +213,12 @@ struct BackendAgreementTests {
         let lda = transA ? m : k, ldb = transB ? k : n
         let r = try both { be -> [Float] in
             var c = c0
-            be.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: bm, ldb: ldb,
+            be.gemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: bm, ldb: ldb,
                      beta: beta, c: &c, ldc: n)
             return c
         }
         var scale = [Float](repeating: 0, count: m * n)
-        try makeBackend("c").sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+        try makeBackend("c").gemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
                                    a: a.map(abs), lda: lda, b: bm.map(abs), ldb: ldb, beta: 0, c: &scale, ldc: n)
         let shape = "\(m)×\(k)×\(n) \(transA ? "T" : "N")\(transB ? "T" : "N") beta \(beta)"
         // Each side is within 1e-5 of the exact value, so they are within 2e-5 of each other.

@@ -31,12 +31,12 @@ struct BiasTests {
         for r in 0..<rows { for c in 0..<cols { expected[r * cols + c] = Double(x[r * cols + c] + bias[c]) } }
 
         var out = [Float](repeating: .nan, count: rows * cols)
-        be.biasAdd(out: &out, input: x, bias: bias, rows: rows, cols: cols)
+        be.elementwise.biasAdd(out: &out, input: x, bias: bias, rows: rows, cols: cols)
         expectClose(out, expected, atol: 0, rtol: 0, "biasAdd[\(backend)]", shape: shape.testDescription)
 
         var inPlace = x
         inPlace.withUnsafeMutableBufferPointer { p in
-            be.biasAdd(out: p.baseAddress!, input: p.baseAddress!, bias: bias, rows: rows, cols: cols)
+            be.elementwise.biasAdd(out: p.baseAddress!, input: p.baseAddress!, bias: bias, rows: rows, cols: cols)
         }
         expectClose(inPlace, expected, atol: 0, rtol: 0, "biasAdd in place[\(backend)]", shape: shape.testDescription)
     }
@@ -52,13 +52,13 @@ struct BiasTests {
         let u = 1.0 / Double(1 << 24)
 
         var dbias = [Float](repeating: .nan, count: cols) // overwritten, never read
-        be.biasBackward(dbias: &dbias, dout: dout, rows: rows, cols: cols, accumulate: false)
+        be.elementwise.biasBackward(dbias: &dbias, dout: dout, rows: rows, cols: cols, accumulate: false)
         expectClose(dbias, sums, tolerance: { 2 * Double(rows + 1) * u * absSums[$0] + 1e-7 },
                     "biasBackward[\(backend)]", shape: shape.testDescription)
 
         let previous = randomFloats(cols, seed: seed(4, rows, cols), in: -5...5)
         var accumulated = previous
-        be.biasBackward(dbias: &accumulated, dout: dout, rows: rows, cols: cols, accumulate: true)
+        be.elementwise.biasBackward(dbias: &accumulated, dout: dout, rows: rows, cols: cols, accumulate: true)
         let expectedAcc = (0..<cols).map { Double(previous[$0]) + sums[$0] }
         expectClose(accumulated, expectedAcc,
                     tolerance: { 2 * Double(rows + 2) * u * (absSums[$0] + abs(Double(previous[$0]))) + 1e-7 },
@@ -71,12 +71,12 @@ struct BiasTests {
         let cols = 19
         let dout: [Float] = [0]
         var dbias = [Float](repeating: .nan, count: cols)
-        be.biasBackward(dbias: &dbias, dout: dout, rows: 0, cols: cols, accumulate: false)
+        be.elementwise.biasBackward(dbias: &dbias, dout: dout, rows: 0, cols: cols, accumulate: false)
         expectClose(dbias, [Double](repeating: 0, count: cols), atol: 0, rtol: 0,
                     "biasBackward[\(backend)]", shape: "0×\(cols)")
         let previous = randomFloats(cols, seed: 5)
         var acc = previous
-        be.biasBackward(dbias: &acc, dout: dout, rows: 0, cols: cols, accumulate: true)
+        be.elementwise.biasBackward(dbias: &acc, dout: dout, rows: 0, cols: cols, accumulate: true)
         expectClose(acc, previous.doubles, atol: 0, rtol: 0, "biasBackward accumulate[\(backend)]", shape: "0×\(cols)")
     }
 }

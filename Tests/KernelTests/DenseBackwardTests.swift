@@ -36,8 +36,8 @@ struct DenseBackwardTests {
         // f' from x in Double; the kernels take it from the rounded output, hence the relative slack.
         let expected = product.values.indices.map { product.values[$0] * Reference.activationDerivative(Double(x[$0]), tc.activation) }
         var dinput = [Float](repeating: .nan, count: tc.m * tc.k)
-        backend.denseBackwardInputs(dinput: &dinput, dout: dout, weight: w, output: output, m: tc.m, n: tc.n, k: tc.k,
-                                    activation: tc.activation)
+        backend.gemm.denseBackwardInputs(dinput: &dinput, dout: dout, weight: w, output: output, m: tc.m, n: tc.n, k: tc.k,
+                                    activation: tc.activation, epilogue: backend.elementwise)
         expectClose(dinput, expected, tolerance: { 2 * product.tolerance[$0] + 1e-5 * abs(product.values[$0]) },
                     "denseBackwardInputs[\(name)]", shape: tc.testDescription)
     }

@@ -49,9 +49,10 @@ struct DenseForwardTests {
         var out = [Float](repeating: .nan, count: tc.m * tc.n)
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
-                backend.denseForward(out: &out, x: xp.baseAddress ?? UnsafePointer(bitPattern: 16)!,
+                backend.gemm.denseForward(out: &out, x: xp.baseAddress ?? UnsafePointer(bitPattern: 16)!,
                                      weight: wp.baseAddress ?? UnsafePointer(bitPattern: 16)!, bias: bias,
-                                     m: tc.m, n: tc.n, k: tc.k, activation: tc.activation)
+                                     m: tc.m, n: tc.n, k: tc.k, activation: tc.activation,
+                                     epilogue: backend.elementwise)
             }
         }
         expectClose(out, expected, tolerance: { product.tolerance[$0] + 2e-6 * (1 + abs(expected[$0])) },

@@ -56,12 +56,12 @@ struct DeterminismChecks {
     private func expectSameBits(_ backend: Backend, _ what: String, shape: String,
                                 sourceLocation: SourceLocation = #_sourceLocation,
                                 _ body: () -> [Float]) {
-        let saved = backend.threads
-        defer { backend.threads = saved }
+        let saved = Threads.count
+        defer { Threads.count = saved }
         var first: [Float]? = nil
         for t in Self.threadCounts(backend) {
-            backend.threads = t
-            #expect(backend.threads == t, "\(backend.name): threads reads \(backend.threads) after setting \(t)",
+            Threads.count = t
+            #expect(Threads.count == t, "\(backend.name): threads reads \(Threads.count) after setting \(t)",
                     sourceLocation: sourceLocation)
             let result = body()
             if let first {
@@ -99,7 +99,7 @@ struct DeterminismChecks {
             let n = 1_000_003
             let x = randomFloats(n, seed: 101, in: -100...100)
             expectSameBits(be, "sum, sumOfSquares", shape: "n=\(n)") {
-                bits([be.sum(x, count: n), be.sumOfSquares(x, count: n)])
+                bits([be.elementwise.sum(x, count: n), be.elementwise.sumOfSquares(x, count: n)])
             }
         case .crossEntropy:
             // Enough rows that both implementations split them: C wants > 2·(1 + 32768/cols) rows,
@@ -110,7 +110,7 @@ struct DeterminismChecks {
                 let labels = (0..<rows).map { _ in Int32(g.int(cols)) }
                 expectSameBits(be, "softmaxCrossEntropy", shape: "\(rows)×\(cols)") {
                     var losses = [Float](repeating: .nan, count: rows), d = [Float](repeating: .nan, count: rows * cols)
-                    let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
+                    let mean = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
                                                       rows: rows, cols: cols, gradScale: 1 / Float(rows))
                     return losses + d + bits([mean])
                 }
@@ -120,9 +120,9 @@ struct DeterminismChecks {
             let p0 = randomFloats(n, seed: 104), g0 = randomFloats(n, seed: 105)
             expectSameBits(be, "adamStep ×2", shape: "n=\(n)") {
                 var p = p0, m = [Float](repeating: 0, count: n), v = m
-                be.adamStep(param: &p, m: &m, v: &v, grad: g0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
+                be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
                             eps: 1e-8, step: 1)
-                be.adamStep(param: &p, m: &m, v: &v, grad: p0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
+                be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: p0, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999,
                             eps: 1e-8, step: 2)
                 return p + m + v
             }
@@ -131,8 +131,8 @@ struct DeterminismChecks {
             let p0 = randomFloats(n, seed: 106), g0 = randomFloats(n, seed: 107)
             expectSameBits(be, "sgdStep", shape: "n=\(n)") {
                 var p = p0, vel = [Float](repeating: 0, count: n)
-                be.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
-                be.sgdStep(param: &p, velocity: &vel, grad: p0, count: n, lr: 0.01, momentum: 0.9)
+                be.optimizers.sgdStep(param: &p, velocity: &vel, grad: g0, count: n, lr: 0.01, momentum: 0.9)
+                be.optimizers.sgdStep(param: &p, velocity: &vel, grad: p0, count: n, lr: 0.01, momentum: 0.9)
                 return p + vel
             }
         case .biasBackward:
@@ -142,8 +142,8 @@ struct DeterminismChecks {
                 let previous = randomFloats(cols, seed: seed(109, rows, cols))
                 expectSameBits(be, "biasBackward", shape: "\(rows)×\(cols)") {
                     var a = [Float](repeating: .nan, count: cols), b = previous
-                    be.biasBackward(dbias: &a, dout: d, rows: rows, cols: cols, accumulate: false)
-                    be.biasBackward(dbias: &b, dout: d, rows: rows, cols: cols, accumulate: true)
+                    be.elementwise.biasBackward(dbias: &a, dout: d, rows: rows, cols: cols, accumulate: false)
+                    be.elementwise.biasBackward(dbias: &b, dout: d, rows: rows, cols: cols, accumulate: true)
                     return a + b
                 }
             }
@@ -154,11 +154,11 @@ struct DeterminismChecks {
             expectSameBits(be, "softmax/log-softmax forward and backward, argmax", shape: "\(rows)×\(cols)") {
                 var y = [Float](repeating: .nan, count: x.count), ly = y, dy = y, dly = y
                 var am = [Int32](repeating: -1, count: rows)
-                be.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
-                be.logSoftmaxForward(out: &ly, input: x, rows: rows, cols: cols)
-                be.softmaxBackward(dinput: &dy, doutput: g, output: y, rows: rows, cols: cols)
-                be.logSoftmaxBackward(dinput: &dly, doutput: g, output: ly, rows: rows, cols: cols)
-                be.argmaxRows(out: &am, input: x, rows: rows, cols: cols)
+                be.losses.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
+                be.losses.logSoftmaxForward(out: &ly, input: x, rows: rows, cols: cols)
+                be.losses.softmaxBackward(dinput: &dy, doutput: g, output: y, rows: rows, cols: cols)
+                be.losses.logSoftmaxBackward(dinput: &dly, doutput: g, output: ly, rows: rows, cols: cols)
+                be.losses.argmaxRows(out: &am, input: x, rows: rows, cols: cols)
                 return y + ly + dy + dly + am.map { Float($0) }
             }
         case .activations:
@@ -172,9 +172,9 @@ struct DeterminismChecks {
                 expectSameBits(be, "activation forward/backward, bias+activation \(act)", shape: "n=\(n)") {
                     var y = [Float](repeating: .nan, count: n), d = y
                     var fused = [Float](repeating: .nan, count: rows * cols)
-                    be.activationForward(out: &y, input: x, count: n, activation: act.activation)
-                    be.activationBackward(dinput: &d, doutput: g, output: y, count: n, activation: act.activation)
-                    be.biasActivationForward(out: &fused, input: xFused, bias: bias, rows: rows, cols: cols,
+                    be.elementwise.activationForward(out: &y, input: x, count: n, activation: act.activation)
+                    be.elementwise.activationBackward(dinput: &d, doutput: g, output: y, count: n, activation: act.activation)
+                    be.elementwise.biasActivationForward(out: &fused, input: xFused, bias: bias, rows: rows, cols: cols,
                                              activation: act.activation)
                     return y + d + fused
                 }
@@ -189,12 +189,12 @@ struct DeterminismChecks {
             let bias = randomFloats(cols, seed: 118)
             expectSameBits(be, "addInPlace, scaleInPlace, gatherRows, biasAdd", shape: "n=\(n), \(rows)×\(cols)") {
                 var y = y0
-                be.addInPlace(&y, x, count: n)
-                be.scaleInPlace(&y, by: 1.7, count: n)
+                be.elementwise.addInPlace(&y, x, count: n)
+                be.elementwise.scaleInPlace(&y, by: 1.7, count: n)
                 var batch = [Float](repeating: .nan, count: rows * cols)
-                be.gatherRows(out: &batch, images: images, indices: indices, rows: rows, cols: cols, scale: 1 / 255)
+                be.data.gatherRows(out: &batch, images: images, indices: indices, rows: rows, cols: cols, scale: 1 / 255)
                 var biased = [Float](repeating: .nan, count: rows * cols)
-                be.biasAdd(out: &biased, input: batch, bias: bias, rows: rows, cols: cols)
+                be.elementwise.biasAdd(out: &biased, input: batch, bias: bias, rows: rows, cols: cols)
                 return y + batch + biased
             }
         }
@@ -209,7 +209,7 @@ struct DeterminismChecks {
                                   : randomFloats(tc.m * tc.n, seed: seed(121, tc.m, tc.k, tc.n))
         expectSameBits(be, "sgemm", shape: tc.testDescription) {
             var c = c0
-            be.sgemm(transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k, alpha: tc.alpha,
+            be.gemm.sgemm(transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k, alpha: tc.alpha,
                      a: a, lda: aCols, b: b, ldb: bCols, beta: tc.beta, c: &c, ldc: tc.n)
             return c
         }

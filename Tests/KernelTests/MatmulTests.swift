@@ -144,7 +144,7 @@ func checkGemm(_ backendName: String, _ tc: GemmCase, seedBase: Int = 0) throws 
     a.withUnsafeBufferPointer { ap in
         b.withUnsafeBufferPointer { bp in
             got.withUnsafeMutableBufferPointer { cp in
-                backend.sgemm(transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k,
+                backend.gemm.sgemm(transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k,
                               alpha: tc.alpha, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
                               beta: tc.beta, c: cp.baseAddress!, ldc: ldc)
             }
@@ -202,11 +202,11 @@ struct MatmulTests {
         // A different problem in between, so leftover packed panels would show.
         let other = randomFloats(64 * 64, seed: 3)
         var scratch = [Float](repeating: 0, count: 64 * 64)
-        be.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+        be.gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
                  beta: 0, c: &first, ldc: n)
-        be.sgemm(transA: true, transB: true, m: 64, n: 64, k: 64, alpha: 1, a: other, lda: 64, b: other, ldb: 64,
+        be.gemm.sgemm(transA: true, transB: true, m: 64, n: 64, k: 64, alpha: 1, a: other, lda: 64, b: other, ldb: 64,
                  beta: 0, c: &scratch, ldc: 64)
-        be.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+        be.gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
                  beta: 0, c: &second, ldc: n)
         expectBitwiseEqual(second, first, "sgemm[\(backend)] repeated", shape: "\(m)×\(k)×\(n)")
     }

@@ -24,7 +24,7 @@ struct OptimizerTests {
         var p: [Float] = [1.0, -0.5, 0.25]
         var m: [Float] = [0, 0, 0], v: [Float] = [0, 0, 0]
         let g: [Float] = [0.5, -2.0, 0.001]
-        be.adamStep(param: &p, m: &m, v: &v, grad: g, count: 3, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1)
+        be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g, count: 3, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1)
         expectClose(p, [0.9000000005098838, -0.39999999900988387, 0.15000099849984533], atol: 3e-8, rtol: 2e-7,
                     "adamStep[\(backend)] step 1 param", shape: "n=3")
         expectClose(m, [0.050000011920928955, -0.20000004768371582, 0.00010000002859160417], atol: 0, rtol: 4e-7,
@@ -49,7 +49,7 @@ struct OptimizerTests {
         var p: [Float] = [1.0, -2.0, 0.5]
         var m: [Float] = [0.1, -0.2, 0], v: [Float] = [0.01, 0.04, 0]
         let g: [Float] = [0.3, 0.1, -1.0]
-        be.adamStep(param: &p, m: &m, v: &v, grad: g, count: 3, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3)
+        be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g, count: 3, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3)
         expectClose(p, [0.9758552727002653, -1.9828227707923223, 0.5638813617708451], atol: 3e-8, rtol: 2e-7,
                     "adamStep[\(backend)] step 3 param", shape: "n=3")
         expectClose(m, [0.12000000730156923, -0.16999999538063992, -0.10000002384185791], atol: 0, rtol: 4e-7,
@@ -72,7 +72,7 @@ struct OptimizerTests {
         var p = [Float](repeating: 0.5, count: count)
         var m = (0..<count).map { mIn[$0 % 5] }, v = (0..<count).map { vIn[$0 % 5] }
         let g = [Float](repeating: 0, count: count)
-        be.adamStep(param: &p, m: &m, v: &v, grad: g, count: count, lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+        be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g, count: count, lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8,
                     step: 10)
         for i in 0..<count {
             let expectedM: Float = i % 5 == 0 || i % 5 == 1 || i % 5 == 4 ? 0 : 0.9 * mIn[i % 5]
@@ -96,7 +96,7 @@ struct OptimizerTests {
             let g = randomFloats(n, seed: seed(52, step), in: -2...2)
             let ref = Reference.adamStep(param: p, m: m, v: v, grad: g, lr: 1e-3, beta1: 0.9, beta2: 0.999,
                                          eps: 1e-8, step: step)
-            be.adamStep(param: &p, m: &m, v: &v, grad: g, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+            be.optimizers.adamStep(param: &p, m: &m, v: &v, grad: g, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8,
                         step: step)
             expectClose(p, ref.param, atol: 1e-7, rtol: 1e-6, "adamStep[\(backend)] param", shape: "n=\(n) step \(step)")
             // m = b1·m + (1 − b1)·g can cancel: its rounding is relative to the terms (≤ 0.4 here).
@@ -113,14 +113,14 @@ struct OptimizerTests {
         let be = try makeBackend(backend)
         var p: [Float] = [1.0, -2.0, 0.5]
         let g: [Float] = [0.5, -1.0, 3.0]
-        be.sgdStep(param: &p, velocity: nil, grad: g, count: 3, lr: 0.1, momentum: 0)
+        be.optimizers.sgdStep(param: &p, velocity: nil, grad: g, count: 3, lr: 0.1, momentum: 0)
         expectClose(p, [0.95, -1.9, 0.2], atol: 1e-7, rtol: 1e-7, "sgdStep[\(backend)] no momentum", shape: "n=3")
 
         // Longer buffer, exact: p − lr·g is one multiply and one subtract in Float.
         let n = 1003
         let p0 = randomFloats(n, seed: 53), grad = randomFloats(n, seed: 54)
         var q = p0
-        be.sgdStep(param: &q, velocity: nil, grad: grad, count: n, lr: 0.01, momentum: 0)
+        be.optimizers.sgdStep(param: &q, velocity: nil, grad: grad, count: n, lr: 0.01, momentum: 0)
         let expected = (0..<n).map { Double(p0[$0] - 0.01 * grad[$0]) }
         expectClose(q, expected, atol: 1e-7, rtol: 1e-7, "sgdStep[\(backend)] no momentum", shape: "n=\(n)")
     }
@@ -134,10 +134,10 @@ struct OptimizerTests {
         let be = try makeBackend(backend)
         var p: [Float] = [1.0, -2.0, 0.5]
         var vel: [Float] = [0, 0, 0]
-        be.sgdStep(param: &p, velocity: &vel, grad: [0.5, -1.0, 3.0], count: 3, lr: 0.1, momentum: 0.9)
+        be.optimizers.sgdStep(param: &p, velocity: &vel, grad: [0.5, -1.0, 3.0], count: 3, lr: 0.1, momentum: 0.9)
         expectClose(p, [0.95, -1.9, 0.2], atol: 1e-7, rtol: 1e-7, "sgdStep[\(backend)] momentum step 1", shape: "n=3")
         expectClose(vel, [0.5, -1, 3], atol: 1e-7, rtol: 1e-7, "sgdStep[\(backend)] velocity step 1", shape: "n=3")
-        be.sgdStep(param: &p, velocity: &vel, grad: [0.25, 2.0, 0.0], count: 3, lr: 0.1, momentum: 0.9)
+        be.optimizers.sgdStep(param: &p, velocity: &vel, grad: [0.25, 2.0, 0.0], count: 3, lr: 0.1, momentum: 0.9)
         expectClose(p, [0.88, -2.01, -0.07], atol: 2e-7, rtol: 1e-7, "sgdStep[\(backend)] momentum step 2", shape: "n=3")
         expectClose(vel, [0.7, 1.1, 2.7], atol: 1e-7, rtol: 1e-7, "sgdStep[\(backend)] velocity step 2", shape: "n=3")
 
@@ -149,7 +149,7 @@ struct OptimizerTests {
             let grad = randomFloats(n, seed: seed(56, step))
             let expectedVel = (0..<n).map { 0.9 * Double(u[$0]) + Double(grad[$0]) }
             let expectedP = (0..<n).map { Double(q[$0]) - 0.01 * expectedVel[$0] }
-            be.sgdStep(param: &q, velocity: &u, grad: grad, count: n, lr: 0.01, momentum: 0.9)
+            be.optimizers.sgdStep(param: &q, velocity: &u, grad: grad, count: n, lr: 0.01, momentum: 0.9)
             expectClose(u, expectedVel, atol: 1e-7, rtol: 1e-6, "sgdStep[\(backend)] velocity", shape: "n=\(n) step \(step)")
             expectClose(q, expectedP, atol: 1e-7, rtol: 1e-6, "sgdStep[\(backend)] param", shape: "n=\(n) step \(step)")
         }

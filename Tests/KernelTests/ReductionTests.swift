@@ -19,7 +19,7 @@ struct ReductionTests {
         let (refSum, absSum) = Reference.sum(Array(x.prefix(n)))
         let refSquares = Reference.sumOfSquares(Array(x.prefix(n)))
         let (s, sq) = x.withUnsafeBufferPointer { p in
-            (be.sum(p.baseAddress!, count: n), be.sumOfSquares(p.baseAddress!, count: n))
+            (be.elementwise.sum(p.baseAddress!, count: n), be.elementwise.sumOfSquares(p.baseAddress!, count: n))
         }
         #expect(abs(s - refSum) <= 1e-12 * absSum,
                 "sum[\(backend)] n=\(n): got \(s), expected \(refSum), diff \(abs(s - refSum)), Σ|x| \(absSum)")
@@ -38,11 +38,11 @@ struct ReductionTests {
         var x = [Float](repeating: 1, count: n)
         x[0] = 1e8
         x[n - 1] = -1e8
-        let s = be.sum(x, count: n)
+        let s = be.elementwise.sum(x, count: n)
         #expect(s == Double(n - 2), "sum[\(backend)] cancellation: got \(s), expected \(n - 2)")
         // Squares overflow Float, not Double (and are exact there: 24-bit mantissas).
         let big: [Float] = [3e20, -4e20]
-        let sq = be.sumOfSquares(big, count: 2)
+        let sq = be.elementwise.sumOfSquares(big, count: 2)
         let expected = Double(big[0]) * Double(big[0]) + Double(big[1]) * Double(big[1])
         #expect(sq == expected, "sumOfSquares[\(backend)] beyond Float range: got \(sq), expected \(expected)")
     }
@@ -53,12 +53,12 @@ struct ReductionTests {
         for n in [5, 1000, 100_003] {
             var x = randomFloats(n, seed: seed(62, n))
             x[n / 2] = .nan
-            let withNaN = be.sumOfSquares(x, count: n)
+            let withNaN = be.elementwise.sumOfSquares(x, count: n)
             #expect(withNaN.isNaN, "sumOfSquares[\(backend)] n=\(n) with a NaN: got \(withNaN)")
             x[n / 2] = -.infinity
-            let withInf = be.sumOfSquares(x, count: n)
+            let withInf = be.elementwise.sumOfSquares(x, count: n)
             #expect(withInf == .infinity, "sumOfSquares[\(backend)] n=\(n) with -inf: got \(withInf)")
-            let sumInf = be.sum(x, count: n)
+            let sumInf = be.elementwise.sum(x, count: n)
             #expect(sumInf == -.infinity, "sum[\(backend)] n=\(n) with -inf: got \(sumInf)")
         }
     }
@@ -69,13 +69,13 @@ struct ReductionTests {
         let y0 = randomFloats(n + 1, seed: seed(63, n), in: -10...10)
         let x = randomFloats(n + 1, seed: seed(64, n), in: -10...10)
         var y = y0
-        be.addInPlace(&y, x, count: n)
+        be.elementwise.addInPlace(&y, x, count: n)
         // One past the end must stay untouched.
         let expectedAdd = (0...n).map { Double($0 < n ? y0[$0] + x[$0] : y0[$0]) }
         expectClose(y, expectedAdd, atol: 0, rtol: 0, "addInPlace[\(backend)]", shape: "n=\(n)")
 
         var z = y0
-        be.scaleInPlace(&z, by: -0.37, count: n)
+        be.elementwise.scaleInPlace(&z, by: -0.37, count: n)
         let expectedScale = (0...n).map { Double($0 < n ? y0[$0] * -0.37 : y0[$0]) }
         expectClose(z, expectedScale, atol: 0, rtol: 0, "scaleInPlace[\(backend)]", shape: "n=\(n)")
     }
@@ -94,7 +94,7 @@ struct ReductionTests {
             if rows > 2 { indices[1] = 0; indices[2] = 0 }
             let scale: Float = 1 / 255
             var out = [Float](repeating: .nan, count: rows * cols)
-            be.gatherRows(out: &out, images: images, indices: indices, rows: rows, cols: cols, scale: scale)
+            be.data.gatherRows(out: &out, images: images, indices: indices, rows: rows, cols: cols, scale: scale)
             var expected = [Double](repeating: 0, count: rows * cols)
             for r in 0..<rows {
                 for c in 0..<cols { expected[r * cols + c] = Double(Float(images[Int(indices[r]) * cols + c]) * scale) }

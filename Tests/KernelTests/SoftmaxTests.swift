@@ -52,12 +52,12 @@ struct SoftmaxTests {
             let x = randomFloats(rows * cols, seed: seed(31, rows, cols), in: range)
             let expected = Reference.rowwise(x, rows: rows, cols: cols, Reference.softmax)
             var out = [Float](repeating: .nan, count: rows * cols)
-            be.softmaxForward(out: &out, input: x, rows: rows, cols: cols)
+            be.losses.softmaxForward(out: &out, input: x, rows: rows, cols: cols)
             expectClose(out, expected, atol: 1e-7, rtol: 2e-5, "softmaxForward[\(backend)] \(label)",
                         shape: shape.testDescription)
             var inPlace = x
             inPlace.withUnsafeMutableBufferPointer { p in
-                be.softmaxForward(out: p.baseAddress!, input: p.baseAddress!, rows: rows, cols: cols)
+                be.losses.softmaxForward(out: p.baseAddress!, input: p.baseAddress!, rows: rows, cols: cols)
             }
             expectBitwiseEqual(inPlace, out, "softmaxForward in place[\(backend)] \(label)", shape: shape.testDescription)
             // Rows sum to 1.
@@ -76,13 +76,13 @@ struct SoftmaxTests {
             let x = randomFloats(rows * cols, seed: seed(32, rows, cols), in: range)
             let expected = Reference.rowwise(x, rows: rows, cols: cols, Reference.logSoftmax)
             var out = [Float](repeating: .nan, count: rows * cols)
-            be.logSoftmaxForward(out: &out, input: x, rows: rows, cols: cols)
+            be.losses.logSoftmaxForward(out: &out, input: x, rows: rows, cols: cols)
             // Error ~ ulp of (x − max) plus the log-sum-exp's rounding.
             expectClose(out, expected, atol: 2e-6, rtol: 2e-6, "logSoftmaxForward[\(backend)] \(label)",
                         shape: shape.testDescription)
             var inPlace = x
             inPlace.withUnsafeMutableBufferPointer { p in
-                be.logSoftmaxForward(out: p.baseAddress!, input: p.baseAddress!, rows: rows, cols: cols)
+                be.losses.logSoftmaxForward(out: p.baseAddress!, input: p.baseAddress!, rows: rows, cols: cols)
             }
             expectBitwiseEqual(inPlace, out, "logSoftmaxForward in place[\(backend)] \(label)",
                                shape: shape.testDescription)
@@ -100,9 +100,9 @@ struct SoftmaxTests {
         let x = randomFloats(rows * cols, seed: seed(33, rows, cols), in: -3...3)
         let dout = randomFloats(rows * cols, seed: seed(34, rows, cols))
         var y = [Float](repeating: 0, count: rows * cols)
-        be.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
+        be.losses.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
         var dinp = [Float](repeating: .nan, count: rows * cols)
-        be.softmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
+        be.losses.softmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
 
         let formula = Reference.softmaxBackward(dout: dout, out: y, rows: rows, cols: cols)
         expectClose(dinp, formula, atol: 3e-7, rtol: 1e-5, "softmaxBackward[\(backend)] vs formula",
@@ -113,7 +113,7 @@ struct SoftmaxTests {
 
         var inPlace = dout
         inPlace.withUnsafeMutableBufferPointer { p in
-            be.softmaxBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, rows: rows, cols: cols)
+            be.losses.softmaxBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, rows: rows, cols: cols)
         }
         expectBitwiseEqual(inPlace, dinp, "softmaxBackward in place[\(backend)]", shape: shape.testDescription)
     }
@@ -125,9 +125,9 @@ struct SoftmaxTests {
         let x = randomFloats(rows * cols, seed: seed(35, rows, cols), in: -3...3)
         let dout = randomFloats(rows * cols, seed: seed(36, rows, cols))
         var y = [Float](repeating: 0, count: rows * cols)
-        be.logSoftmaxForward(out: &y, input: x, rows: rows, cols: cols)
+        be.losses.logSoftmaxForward(out: &y, input: x, rows: rows, cols: cols)
         var dinp = [Float](repeating: .nan, count: rows * cols)
-        be.logSoftmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
+        be.losses.logSoftmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
 
         let formula = Reference.logSoftmaxBackward(dout: dout, out: y, rows: rows, cols: cols)
         // |Σ dout| grows with cols; the tolerance scales with it.
@@ -147,7 +147,7 @@ struct SoftmaxTests {
 
         var inPlace = dout
         inPlace.withUnsafeMutableBufferPointer { p in
-            be.logSoftmaxBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, rows: rows, cols: cols)
+            be.losses.logSoftmaxBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, rows: rows, cols: cols)
         }
         expectBitwiseEqual(inPlace, dinp, "logSoftmaxBackward in place[\(backend)]", shape: shape.testDescription)
     }
@@ -199,7 +199,7 @@ struct SoftmaxTests {
 
             var losses = [Float](repeating: .nan, count: rows)
             var dlogits = [Float](repeating: .nan, count: rows * cols)
-            let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &dlogits, logits: x, labels: labels,
+            let mean = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &dlogits, logits: x, labels: labels,
                                               rows: rows, cols: cols, gradScale: scale)
             // Losses up to ~2000 for ±1000 logits: relative tolerance covers Float's ulp there.
             expectClose(losses, ref.losses, atol: 2e-6, rtol: 1e-6, "crossEntropy losses[\(backend)]", shape: shape)
@@ -221,7 +221,7 @@ struct SoftmaxTests {
                 expectClose(losses, [Double](repeating: logC, count: rows), atol: 1e-6, rtol: 1e-6,
                             "crossEntropy all-equal loss = log(C)[\(backend)]", shape: shape)
                 var probs = [Float](repeating: .nan, count: rows * cols)
-                be.softmaxForward(out: &probs, input: x, rows: rows, cols: cols)
+                be.losses.softmaxForward(out: &probs, input: x, rows: rows, cols: cols)
                 expectClose(probs, [Double](repeating: 1 / Double(cols), count: rows * cols), atol: 1e-7, rtol: 1e-6,
                             "softmax all-equal uniform[\(backend)]", shape: shape)
             }
@@ -230,7 +230,7 @@ struct SoftmaxTests {
             var inPlace = x
             var lossesInPlace = [Float](repeating: .nan, count: rows)
             inPlace.withUnsafeMutableBufferPointer { p in
-                _ = be.softmaxCrossEntropy(losses: &lossesInPlace, dlogits: p.baseAddress!, logits: p.baseAddress!,
+                _ = be.losses.softmaxCrossEntropy(losses: &lossesInPlace, dlogits: p.baseAddress!, logits: p.baseAddress!,
                                            labels: labels, rows: rows, cols: cols, gradScale: scale)
             }
             expectBitwiseEqual(inPlace, dlogits, "crossEntropy dlogits in place[\(backend)]", shape: shape)
@@ -238,7 +238,7 @@ struct SoftmaxTests {
 
             // Without dlogits: the same losses and mean.
             var lossesOnly = [Float](repeating: .nan, count: rows)
-            let meanOnly = be.softmaxCrossEntropy(losses: &lossesOnly, dlogits: nil, logits: x, labels: labels,
+            let meanOnly = be.losses.softmaxCrossEntropy(losses: &lossesOnly, dlogits: nil, logits: x, labels: labels,
                                                   rows: rows, cols: cols, gradScale: scale)
             expectClose(lossesOnly, ref.losses, atol: 2e-6, rtol: 1e-6,
                         "crossEntropy losses without dlogits[\(backend)]", shape: shape)
@@ -260,7 +260,7 @@ struct SoftmaxTests {
         let labels: [Int32] = [1, 3, 2]
         var losses = [Float](repeating: .nan, count: 3)
         var d = [Float](repeating: .nan, count: 12)
-        let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
+        let mean = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
                                           rows: 3, cols: cols, gradScale: 1)
         expectClose(losses, [0, 2000, log(2.0)], atol: 1e-6, rtol: 1e-6, "crossEntropy ±1000 losses[\(backend)]", shape: "3×4")
         #expect(abs(mean - (2000 + log(2.0)) / 3) < 1e-3, "crossEntropy ±1000 mean[\(backend)]: \(mean)")
@@ -277,7 +277,7 @@ struct SoftmaxTests {
         let labels = [Int32](repeating: 0, count: rows)
         var losses = [Float](repeating: .nan, count: rows)
         var d = [Float](repeating: .nan, count: rows)
-        let mean = be.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
+        let mean = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &d, logits: x, labels: labels,
                                           rows: rows, cols: 1, gradScale: 1 / Float(rows))
         let zeros = [Double](repeating: 0, count: rows)
         expectClose(losses, zeros, atol: 1e-6, rtol: 0, "crossEntropy one-class losses[\(backend)]", shape: "\(rows)×1")
@@ -300,7 +300,7 @@ struct SoftmaxTests {
                           0, -0, 0, 0, 1e-30]     // tiny positive → 4
         let expected: [Int32] = [1, 0, 4, 2, 0, 4]
         var out = [Int32](repeating: -1, count: expected.count)
-        be.argmaxRows(out: &out, input: x, rows: expected.count, cols: cols)
+        be.losses.argmaxRows(out: &out, input: x, rows: expected.count, cols: cols)
         #expect(out == expected, "argmaxRows[\(backend)] hand rows: got \(out), expected \(expected)")
 
         // Random rows with quantized values (many ties), several widths.
@@ -308,7 +308,7 @@ struct SoftmaxTests {
             var g = SeededGenerator(seed: seed(44, rows, c))
             let v = (0..<rows * c).map { _ in Float(g.int(6)) }
             var got = [Int32](repeating: -1, count: rows)
-            be.argmaxRows(out: &got, input: v, rows: rows, cols: c)
+            be.losses.argmaxRows(out: &got, input: v, rows: rows, cols: c)
             let want = Reference.argmaxRows(v, rows: rows, cols: c)
             let bad = (0..<rows).filter { got[$0] != want[$0] }
             if let r = bad.first {

@@ -1,5 +1,5 @@
-// activation: out = f(x) elementwise, and the fused form out = f(x + bias).
-// Backward needs only the output: dx = dout · f'(x), with f'(x) computed from f(x).
+// activation: out = f(x) elementwise. Backward needs only the output: dx = dout · f'(x), with f'(x)
+// computed from f(x).
 
 extension Tape {
     public func activation(_ x: Variable, _ activation: Activation) -> Variable {
@@ -8,55 +8,39 @@ extension Tape {
         let count = x.value.count
         profiled(profiler, activation.names.forward, .forward, m: x.value.shape.rows, n: x.value.shape.cols,
                  bytes: 8 * Double(count)) {
-            backend.activationForward(out: y, input: x.value.pointer, count: count, activation: activation)
+            backend.elementwise.activationForward(out: y, input: x.value.pointer, count: count, activation: activation)
         }
-        if out.requiresGrad { record(.activation(x: x, out: out, activation)) }
+        if out.requiresGrad {
+            let op = makeOp(ActivationOp.self)
+            (op.x, op.out, op.activation) = (x, out, activation)
+            record(op)
+        }
         return out
     }
 
-    /// `activation(biasAdd(x, bias))` in one pass over memory.
-    public func biasActivation(_ x: Variable, _ bias: Variable, _ activation: Activation) -> Variable {
-        let rows = x.value.shape.rows, cols = x.value.shape.cols
-        precondition(bias.value.count == cols,
-                     "biasActivation: bias must have \(cols) elements for input \(x.value.shape), got \(bias.value.shape)")
-        let out = output(x.value.shape, requiresGrad: tracksGradient(x, bias))
-        let y = out.value.mutablePointer
-        profiled(profiler, activation.names.biasForward, .forward, m: rows, n: cols, bytes: 8 * Double(rows * cols)) {
-            backend.biasActivationForward(out: y, input: x.value.pointer, bias: bias.value.pointer,
-                                          rows: rows, cols: cols, activation: activation)
-        }
-        if out.requiresGrad { record(.biasActivation(x: x, bias: bias, out: out, activation)) }
-        return out
-    }
-
-    func backwardActivation(x: Variable, out: Variable, _ activation: Activation) {
-        guard x.requiresGrad else { return }
-        contributeGradient(to: x) { dx in activationDerivative(out: out, activation, into: dx) }
-    }
-
-    func backwardBiasActivation(x: Variable, bias: Variable, out: Variable, _ activation: Activation) {
-        // dz = dout · f'(z) is both dx and the source of dbias: compute it once, into dx when possible.
-        let dz: UnsafeMutablePointer<Float>
-        if x.requiresGrad && !x.hasGradient {
-            dz = x.gradientBuffer()
-            activationDerivative(out: out, activation, into: dz)
-            x.hasGradient = true
-        } else {
-            dz = output(out.value.shape, requiresGrad: false).value.mutablePointer
-            activationDerivative(out: out, activation, into: dz)
-            if x.requiresGrad { backend.addInPlace(x.grad!.mutablePointer, dz, count: out.value.count) }
-        }
-        if bias.requiresGrad { accumulateBiasGradient(bias, dout: dz, shape: out.value.shape) }
-    }
-
+    /// dx = dout · f'(x) for out = f(x), into `dx` (the shared backward of the ops that end in an activation).
     func activationDerivative(out: Variable, _ activation: Activation, into dx: UnsafeMutablePointer<Float>) {
         let count = out.value.count
         let dout = UnsafePointer(out.grad!.mutablePointer)
         profiled(profiler, activation.names.backward, .backward, m: out.value.shape.rows, n: out.value.shape.cols,
                  bytes: 12 * Double(count)) {
-            backend.activationBackward(dinput: dx, doutput: dout, output: out.value.pointer, count: count,
-                                       activation: activation)
+            backend.elementwise.activationBackward(dinput: dx, doutput: dout, output: out.value.pointer, count: count,
+                                                   activation: activation)
         }
+    }
+}
+
+final class ActivationOp: TapeOp {
+    var x: Variable!, out: Variable!
+    var activation = Activation.identity
+
+    var output: Variable { out }
+    var diagnosticName: String { "\(activation).forward" }
+    func forEachInput(_ body: (Variable) -> Void) { body(x) }
+
+    func backward(on tape: Tape) {
+        guard out.hasGradient, x.requiresGrad else { return }
+        tape.contributeGradient(to: x) { dx in tape.activationDerivative(out: out, activation, into: dx) }
     }
 }
 

@@ -19,23 +19,40 @@ extension Tape {
         let lossPointer = losses.value.mutablePointer
         let mean = profiled(profiler, "softmax_ce.forward", .forward, m: rows, n: cols,
                             bytes: (out.requiresGrad ? 8 : 4) * Double(rows * cols)) {
-            backend.softmaxCrossEntropy(losses: lossPointer, dlogits: gradient, logits: logits.value.pointer,
-                                        labels: labels.baseAddress!, rows: rows, cols: cols,
-                                        gradScale: 1 / Float(Swift.max(rows, 1)))
+            backend.losses.softmaxCrossEntropy(losses: lossPointer, dlogits: gradient, logits: logits.value.pointer,
+                                               labels: labels.baseAddress!, rows: rows, cols: cols,
+                                               gradScale: 1 / Float(Swift.max(rows, 1)))
         }
         out.value.mutablePointer[0] = Float(mean)
-        if out.requiresGrad { record(.softmaxCrossEntropy(logits: logits, out: out, dlogits: dlogits)) }
+        if out.requiresGrad {
+            let op = makeOp(SoftmaxCrossEntropyOp.self)
+            (op.logits, op.out, op.dlogits) = (logits, out, dlogits)
+            record(op)
+        }
         return out
     }
+}
 
-    func backwardSoftmaxCrossEntropy(logits: Variable, out: Variable, dlogits: Variable) {
+final class SoftmaxCrossEntropyOp: TapeOp {
+    var logits: Variable!, out: Variable!
+    /// (softmax − onehot)/N, from the forward pass.
+    var dlogits: Variable!
+
+    var output: Variable { out }
+    var diagnosticName: String { "softmax_ce.forward" }
+    func forEachInput(_ body: (Variable) -> Void) { body(logits) }
+
+    func backward(on tape: Tape) {
+        guard out.hasGradient else { return }
         let scale = out.grad![0]
         let count = logits.value.count
-        contributeGradient(to: logits) { dx in
-            profiled(profiler, "softmax_ce.backward", .backward, m: logits.value.shape.rows,
-                     n: logits.value.shape.cols, bytes: 8 * Double(count)) {
-                dx.update(from: dlogits.value.pointer, count: count)
-                if scale != 1 { backend.scaleInPlace(dx, by: scale, count: count) }
+        let rows = logits.value.shape.rows, cols = logits.value.shape.cols
+        let saved = dlogits.value.pointer
+        let elementwise = tape.backend.elementwise
+        tape.contributeGradient(to: logits) { dx in
+            profiled(tape.profiler, "softmax_ce.backward", .backward, m: rows, n: cols, bytes: 8 * Double(count)) {
+                dx.update(from: saved, count: count)
+                if scale != 1 { elementwise.scaleInPlace(dx, by: scale, count: count) }
             }
         }
     }

@@ -2,7 +2,8 @@
 /// records in reverse and accumulates gradients into every variable that requires one.
 ///
 /// The tape also owns the buffers of the values it computes: the i-th op of a step writes into the
-/// buffer the i-th op of the previous step used, so a steady training loop allocates nothing.
+/// buffer the i-th op of the previous step used, so a steady training loop allocates nothing. The
+/// recorded ops are recycled the same way (one pool per op type).
 public final class Tape: @unchecked Sendable {
     public let backend: Backend
     /// When set, every op is timed under its name (see ``Profiler``).
@@ -10,21 +11,19 @@ public final class Tape: @unchecked Sendable {
     /// Off for evaluation: ops compute values only, record nothing and skip gradient work.
     public var isRecording = true
 
-    enum Record {
-        case matmul(a: Variable, b: Variable, out: Variable)
-        case dense(x: Variable, weight: Variable, bias: Variable, out: Variable, Activation)
-        case biasAdd(x: Variable, bias: Variable, out: Variable)
-        case activation(x: Variable, out: Variable, Activation)
-        case biasActivation(x: Variable, bias: Variable, out: Variable, Activation)
-        case reshape(x: Variable, out: Variable)
-        case softmaxCrossEntropy(logits: Variable, out: Variable, dlogits: Variable)
-    }
-
-    var records: [Record] = []
+    /// This step's ops in the order they ran.
+    private(set) var records: [any TapeOp] = []
     private var slots: [Variable] = []
     /// Outputs that share their input's storage (reshapes), released at `reset()`.
     var views: [Variable] = []
     private var cursor = 0
+    private var pools: [ObjectIdentifier: OpPool] = [:]
+
+    /// The ops of one type, recycled: the first `used` are this step's.
+    private final class OpPool {
+        var ops: [any TapeOp] = []
+        var used = 0
+    }
 
     public init(backend: Backend, profiler: Profiler? = nil) {
         self.backend = backend
@@ -34,13 +33,14 @@ public final class Tape: @unchecked Sendable {
         views.reserveCapacity(8)
     }
 
-    /// Starts a new step: forgets the records and makes every buffer reusable.
+    /// Starts a new step: forgets the records and makes every buffer and op reusable.
     public func reset() {
         // A reshape shares its input's storage; dropping the view lets that buffer be rewritten in place.
         for view in views { view.value = Tensor.empty }
         views.removeAll(keepingCapacity: true)
-        for record in records { record.forEachInput { $0.readers = 0 } }
+        for op in records { op.forEachInput { $0.readers = 0 } }
         records.removeAll(keepingCapacity: true)
+        for pool in pools.values { pool.used = 0 }
         for slot in slots[..<cursor] { slot.zeroGradient() }
         cursor = 0
     }
@@ -60,7 +60,6 @@ public final class Tape: @unchecked Sendable {
             slot.requiresGrad = requiresGrad
             slot.zeroGradient()
             slot.readers = 0
-            slot.producingActivation = nil
         } else {
             slot = Variable(Tensor.empty, requiresGrad: requiresGrad)
             slots.append(slot)
@@ -69,10 +68,26 @@ public final class Tape: @unchecked Sendable {
         return slot
     }
 
-    func record(_ record: Record) {
+    /// A blank op of this type for the current step: last step's, or a new one while the loop warms up.
+    func makeOp<Op: TapeOp>(_ type: Op.Type) -> Op {
+        let key = ObjectIdentifier(type)
+        let pool: OpPool
+        if let existing = pools[key] { pool = existing } else { pool = OpPool(); pools[key] = pool }
+        if pool.used == pool.ops.count { pool.ops.append(Op()) }
+        pool.used += 1
+        return pool.ops[pool.used - 1] as! Op
+    }
+
+    /// Keeps `op` for the backward pass, and counts it as a reader of its inputs.
+    func record(_ op: any TapeOp) {
         guard isRecording else { return }
-        records.append(record)
-        record.forEachInput { $0.readers += 1 }
+        records.append(op)
+        op.forEachInput { $0.readers += 1 }
+    }
+
+    /// The op of this step that computed `x`, if one did.
+    func recordedOp(producing x: Variable) -> (any TapeOp)? {
+        records.last { $0.output === x }
     }
 
     /// Whether an op on these inputs needs its backward rule (two overloads: variadics would allocate).
@@ -89,20 +104,7 @@ public final class Tape: @unchecked Sendable {
             let scratch = output(x.value.shape, requiresGrad: false)
             let pointer = scratch.value.mutablePointer
             write(pointer)
-            backend.addInPlace(x.grad!.mutablePointer, pointer, count: x.value.count)
-        }
-    }
-}
-
-extension Tape.Record {
-    /// Calls body on each variable the op reads (once per operand: x·x reads x twice).
-    func forEachInput(_ body: (Variable) -> Void) {
-        switch self {
-        case .matmul(let a, let b, _): body(a); body(b)
-        case .dense(let x, let weight, let bias, _, _): body(x); body(weight); body(bias)
-        case .biasAdd(let x, let bias, _), .biasActivation(let x, let bias, _, _): body(x); body(bias)
-        case .activation(let x, _, _), .reshape(let x, _): body(x)
-        case .softmaxCrossEntropy(let logits, _, _): body(logits)
+            backend.elementwise.addInPlace(x.grad!.mutablePointer, pointer, count: x.value.count)
         }
     }
 }

@@ -10,18 +10,10 @@ public final class Variable: @unchecked Sendable {
     public internal(set) var requiresGrad: Bool
     /// True once this step's backward pass has written `grad`; later contributions add to it.
     public internal(set) var hasGradient = false
-    /// Set when `grad` holds the gradient before the activation of the dense op that computed this
-    /// value, i.e. already multiplied by that activation's derivative: the next layer's backward
-    /// pass does that in its own product when it is this value's only reader (see `Tape.dense`).
-    /// Like PyTorch, which keeps no gradient for intermediate results, a model needs only its
-    /// parameters' gradients.
-    public internal(set) var gradientIsBeforeActivation = false
     public var name: String
 
     /// Recorded ops of the current step that read this value (reset with the tape).
     var readers = 0
-    /// The activation of the dense op that computed this value this step, if one did.
-    var producingActivation: Activation?
 
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String = "") {
         self.value = value
@@ -32,7 +24,6 @@ public final class Variable: @unchecked Sendable {
     /// Forgets the gradient (keeps its buffer): the next backward pass overwrites instead of adding.
     public func zeroGradient() {
         hasGradient = false
-        gradientIsBeforeActivation = false
     }
 
     /// The gradient buffer, shaped like the value.

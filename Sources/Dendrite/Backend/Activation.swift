@@ -27,6 +27,17 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The activation of that name with its parameter (`alpha`, nil for the default); nil for an unknown
+    /// name, or a parameter given to an activation that has none.
+    public init?(name: String, alpha: Float?) {
+        guard let alpha else { self.init(name: name); return }
+        switch name {
+        case "leaky-relu": self = .leakyReLU(alpha: alpha)
+        case "elu": self = .elu(alpha: alpha)
+        default: return nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .identity: "identity"

@@ -10,24 +10,31 @@ public enum Backends {
     public static let names = ["c", "swift", "openblas"]
     public static let environmentVariable = "DENDRITE_BACKEND"
 
-    /// A new backend of that name; an unknown name or a backend that cannot load is an error
+    /// A backend of that name; an unknown name or a backend that cannot load is an error
     /// that says what is valid.
     public static func named(_ name: String) throws -> Backend {
         switch name {
-        case "c": return CBackend()
+        case "c": return c
         case "swift": return swift(build: .best)
-        case "openblas": return try OpenBLASBackend()
+        case "openblas": return Backend(name: "openblas", gemm: try OpenBLASGEMM.load(), base: c)
         default:
             throw DendriteError.invalidArgument(
                 "unknown backend '\(name)'; valid backends: \(names.joined(separator: ", "))")
         }
     }
 
+    /// The C kernels for every concern.
+    public static let c = Backend(name: "c", kernels: CKernelSet(), instructionSet: CKernelSet.instructionSet)
+
     /// The Swift kernels of one build (tests use both; users get the best with `named("swift")`).
     public static func swift(build: SwiftKernelBuild) -> Backend {
         switch build {
-        case .portable: SwiftBackend<PortableSwiftKernels>(instructionSet: "x86-64 (Swift, portable build)")
-        case .avx2: SwiftBackend<AVX2SwiftKernels>(instructionSet: "avx2+fma (Swift, Haswell build)")
+        case .portable:
+            Backend(name: "swift", kernels: SwiftKernelBackend<PortableSwiftKernels>(),
+                    instructionSet: "x86-64 (Swift, portable build)")
+        case .avx2:
+            Backend(name: "swift", kernels: SwiftKernelBackend<AVX2SwiftKernels>(),
+                    instructionSet: "avx2+fma (Swift, Haswell build)")
         }
     }
 
@@ -40,6 +47,6 @@ public enum Backends {
                 throw DendriteError.invalidArgument("\(environmentVariable): \(message)")
             }
         }
-        return CBackend()
+        return c
     }
 }

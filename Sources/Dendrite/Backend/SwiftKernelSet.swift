@@ -2,7 +2,6 @@
 /// the same sources built twice, so their namespaces conform as they are.
 protocol SwiftKernelSet {
     associatedtype Kind: RawRepresentable where Kind.RawValue == Int32
-    static var threads: Int { get set }
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                       lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
     static func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,

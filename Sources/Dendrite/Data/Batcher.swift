@@ -3,16 +3,18 @@
 public final class Batcher {
     public let dataset: Dataset
     public let batchSize: Int
-    /// The input batch, (rows, height·width): rows is `batchSize`, or less for the last batch.
+    /// The input batch, (rows, height, width, channels): rows is `batchSize`, or less for the last batch.
     public let images: Variable
     public private(set) var labels: [Int32]
     private var order: [Int32]
+    private let exampleShape: Shape
 
     public init(dataset: Dataset, batchSize: Int) {
         precondition(batchSize > 0, "batch size must be > 0, got \(batchSize)")
         self.dataset = dataset
         self.batchSize = batchSize
-        images = Variable(Tensor(zeros: Shape(batchSize, dataset.featureCount)), name: "images")
+        exampleShape = Shape(dataset.exampleShape)
+        images = Variable(Tensor(zeros: Shape(batch: batchSize, example: exampleShape)), name: "images")
         labels = [Int32](repeating: 0, count: batchSize)
         order = (0..<Int32(dataset.count)).map { $0 }
     }
@@ -43,12 +45,12 @@ public final class Batcher {
         let start = index * batchSize
         let rows = Swift.min(batchSize, dataset.count - start)
         let cols = dataset.featureCount
-        images.value.reuse(as: Shape(rows, cols))
+        images.value.reuse(as: Shape(batch: rows, example: exampleShape))
         let out = images.value.mutablePointer
         profiled(profiler, "data.batch", .data, m: rows, n: cols, bytes: 5 * Double(rows * cols)) {
             order.withUnsafeBufferPointer { order in
                 dataset.images.pixels.withUnsafeBufferPointer { pixels in
-                    backend.gatherRows(out: out, images: pixels.baseAddress!, indices: order.baseAddress! + start,
+                    backend.data.gatherRows(out: out, images: pixels.baseAddress!, indices: order.baseAddress! + start,
                                        rows: rows, cols: cols, scale: 1 / 255)
                 }
                 for r in 0..<rows { labels[r] = dataset.labels[Int(order[start + r])] }

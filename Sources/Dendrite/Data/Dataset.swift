@@ -8,6 +8,8 @@ public struct Dataset: Sendable {
 
     public var count: Int { images.count }
     public var featureCount: Int { images.featureCount }
+    /// The shape of one example as a model sees it: (height, width, channels), channels last (NHWC).
+    public var exampleShape: [Int] { [images.height, images.width, 1] }
 
     /// Pairs images with labels, checking that they agree. `classCount` defaults to the largest label + 1, and
     /// then every class below it must have an example: one stray label of 255 must not build a 256-class model.

@@ -18,6 +18,15 @@ public enum Initializer: Equatable, Sendable {
         }
     }
 
+    /// The name `init(name:)` takes.
+    public var name: String {
+        switch self {
+        case .randomNormal: "normal"
+        case .glorotUniform: "glorot"
+        case .heNormal: "he"
+        }
+    }
+
     /// A (fanIn, fanOut) tensor drawn from `generator`.
     public func weights(fanIn: Int, fanOut: Int, using generator: inout SeededGenerator) -> Tensor {
         var tensor = Tensor(zeros: Shape(fanIn, fanOut))

@@ -1,7 +1,7 @@
 /// Updates parameters from their gradients, then clears the gradients for the next step.
 public protocol Optimizer: AnyObject {
-    /// The parameters this optimizer updates, in order.
-    var parameters: [Variable] { get }
+    /// The parameters this optimizer updates, gathered in one arena (their gradients in another).
+    var arena: ParameterArena { get }
     /// Steps taken so far.
     var step: Int { get set }
     /// One update of every parameter that has a gradient; clears the gradients.
@@ -13,17 +13,22 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
-    func restore(_ buffers: inout [Tensor], prefix: String, from saved: [String: Tensor]) throws {
+    /// The parameters, in order.
+    public var parameters: [Variable] { arena.parameters }
+
+    /// Copies each parameter's saved `prefix.<name>` tensor into its window of `buffer` (laid out like the arena).
+    func restore(_ buffer: Arena, prefix: String, from saved: [String: Tensor]) throws {
         for (i, parameter) in parameters.enumerated() {
             let key = "\(prefix).\(parameter.name)"
             guard let tensor = saved[key] else {
                 throw DendriteError.invalidArgument("optimizer state '\(key)' is missing")
             }
-            guard tensor.shape == buffers[i].shape else {
+            var window = arena.window(of: buffer, index: i)
+            guard tensor.shape == window.shape else {
                 throw DendriteError.invalidArgument(
-                    "optimizer state '\(key)' has shape \(tensor.shape), expected \(buffers[i].shape)")
+                    "optimizer state '\(key)' has shape \(tensor.shape), expected \(window.shape)")
             }
-            buffers[i] = tensor
+            window.assign(tensor)
         }
     }
 }

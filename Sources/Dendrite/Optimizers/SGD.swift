@@ -1,42 +1,52 @@
 /// Stochastic gradient descent in PyTorch's form: with momentum μ > 0, vel ← μ·vel + g, p ← p − lr·vel;
-/// with μ = 0, p ← p − lr·g.
+/// with μ = 0, p ← p − lr·g. Like ``Adam``, one kernel call over the parameter arena.
 public final class SGD: Optimizer {
-    public let parameters: [Variable]
+    public let arena: ParameterArena
     public var learningRate: Float
     public let momentum: Float
     public var step = 0
-    private var velocity: [Tensor]
+    /// Laid out like the parameter arena; only with momentum.
+    private let velocity: Arena?
 
     public init(parameters: [Variable], learningRate: Float = 0.01, momentum: Float = 0) {
         precondition(learningRate > 0, "SGD: learning rate must be > 0, got \(learningRate)")
         precondition(momentum >= 0, "SGD: momentum must be >= 0, got \(momentum)")
-        self.parameters = parameters
+        arena = ParameterArena(gathering: parameters)
         self.learningRate = learningRate
         self.momentum = momentum
-        velocity = momentum > 0 ? parameters.map { Tensor(zeros: $0.value.shape) } : []
+        velocity = momentum > 0 ? Arena(count: arena.count) : nil
     }
 
     public func update(on backend: Backend, profiler: Profiler?) {
         step += 1
-        for i in parameters.indices {
-            let parameter = parameters[i]
-            guard parameter.hasGradient, let grad = parameter.grad else { continue }
-            let count = parameter.value.count
-            let p = parameter.value.mutablePointer
-            let vel: UnsafeMutablePointer<Float>? = momentum > 0 ? velocity[i].mutablePointer : nil
-            profiled(profiler, "sgd.step", .optimizer, m: count, bytes: 16 * Double(count)) {
-                backend.sgdStep(param: p, velocity: vel, grad: grad.pointer, count: count,
-                                lr: learningRate, momentum: momentum)
+        if arena.canSweep {
+            sgd(backend, profiler, offset: 0, count: arena.count, param: arena.values.pointer,
+                grad: arena.gradients.pointer)
+        } else {
+            for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
+                var value = parameter.value
+                sgd(backend, profiler, offset: arena.offsets[i], count: value.count, param: value.mutablePointer,
+                    grad: parameter.grad!.pointer)
             }
-            parameter.zeroGradient()
+        }
+        for parameter in parameters { parameter.zeroGradient() }
+    }
+
+    private func sgd(_ backend: Backend, _ profiler: Profiler?, offset: Int, count: Int,
+                     param: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>) {
+        let vel = velocity.map { $0.pointer + offset }
+        profiled(profiler, "sgd.step", .optimizer, m: count, bytes: 16 * Double(count)) {
+            backend.optimizers.sgdStep(param: param, velocity: vel, grad: grad, count: count, lr: learningRate,
+                                       momentum: momentum)
         }
     }
 
     public var state: [(name: String, tensor: Tensor)] {
-        velocity.indices.map { i in ("sgd.velocity.\(parameters[i].name)", velocity[i]) }
+        guard let velocity else { return [] }
+        return parameters.indices.map { i in ("sgd.velocity.\(parameters[i].name)", arena.window(of: velocity, index: i)) }
     }
 
     public func restore(state saved: [String: Tensor]) throws {
-        if momentum > 0 { try restore(&velocity, prefix: "sgd.velocity", from: saved) }
+        if let velocity { try restore(velocity, prefix: "sgd.velocity", from: saved) }
     }
 }

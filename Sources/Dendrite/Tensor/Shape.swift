@@ -22,6 +22,15 @@ public struct Shape: Equatable, Hashable, Sendable, CustomStringConvertible {
         storage = (rows, cols, 0, 0)
     }
 
+    /// A batch of examples with the shape of `example` (rank 0 to 3): built without an array, so a
+    /// batch's shape costs no allocation on the hot path.
+    public init(batch: Int, example: Shape) {
+        precondition(example.rank < Shape.maxRank, "a batch of \(example) would have more than \(Shape.maxRank) dimensions")
+        precondition(batch >= 0, "dimensions must be >= 0, got batch \(batch)")
+        rank = example.rank + 1
+        storage = (batch, example.storage.0, example.storage.1, example.storage.2)
+    }
+
     public subscript(dimension i: Int) -> Int {
         get {
             precondition(i >= 0 && i < rank, "dimension \(i) out of range for rank \(rank)")

@@ -1,9 +1,11 @@
 import Foundation
 
 /// A training checkpoint: parameters and optimizer state as safetensors tensors, and in `__metadata__` the
-/// run's configuration, the position (epoch, next batch, step) and the shuffling generator's state.
+/// run's configuration (the model spec included), the position (epoch, next batch, step) and the
+/// shuffling generator's state.
 public struct Checkpoint {
     public static let fileExtension = "safetensors"
+    public static let format = "dendrite-checkpoint-2"
     public var configuration: TrainingConfiguration
     /// The epoch in progress and the index of the next batch to train in it.
     public var epoch: Int
@@ -17,7 +19,7 @@ public struct Checkpoint {
 
     public func write(to path: String, order: [String]) throws {
         let metadata = [
-            "format": "dendrite-checkpoint-1",
+            "format": Checkpoint.format,
             "configuration": configuration.json,
             "epoch": String(epoch), "batch": String(batch), "step": String(step),
             "generator_state": [generatorState.0, generatorState.1, generatorState.2, generatorState.3]
@@ -35,12 +37,20 @@ public struct Checkpoint {
         try decode(Safetensors.decode(bytes, path: path), path: path)
     }
 
+    /// Whether a file's metadata says it is a Dendrite training checkpoint (of any version).
+    public static func isCheckpoint(metadata: [String: String]) -> Bool {
+        metadata["format"]?.hasPrefix("dendrite-checkpoint-") ?? false
+    }
+
     private static func decode(_ file: (tensors: [String: Tensor], metadata: [String: String]), path: String) throws
         -> Checkpoint {
         let (tensors, metadata) = file
         func fail(_ problem: String) -> DendriteError { .checkpoint(path: path, problem: problem) }
-        guard metadata["format"] == "dendrite-checkpoint-1" else {
-            throw fail("not a Dendrite training checkpoint (no format 'dendrite-checkpoint-1' in its metadata)")
+        guard metadata["format"] == format else {
+            throw fail(isCheckpoint(metadata: metadata)
+                ? "written by another version of Dendrite (format '\(metadata["format"]!)', this one reads '\(format)')"
+                : "not a Dendrite training checkpoint (no format '\(format)' in its metadata); "
+                    + "a weights-only file can be used with eval or train --weights when the model is given")
         }
         guard let configurationJSON = metadata["configuration"],
               let configuration = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(configurationJSON.utf8))
@@ -55,14 +65,8 @@ public struct Checkpoint {
         }
         // `dendrite eval` builds its model from this configuration: check it against the tensors first, so a
         // damaged file cannot ask for a zero-width layer (a precondition failure) or a huge one (a failed allocation).
-        let widths = [configuration.inputs] + configuration.hidden + [configuration.classes]
-        for (j, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
-            let name = "layers.\(1 + 2 * j).weight"
-            guard inputs > 0, outputs > 0, tensors[name]?.shape.dims == [inputs, outputs] else {
-                throw fail("its configuration (layer sizes \(widths.map(String.init).joined(separator: "-"))) does not "
-                    + "match its tensor '\(name)' (\(tensors[name]?.shape.description ?? "missing"))")
-            }
-        }
+        try checkShapes(tensors, model: configuration.model, inputShape: configuration.inputShape,
+                        classes: configuration.classes, path: path, cause: "the file is inconsistent")
         return Checkpoint(configuration: configuration, epoch: epoch, batch: batch, step: step,
                           generatorState: (words[0], words[1], words[2], words[3]), tensors: tensors)
     }
@@ -74,18 +78,38 @@ public struct Checkpoint {
             .map { "\(folder)/\($0)" }
     }
 
-    /// Puts saved weights into a model's parameters; missing names or other shapes are an error that names them.
-    public static func load(_ tensors: [String: Tensor], into parameters: [Variable], path: String) throws {
-        for parameter in parameters {
-            guard let tensor = tensors[parameter.name] else {
-                throw DendriteError.checkpoint(path: path, problem:
-                    "has no tensor '\(parameter.name)' (a model of another architecture? check --hidden)")
+    /// Checks that `tensors` hold every parameter of the model with its shape, and nothing else but
+    /// optimizer state; an error names the tensor, both shapes and `cause`.
+    static func checkShapes(_ tensors: [String: Tensor], model: ModelSpec, inputShape: [Int], classes: Int,
+                            path: String, cause: String) throws {
+        let expected: [(name: String, shape: [Int])]
+        do { expected = try model.parameterShapes(inputShape: inputShape, classes: classes) } catch {
+            throw DendriteError.checkpoint(path: path, problem: "its model does not fit its data shape: \(error)")
+        }
+        for (name, shape) in expected {
+            guard let tensor = tensors[name] else {
+                let names = tensors.keys.filter { !isOptimizerState($0) }.sorted().prefix(4).joined(separator: ", ")
+                throw DendriteError.checkpoint(path: path, problem: "has no tensor '\(name)' (it has \(names)); "
+                    + "tensor names follow the model's layer indices, layers.<i>.weight and layers.<i>.bias (\(cause))")
             }
-            guard tensor.shape == parameter.value.shape else {
-                throw DendriteError.checkpoint(path: path, problem:
-                    "'\(parameter.name)' has shape \(tensor.shape), this model needs \(parameter.value.shape) (check --hidden)")
+            guard tensor.shape.dims == shape else {
+                throw DendriteError.checkpoint(path: path, problem: "tensor '\(name)' has shape \(tensor.shape), "
+                    + "the model needs \(Shape(shape)) (\(cause))")
             }
         }
-        for parameter in parameters { parameter.value = tensors[parameter.name]! }
+        let known = Set(expected.map(\.name))
+        if let stray = tensors.keys.sorted().first(where: { !known.contains($0) && !isOptimizerState($0) }) {
+            throw DendriteError.checkpoint(path: path, problem: "has a tensor '\(stray)' the model does not have (\(cause))")
+        }
+    }
+
+    private static func isOptimizerState(_ name: String) -> Bool { name.hasPrefix("adam.") || name.hasPrefix("sgd.") }
+
+    /// Copies saved weights into a model's parameters (their arena windows stay in place), after checking
+    /// every name and shape; `cause` says what a mismatch most likely means.
+    public static func load(_ tensors: [String: Tensor], into model: Sequential, spec: ModelSpec, inputShape: [Int],
+                            classes: Int, path: String, cause: String) throws {
+        try checkShapes(tensors, model: spec, inputShape: inputShape, classes: classes, path: path, cause: cause)
+        for parameter in model.parameters { parameter.value.assign(tensors[parameter.name]!) }
     }
 }

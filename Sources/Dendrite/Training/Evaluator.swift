@@ -44,7 +44,7 @@ func countCorrect(logits: Variable, labels: UnsafeBufferPointer<Int32>, backend:
     let rows = logits.value.shape.rows
     precondition(predictions.count >= rows, "countCorrect: \(predictions.count) prediction slots for \(rows) rows")
     return predictions.withUnsafeMutableBufferPointer { out in
-        backend.argmaxRows(out: out.baseAddress!, input: logits.value.pointer, rows: rows, cols: logits.value.shape.cols)
+        backend.losses.argmaxRows(out: out.baseAddress!, input: logits.value.pointer, rows: rows, cols: logits.value.shape.cols)
         var correct = 0
         for r in 0..<rows where out[r] == labels[r] { correct += 1 }
         return correct

@@ -54,21 +54,21 @@ public final class Trainer {
 
     public init(options: TrainingOptions, data: DataFolder, backend: Backend, print: @escaping (String) -> Void) throws {
         var options = options
-        options.configuration.inputs = data.train.featureCount
+        options.configuration.inputShape = data.train.exampleShape
         options.configuration.classes = data.train.classCount
         options.configuration.backend = backend.name
-        options.configuration.threads = backend.threads
+        options.configuration.threads = Threads.count
         self.options = options
         self.data = data
         self.backend = backend
         self.print = print
         let configuration = options.configuration
-        guard configuration.batchSize > 0, configuration.epochs > 0 else {
-            throw DendriteError.invalidArgument("batch size and epochs must be > 0")
+        guard configuration.batchSize > 0, configuration.epochs >= 0 else {
+            throw DendriteError.invalidArgument("the batch size must be > 0 and epochs >= 0")
         }
         try Trainer.checkMemory(configuration)
         model = try configuration.makeModel()
-        optimizer = try configuration.makeOptimizer(for: model.parameters)
+        optimizer = configuration.makeOptimizer(for: model.parameters)
         trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler)
         batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize)
         evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler)
@@ -79,16 +79,18 @@ public final class Trainer {
     /// A model or batch too large for this machine would end in a failed allocation, which Swift reports as a
     /// fatal error with a stack trace: refuse it up front, with the sizes.
     static func checkMemory(_ configuration: TrainingConfiguration) throws {
-        let widths = ([configuration.inputs] + configuration.hidden + [configuration.classes]).map(Double.init)
-        let parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
-        let activations = Double(configuration.batchSize) * widths.reduce(0, +)
+        let layers = try configuration.model.resolve(inputShape: configuration.inputShape, classes: configuration.classes)
+        let parameters = Double(layers.reduce(0) { $0 + $1.parameterCount })
+        let perExample = Double(configuration.inputShape.reduce(1, *))
+            + layers.reduce(0) { $0 + Double($1.outputShape.reduce(1, *)) }
+        let activations = Double(configuration.batchSize) * perExample
         // Per parameter: value, gradient, two optimizer moments; per activation: outputs, gradients, temporaries.
         let bytes = 4 * (4 * parameters + 4 * activations)
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard bytes < available else {
             throw DendriteError.invalidArgument(String(format:
-                "a %@ network with batch size %ld needs about %.3g GB of memory, this machine has %.3g GB; lower --hidden or --batch-size",
-                widths.map { String(Int($0)) }.joined(separator: "-"), configuration.batchSize, bytes / 1e9, available / 1e9))
+                "the model (%.0f parameters) with batch size %ld needs about %.3g GB of memory, this machine has %.3g GB; "
+                + "use smaller layers or a smaller --batch-size", parameters, configuration.batchSize, bytes / 1e9, available / 1e9))
         }
     }
 
@@ -124,10 +126,17 @@ public final class Trainer {
             }
             if let weights = options.initialWeights {
                 let (tensors, _) = try Safetensors.read(path: weights)
-                try Checkpoint.load(tensors, into: model.parameters, path: weights)
+                let configuration = options.configuration
+                try Checkpoint.load(tensors, into: model, spec: configuration.model, inputShape: configuration.inputShape,
+                                    classes: configuration.classes, path: weights,
+                                    cause: "were these weights made for another model? check --model, --layers or --hidden")
             }
+            try AtomicFile.write(Array(options.configuration.model.json.utf8), to: "\(folder)/\(Trainer.modelFileName)")
         }
     }
+
+    /// The model spec's file in the run folder, for `--model` (and for people).
+    public static let modelFileName = "model.json"
 
     private func restore(from path: String) throws {
         let checkpoint = try Checkpoint.read(path: path)
@@ -135,7 +144,9 @@ public final class Trainer {
         guard problems.isEmpty else {
             throw DendriteError.checkpoint(path: path, problem: "belongs to another run: " + problems.joined(separator: "; "))
         }
-        try Checkpoint.load(checkpoint.tensors, into: model.parameters, path: path)
+        let configuration = options.configuration
+        try Checkpoint.load(checkpoint.tensors, into: model, spec: configuration.model, inputShape: configuration.inputShape,
+                            classes: configuration.classes, path: path, cause: "the file is inconsistent")
         do { try optimizer.restore(state: checkpoint.tensors) } catch let error as DendriteError {
             throw DendriteError.checkpoint(path: path, problem: error.description)
         }
@@ -152,7 +163,7 @@ public final class Trainer {
     private func saveCheckpoint() throws {
         // Never let a diverged model replace a good checkpoint.
         for parameter in model.parameters
-        where !backend.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
+        where !backend.elementwise.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
             let keep = lastCheckpoint.map { "; the last good checkpoint \($0) is kept" } ?? ""
             throw DendriteError.numerical("step \(optimizer.step): \(parameter.name) holds non-finite values after "
                 + "\(options.configuration.optimizer).step (learning rate \(options.configuration.learningRate) too high?)" + keep)
@@ -247,7 +258,7 @@ public final class Trainer {
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
     private func gradientNorms() -> String {
         model.parameters.filter { $0.name.hasSuffix("weight") && $0.hasGradient }.map { parameter in
-            let norm = backend.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
+            let norm = backend.elementwise.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
             return "\(parameter.name): " + String(format: "%.3e", norm)
         }.joined(separator: "  ")
     }

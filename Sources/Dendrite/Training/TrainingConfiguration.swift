@@ -1,12 +1,17 @@
 import Foundation
 
-/// Everything that defines a training run; stored in every checkpoint so a resume can check it continues
-/// the same run. Defaults reproduce the lab: 784-256-256-10, ReLU, RandomNormal, Adam 0.001, batch 128.
+/// Which optimizer a run uses.
+public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+    case adam, sgd
+}
+
+/// Everything that defines a training run; stored in every checkpoint so that `eval` can rebuild the
+/// model and a resume can check it continues the same run. Defaults reproduce the lab: 784-256-256-10,
+/// ReLU, RandomNormal, Adam 0.001, batch 128.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
-    public var hidden: [Int] = [256, 256]
-    public var activation = "relu"
-    public var initializer = "normal"
-    public var optimizer = "adam"
+    public var model = ModelSpec.multilayerPerceptron(hidden: [256, 256], activation: .relu,
+                                                      initializer: .randomNormal(), classes: 10)
+    public var optimizer = OptimizerKind.adam
     public var learningRate: Float = 0.001
     public var momentum: Float = 0
     public var batchSize = 128
@@ -14,8 +19,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     public var backend = "c"
     public var threads = 0
-    /// Filled in from the data: features per image and number of classes.
-    public var inputs = 0
+    /// Filled in from the data: the shape of one example (height, width, channels) and the class count.
+    public var inputShape: [Int] = []
     public var classes = 0
 
     public init() {}
@@ -27,9 +32,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         func check<T: Equatable>(_ name: String, _ mine: T, _ theirs: T) {
             if mine != theirs { problems.append("\(name) is \(theirs) in the checkpoint, \(mine) now") }
         }
-        check("--hidden", hidden, saved.hidden)
-        check("--activation", activation, saved.activation)
-        check("inputs", inputs, saved.inputs)
+        if model != saved.model {
+            problems.append("the model is '\(saved.model.layersText)' in the checkpoint, '\(model.layersText)' now")
+        }
+        check("the input shape", inputShape, saved.inputShape)
         check("classes", classes, saved.classes)
         check("--optimizer", optimizer, saved.optimizer)
         check("--batch-size", batchSize, saved.batchSize)
@@ -39,31 +45,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         return problems
     }
 
-    /// The lab's network: Flatten, then Dense+activation per hidden size, then a Dense to the classes.
+    /// The model of the spec, its weights drawn from the seed.
     public func makeModel() throws -> Sequential {
-        guard let activation = Activation(name: activation) else {
-            throw DendriteError.invalidArgument("unknown activation '\(self.activation)'; valid: \(Activation.names.joined(separator: ", "))")
-        }
-        guard let initializer = Initializer(name: initializer) else {
-            throw DendriteError.invalidArgument("unknown initializer '\(self.initializer)'; valid: \(Initializer.names.joined(separator: ", "))")
-        }
-        var generator = SeededGenerator(seed: seed)
-        var layers: [Layer] = [Flatten()]
-        var width = inputs
-        for size in hidden {
-            layers.append(Dense(inputs: width, outputs: size, initializer: initializer, generator: &generator))
-            layers.append(ActivationLayer(activation))
-            width = size
-        }
-        layers.append(Dense(inputs: width, outputs: classes, initializer: initializer, generator: &generator))
-        return Sequential(layers)
+        try model.build(inputShape: inputShape, classes: classes, seed: seed)
     }
 
-    public func makeOptimizer(for parameters: [Variable]) throws -> Optimizer {
+    public func makeOptimizer(for parameters: [Variable]) -> Optimizer {
         switch optimizer {
-        case "adam": return Adam(parameters: parameters, learningRate: learningRate)
-        case "sgd": return SGD(parameters: parameters, learningRate: learningRate, momentum: momentum)
-        default: throw DendriteError.invalidArgument("unknown optimizer '\(optimizer)'; valid: adam, sgd")
+        case .adam: Adam(parameters: parameters, learningRate: learningRate)
+        case .sgd: SGD(parameters: parameters, learningRate: learningRate, momentum: momentum)
         }
     }
 

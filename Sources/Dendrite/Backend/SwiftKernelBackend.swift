@@ -5,20 +5,12 @@ public enum SwiftKernelBuild: String, CaseIterable, Sendable {
     case portable, avx2
 
     /// `.avx2` where the CPU has AVX2 and FMA, else `.portable`.
-    public static var best: SwiftKernelBuild { CBackend.instructionSet == "avx2+fma" ? .avx2 : .portable }
+    public static var best: SwiftKernelBuild { CKernelSet.instructionSet == "avx2+fma" ? .avx2 : .portable }
 }
 
-/// The pure-Swift SIMD kernels: the portable fallback, and the reference the C kernels race against.
-final class SwiftBackend<K: SwiftKernelSet>: Backend, @unchecked Sendable {
-    let name = "swift"
-    let instructionSet: String
-
-    init(instructionSet: String) { self.instructionSet = instructionSet }
-
-    var threads: Int {
-        get { K.threads }
-        set { K.threads = Swift.max(1, newValue) }
-    }
+/// The pure-Swift SIMD kernels of one build: the portable fallback, and the reference the C kernels race against.
+final class SwiftKernelBackend<K: SwiftKernelSet>: KernelSet, @unchecked Sendable {
+    var instructionSet: String { "Swift" }
 
     func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                       alpha: Float, a: UnsafePointer<Float>, lda: Int,

@@ -1,15 +1,8 @@
 import CKernels
 
-/// The OpenMP C kernels of `CKernels/`, vectorized for AVX2+FMA where the CPU has them.
-/// Not final: ``OpenBLASBackend`` reuses every kernel but matmul.
-public class CBackend: Backend, @unchecked Sendable {
-    public var name: String { "c" }
+/// The OpenMP C kernels of `CKernels/`, vectorized for AVX2+FMA where the CPU has them: every concern.
+public final class CKernelSet: KernelSet {
     public init() {}
-
-    public var threads: Int {
-        get { Int(dk_get_num_threads()) }
-        set { dk_set_num_threads(Int32(newValue)) }
-    }
 
     public static var openMPEnabled: Bool { dk_openmp_enabled() != 0 }
     public static var instructionSet: String { String(cString: dk_instruction_set()) }
@@ -24,14 +17,17 @@ public class CBackend: Backend, @unchecked Sendable {
     }
 
     public func denseForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                             bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation) {
+                             bias: UnsafePointer<Float>, m: Int, n: Int, k: Int, activation: Activation,
+                             epilogue: any ElementwiseKernels) {
+        // The bias and activation are applied in the product's tile stores: `epilogue` is not needed.
         dk_sgemm_bias_activation(0, 0, Int32(m), Int32(n), Int32(k), 1, x, Int32(k), weight, Int32(n), 0, out,
                                  Int32(n), bias, activation.cKind, activation.alpha)
     }
 
     public func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                     weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                                    m: Int, n: Int, k: Int, activation: Activation) {
+                                    m: Int, n: Int, k: Int, activation: Activation,
+                                    epilogue: any ElementwiseKernels) {
         dk_sgemm_activation_backward(0, 1, Int32(m), Int32(k), Int32(n), 1, dout, Int32(n), weight, Int32(n), 0,
                                      dinput, Int32(k), output, activation.cKind, activation.alpha)
     }

@@ -1,0 +1,46 @@
+/// A model's parameters in one arena and their gradients in another, each parameter's `value` and
+/// `grad` a window of them: an optimizer then updates every parameter in one kernel call, and a
+/// gradient all-reduce sends one buffer.
+public final class ParameterArena {
+    public let parameters: [Variable]
+    public let values: Arena
+    public let gradients: Arena
+    /// Where each parameter's window starts, in both arenas.
+    public let offsets: [Int]
+
+    /// Moves `parameters` (their current values) into new arenas, in order.
+    public init(gathering parameters: [Variable]) {
+        let (offsets, count) = Arena.layout(parameters.map(\.value.shape))
+        self.parameters = parameters
+        self.offsets = offsets
+        values = Arena(count: count)
+        gradients = Arena(count: count)
+        for (parameter, offset) in zip(parameters, offsets) {
+            let shape = parameter.value.shape
+            var window = Tensor(window: values, offset: offset, shape: shape)
+            window.assign(parameter.value)
+            parameter.value = window
+            parameter.grad = Tensor(window: gradients, offset: offset, shape: shape)
+        }
+    }
+
+    /// Floats in each arena, alignment padding included.
+    public var count: Int { values.count }
+
+    /// Whether one sweep over the whole arena updates exactly the parameters due for an update: every
+    /// parameter got a gradient this step and still lives in this arena. (A parameter that got none
+    /// must not move, and one whose value was replaced by hand no longer lives here.)
+    var canSweep: Bool {
+        for (parameter, offset) in zip(parameters, offsets) {
+            guard parameter.hasGradient, parameter.value.pointer == UnsafePointer(values.pointer + offset),
+                  let grad = parameter.grad, grad.pointer == UnsafePointer(gradients.pointer + offset)
+            else { return false }
+        }
+        return true
+    }
+
+    /// The window of `arena` (shaped like the arenas) that belongs to parameter `index`.
+    func window(of arena: Arena, index: Int) -> Tensor {
+        Tensor(window: arena, offset: offsets[index], shape: parameters[index].value.shape)
+    }
+}
