@@ -57,6 +57,10 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        StopRequest.install()
+        if let trace, let problem = writableFileProblem(at: trace) {
+            throw ValidationError("--trace \(trace): \(problem)")
+        }
         let backend = try backendOptions.makeBackend()
         print("Loading \(data) …")
         let folder = try DataFolder(path: data, classes: classes)
@@ -83,7 +87,11 @@ struct Train: ParsableCommand {
                                classes: folder.train.classCount).render())
         print("Training on \(folder.train.count) images (\(optimizer) lr \(lr), batch \(batchSize), seed \(seed)), "
             + "backend \(backend.name), \(Threads.count) thread\(Threads.count == 1 ? "" : "s"); run folder \(options.runDirectory)")
-        let summary = try trainer.run()
+        let summary: TrainingSummary
+        do { summary = try trainer.run() } catch DendriteError.stopped(let signal, let message) {
+            print(message)
+            throw ExitCode(128 + signal)
+        }
         print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
         if summary.stepsThisRun == 0 {
             print("nothing left to train: the run already has its \(epochs) epoch\(epochs == 1 ? "" : "s"); pass a larger --epochs to continue it")

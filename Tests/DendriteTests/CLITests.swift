@@ -109,6 +109,72 @@ import Testing
                         mentioning: "train-images-idx3-ubyte.gz: wrong magic number 0x00000000", memoryLimit: 500_000)
     }
 
+    /// Starts `dendrite` in the background and reads its output until `text` appears. (The signal tests run
+    /// 500 epochs, 2000 steps: long enough for the signal to land early, and without one the run ends.)
+    func start(_ arguments: [String], waitingFor text: String) throws -> (process: Process, output: FileHandle, seen: String) {
+        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = folder.appendingPathComponent("dendrite")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var seen = ""
+        while !seen.contains(text) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return (process, pipe.fileHandleForReading, seen)
+    }
+
+    /// Issue 16, item 8: SIGINT or SIGTERM ends a run after the current step with a checkpoint, named, and exit
+    /// 128 + the signal; resuming from it gives the final checkpoint of an uninterrupted run, byte for byte.
+    static let stopSignals: [(Int32, Int32)] = [(SIGINT, 130), (SIGTERM, 143)]
+
+    @Test(arguments: stopSignals) func signalStopsAfterACheckpoint(signal: Int32, status: Int32) throws {
+        let folder = temporaryFolder()
+        let common = ["train", "--data", CLITests.data, "--batch-size", "16", "--seed", "3"]  // 4 batches per epoch
+        let (process, output, seen) = try start(common + ["--epochs", "500", "--log-every", "1", "--checkpoint-dir", folder],
+                                                waitingFor: "Epoch:")
+        kill(process.processIdentifier, signal)
+        let text = seen + String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == status, "\(text)")
+        let saved = try Checkpoint.read(path: #require(Checkpoint.files(in: folder).last))
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        #expect(text.contains("Stopped by \(name) after step \(saved.step) (epoch \(saved.epoch), batch \(saved.batch)): checkpoint "
+            + "\(folder)/\(Checkpoint.fileName(step: saved.step)); continue with --resume\n"), "\(text)")
+        let epochs = ["--epochs", String(saved.epoch + 1), "--log-every", "0"]
+        let reference = temporaryFolder()
+        #expect(try dendrite(common + epochs + ["--checkpoint-dir", folder, "--resume"]).status == 0)
+        #expect(try dendrite(common + epochs + ["--checkpoint-dir", reference]).status == 0)
+        let final = Checkpoint.fileName(step: 4 * (saved.epoch + 1))
+        #expect(FileManager.default.contents(atPath: "\(folder)/\(final)") == FileManager.default.contents(atPath: "\(reference)/\(final)"))
+    }
+
+    /// Issue 16, item 8: a second signal ends the run at once. Both arrive while the process is stopped, so they
+    /// are handled together on SIGCONT: the first asks for a stop, the second exits before any step could end.
+    @Test func secondSignalExitsAtOnce() throws {
+        let (process, output, seen) = try start(["train", "--data", CLITests.data, "--batch-size", "16", "--epochs", "500",
+                                                 "--log-every", "1", "--checkpoint-dir", temporaryFolder()], waitingFor: "Epoch:")
+        for signal in [SIGSTOP, SIGINT, SIGTERM, SIGCONT] { kill(process.processIdentifier, signal) }
+        let text = seen + String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && [130, 143].contains(process.terminationStatus), "\(process.terminationStatus)")
+        #expect(!text.contains("Stopped by"), "\(text)")
+    }
+
+    /// Issue 16, item 10: an unwritable --trace fails before training (no run folder is made).
+    @Test func unwritableTraceFailsFirst() throws {
+        let folder = temporaryFolder() + "/run"
+        try expectError(["train", "--data", CLITests.data, "--trace", "/nonexistent/trace.json", "--checkpoint-dir", folder],
+                        mentioning: "--trace /nonexistent/trace.json: its folder /nonexistent does not exist")
+        #expect(!FileManager.default.fileExists(atPath: folder))
+    }
+
     @Test func missingDataFolderIsNamed() throws {
         try expectError(["train", "--data", "/nonexistent", "--checkpoint-dir", temporaryFolder()], mentioning: "/nonexistent")
     }

@@ -36,4 +36,17 @@ import Testing
                                                  : "model layer 0 (dense \(hidden)): units must be between"), "\(message)")
         }
     }
+
+    /// Issue 16, item 2: positions are range-checked on read. Step 2^63−1 trapped in the optimizer's step + 1
+    /// on --resume, and 2^32+469 printed as 469.
+    @Test(arguments: ["9223372036854775807", "4294967765", "-1"]) func positionsOutsideTheRangeAreRefused(step: String) {
+        var configuration = TrainingConfiguration()
+        configuration.model = mlp([2], classes: 2)
+        (configuration.inputShape, configuration.classes) = ([1, 2, 1], 2)
+        let metadata = ["format": Checkpoint.format, "configuration": configuration.json, "epoch": "0", "batch": "0",
+                        "step": step, "generator_state": "1,2,3,4"]
+        #expect(throws: DendriteError.checkpoint(path: "f", problem: "its step \(step) is outside 0...2147483647")) {
+            try Checkpoint.decode(Safetensors.encode([("layers.0.weight", Tensor(zeros: Shape(2, 2)))], metadata: metadata), path: "f")
+        }
+    }
 }
