@@ -116,12 +116,20 @@ public struct Checkpoint {
             }
         }
         let known = Set(expected.map(\.name))
-        if let stray = tensors.keys.sorted().first(where: { !known.contains($0) && !isOptimizerState($0) }) {
+        // Optimizer state must belong to a parameter too: `adam.m.<anything>` would let a file bring any number
+        // of tensors the run never reads.
+        if let stray = tensors.keys.sorted().first(where: { !known.contains($0) && !known.contains(parameter(ofState: $0) ?? "") }) {
             throw DendriteError.checkpoint(path: path, problem: "has a tensor '\(stray)' the model does not have (\(cause))")
         }
     }
 
-    private static func isOptimizerState(_ name: String) -> Bool { name.hasPrefix("adam.") || name.hasPrefix("sgd.") }
+    private static func isOptimizerState(_ name: String) -> Bool { parameter(ofState: name) != nil }
+
+    /// The parameter an optimizer's state tensor belongs to ("adam.m.layers.0.weight" → "layers.0.weight"), or nil.
+    private static func parameter(ofState name: String) -> String? {
+        for prefix in ["adam.m.", "adam.v.", "sgd.velocity."] where name.hasPrefix(prefix) { return String(name.dropFirst(prefix.count)) }
+        return nil
+    }
 
     /// Copies saved weights into a model's parameters (their arena windows stay in place), after checking
     /// every name and shape; `cause` says what a mismatch most likely means.
