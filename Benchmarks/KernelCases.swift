@@ -132,6 +132,8 @@ enum KernelCases {
                     }
                 }
             },
+            adamOverModel(sweep: true),
+            adamOverModel(sweep: false),
             BenchCase(name: "sgd momentum \(shape)", group: "optimizer", work: .bytes(5 * floats)) {
                 let s = state()
                 return { backend in
@@ -139,6 +141,29 @@ enum KernelCases {
                 }
             },
         ]
+    }
+
+    /// Adam over every parameter of the lab's MLP (269,322 floats in six tensors), as the optimizer runs it:
+    /// one call over the parameter arena, or (`sweep: false`) one call per tensor window of the same arena.
+    static func adamOverModel(sweep: Bool) -> BenchCase {
+        let shapes = try! TrainingConfiguration().model.parameterShapes(inputShape: TrainingCases.exampleShape,
+                                                                        classes: TrainingCases.classes).map { Shape($0.shape) }
+        let (offsets, count) = Arena.layout(shapes)
+        let floats = Double(shapes.reduce(0) { $0 + $1.count }) * bytesPerFloat
+        return BenchCase(name: "adam, lab MLP, " + (sweep ? "one call over the arena" : "a call per tensor"),
+                         group: "optimizer", work: .bytes(7 * floats)) {
+            let s = (1...4).map { FloatBuffer(count: count, in: 0...1, seed: UInt64($0)) }
+            let ranges = sweep ? [(0, count)] : zip(offsets, shapes).map { ($0, $1.count) }
+            return { backend in
+                {
+                    for (offset, n) in ranges {
+                        backend.optimizers.adamStep(param: s[0].pointer + offset, m: s[1].pointer + offset,
+                                                    v: s[2].pointer + offset, grad: s[3].readOnly + offset, count: n,
+                                                    lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 100)
+                    }
+                }
+            }
+        }
     }
 
     /// The remaining kernels of a training step, at the shapes it calls them with.

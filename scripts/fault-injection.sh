@@ -9,6 +9,8 @@
 #  4. A folder locked by a live run (stopped with SIGSTOP at a random instant): a second run and a --resume are
 #     refused naming its PID, nothing in the folder changes; SIGTERM then makes the live run write a checkpoint
 #     and exit 143, and --resume from it ends byte-identical. Two signals at once: exit at once, resume still exact.
+#  5. Under mpirun (when installed): one rank SIGKILLed mid-run ends the whole job within 10 s, the newest
+#     checkpoint is intact, and --resume under mpirun finishes the run.
 # Usage: [SCRATCH=.build] scripts/fault-injection.sh [trials]   (default 6 trials; the read-only and full-disk
 # cases mount a tmpfs, so they need root and are skipped otherwise)
 set -euo pipefail
@@ -140,4 +142,30 @@ status=0 && wait "$pid" || status=$?
 "${train[@]}" --checkpoint-dir "$dir" --resume > /dev/null
 cmp "$dir/$final" "$work/reference/$final" || fail "resumed after two signals: final checkpoint differs"
 echo "ok: two signals exit at once ($status); resumed to a byte-identical $final"
+
+# 5. A rank killed in a data-parallel run.
+if command -v mpirun > /dev/null; then
+    mpi=(mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" train --data "$work/data" --batch-size 32 --hidden 32
+         --checkpoint-every 1 --seed 1 --threads 1 --log-every 0)
+    dir="$work/mpi"
+    "${mpi[@]}" --epochs 40 --checkpoint-dir "$dir" > "$work/mpi.log" 2>&1 &
+    launcher=$!
+    until compgen -G "$dir/checkpoint-*" > /dev/null; do sleep 0.1; done
+    sleep 0.5
+    rank=$(pgrep -f "dendrite train .*--checkpoint-dir $dir" | tail -1)
+    killed=$(date +%s%N)
+    kill -KILL "$rank"
+    status=0
+    wait "$launcher" || status=$?
+    ended_ms=$(( ($(date +%s%N) - killed) / 1000000 ))
+    (( status != 0 )) || fail "mpirun exited 0 after a rank was killed"
+    (( ended_ms <= 10000 )) || fail "the job took $ended_ms ms to end after a rank was killed"
+    newest=$(ls "$dir"/checkpoint-* | tail -1)
+    "$bin" eval --checkpoint "$newest" --data "$work/data" > /dev/null || fail "$newest does not verify"
+    "${mpi[@]}" --epochs 2 --checkpoint-dir "$dir" --resume > /dev/null 2>&1 \
+        || fail "--resume under mpirun failed"
+    echo "ok: a SIGKILLed rank ended the 2-rank job in $ended_ms ms (exit $status); $newest verifies; --resume finished"
+else
+    echo "skipped: a rank killed under mpirun (Open MPI is not installed)"
+fi
 echo "fault injection: all passed"

@@ -24,5 +24,13 @@ struct Info: ParsableCommand {
         print("threads:           \(Threads.count)")
         print("OpenMP:            \(CKernelSet.openMPEnabled ? "on" : "off")")
         print("instruction set:   \(CKernelSet.instructionSet) (C kernels)")
+        switch ProcessGroup.mpiAvailability {
+        case .success where ProcessGroup.launchedByMPI:
+            let group = try ProcessGroup.join()
+            print("MPI:               Open MPI, rank \(group.rank) of \(group.size)")
+            group.finish()
+        case .success: print("MPI:               Open MPI available (not launched by mpirun: one process)")
+        case .failure(let error): print("MPI:               unavailable: \(error)")
+        }
     }
 }

@@ -57,12 +57,33 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        StopRequest.install()
-        if let trace, let problem = writableFileProblem(at: trace) {
+        let group = try ProcessGroup.join()
+        do {
+            try train(group: group)
+            group.finish()
+        } catch let failure as AgreedFailure {
+            // Every rank stopped here together: rank 0 reports it before MPI_Finalize (which waits for every
+            // rank), so mpirun cannot end the job on another rank's exit status before the message is out.
+            if group.isMain { FileHandle.standardError.write(Data("Error: \(failure)\n".utf8)) }
+            group.finish()
+            throw ExitCode.failure
+        } catch where group.isDistributed {
+            // The other ranks would wait for this one forever: say why, then end the whole job.
+            FileHandle.standardError.write(Data("Error (rank \(group.rank) of \(group.size)): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
+    }
+
+    private func train(group: ProcessGroup) throws {
+        // A data-parallel run keeps the signals' default actions: its ranks could see one at different steps.
+        if !group.isDistributed { StopRequest.install() }
+        if group.isMain, let trace, let problem = writableFileProblem(at: trace) {
             throw ValidationError("--trace \(trace): \(problem)")
         }
         let backend = try backendOptions.makeBackend()
-        print("Loading \(data) …")
+        // Rank 0 alone speaks for a data-parallel run.
+        let say: (String) -> Void = group.isMain ? { print($0); fflush(stdout) } : { _ in }
+        say("Loading \(data) …")
         let folder = try DataFolder(path: data, classes: classes)
         var configuration = TrainingConfiguration()
         configuration.model = try modelOptions.spec(classes: folder.train.classCount)
@@ -73,7 +94,7 @@ struct Train: ParsableCommand {
         configuration.epochs = epochs
         configuration.seed = seed
 
-        var options = TrainingOptions(runDirectory: try runDirectory())
+        var options = TrainingOptions(runDirectory: group.isMain ? try runDirectory() : "")
         options.configuration = configuration
         options.checkpointEvery = checkpointEvery
         options.resume = resume
@@ -82,30 +103,37 @@ struct Train: ParsableCommand {
         options.logGradientNorms = logGradNorms
         options.progressBar = isatty(STDOUT_FILENO) == 1
         options.profiler = profile || trace != nil ? Profiler() : nil
-        let trainer = try Trainer(options: options, data: folder, backend: backend) { print($0); fflush(stdout) }
-        print(try ModelSummary(spec: configuration.model, inputShape: folder.train.exampleShape,
-                               classes: folder.train.classCount).render())
-        print("Training on \(folder.train.count) images (\(optimizer) lr \(lr), batch \(batchSize), seed \(seed)), "
-            + "backend \(backend.name), \(Threads.count) thread\(Threads.count == 1 ? "" : "s"); run folder \(options.runDirectory)")
+        options.group = group
+        let trainer = try Trainer(options: options, data: folder, backend: backend, print: say)
+        say(try ModelSummary(spec: configuration.model, inputShape: folder.train.exampleShape,
+                             classes: folder.train.classCount).render())
+        let processes = group.isDistributed ? ", \(group.size) processes (data-parallel over MPI)" : ""
+        say("Training on \(folder.train.count) images (\(optimizer) lr \(lr), batch \(batchSize), seed \(seed)), "
+            + "backend \(backend.name), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")\(processes); run folder \(options.runDirectory)")
         let summary: TrainingSummary
         do { summary = try trainer.run() } catch DendriteError.stopped(let signal, let message) {
-            print(message)
+            say(message)
             throw ExitCode(128 + signal)
         }
-        print(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
+        say(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
         if summary.stepsThisRun == 0 {
-            print("nothing left to train: the run already has its \(epochs) epoch\(epochs == 1 ? "" : "s"); pass a larger --epochs to continue it")
+            say("nothing left to train: the run already has its \(epochs) epoch\(epochs == 1 ? "" : "s"); pass a larger --epochs to continue it")
         } else {
             let total = summary.steps == summary.stepsThisRun ? "" : " (\(summary.steps) in all)"
-            print(String(format: "train time: %.2f s for %d steps%@, %.0f samples/s (evaluation excluded)",
-                         summary.trainSeconds, summary.stepsThisRun, total, summary.samplesPerSecond))
+            say(String(format: "train time: %.2f s for %d steps%@, %.0f samples/s (evaluation excluded)",
+                       summary.trainSeconds, summary.stepsThisRun, total, summary.samplesPerSecond))
         }
-        print("metrics: \(options.runDirectory)/metrics.csv, \(options.runDirectory)/metrics.svg")
+        say("metrics: \(options.runDirectory)/metrics.csv, \(options.runDirectory)/metrics.svg")
         if let profiler = options.profiler {
-            if profile { print(ProfileTable(profiler: profiler).render()) }
+            if profile { say(ProfileTable(profiler: profiler).render()) }
             if let trace {
-                try ChromeTrace.write(profiler, to: trace)
-                print("trace: \(trace)")
+                // One process per rank in one file, written by rank 0.
+                let events = group.gatherToMain(Array(ChromeTrace.events(profiler, process: group.rank).joined(separator: ",\n").utf8))
+                if group.isMain {
+                    try AtomicFile.write(Array(ChromeTrace.document(events.map { String(decoding: $0, as: UTF8.self) }).utf8),
+                                         to: trace)
+                    say("trace: \(trace)")
+                }
             }
         }
     }

@@ -10,24 +10,8 @@ import Testing
     /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together); with
     /// `memoryLimit`, under that limit of virtual memory (`ulimit -v`, in kB).
     func dendrite(_ arguments: [String], memoryLimit: Int? = nil) throws -> (status: Int32, output: String) {
-        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent()
-        let binary = folder.appendingPathComponent("dendrite")
-        let process = Process()
-        if let memoryLimit {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -v \(memoryLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
-        } else {
-            process.executableURL = binary
-            process.arguments = arguments
-        }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        guard let memoryLimit else { return try runProcess(dendriteExecutable(), arguments) }
+        return try runProcess("/bin/sh", ["-c", "ulimit -v \(memoryLimit) && exec \"$0\" \"$@\"", dendriteExecutable()] + arguments)
     }
 
     @discardableResult
@@ -112,10 +96,8 @@ import Testing
     /// Starts `dendrite` in the background and reads its output until `text` appears. (The signal tests run
     /// 500 epochs, 2000 steps: long enough for the signal to land early, and without one the run ends.)
     func start(_ arguments: [String], waitingFor text: String) throws -> (process: Process, output: FileHandle, seen: String) {
-        let folder = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent()
         let process = Process()
-        process.executableURL = folder.appendingPathComponent("dendrite")
+        process.executableURL = URL(fileURLWithPath: try dendriteExecutable())
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe

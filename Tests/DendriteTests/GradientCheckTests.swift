@@ -114,4 +114,11 @@ import Testing
             return crossEntropy(tape, tape.matmul(tape.activation(y, .sigmoid), w))
         }
     }
+
+    @Test func softmaxAndLogSoftmax() {
+        let x = randomVariable(Shape(5, 3), seed: 8)
+        // A cross-entropy on top of the op, so the gradient reaching it is not uniform per row.
+        check([x], "softmax") { crossEntropy($0, $0.softmax(x)) }
+        check([x], "log_softmax") { crossEntropy($0, $0.logSoftmax(x)) }
+    }
 }

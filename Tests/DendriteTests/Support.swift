@@ -85,3 +85,23 @@ func randomVariable(_ shape: Shape, seed: UInt64, scale: Float = 1, requiresGrad
 func mlp(_ hidden: [Int], classes: Int = 4, activation: Activation = .relu) -> ModelSpec {
     .multilayerPerceptron(hidden: hidden, activation: activation, initializer: .randomNormal(), classes: classes)
 }
+
+/// The `dendrite` executable `swift test` built next to the test binary.
+func dendriteExecutable() throws -> String {
+    URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        .deletingLastPathComponent().appendingPathComponent("dendrite").path
+}
+
+/// Runs a program to its end; returns its exit status and its output (stdout and stderr together).
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}

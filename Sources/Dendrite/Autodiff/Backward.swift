@@ -7,6 +7,9 @@ extension Tape {
         precondition(isRecording, "backward: the tape was not recording (isRecording is false)")
         loss.gradientBuffer()[0] = 1
         loss.hasGradient = true
-        for op in records.reversed() { op.backward(on: self) }
+        for op in records.reversed() {
+            op.backward(on: self)
+            afterEachBackwardOp?()
+        }
     }
 }

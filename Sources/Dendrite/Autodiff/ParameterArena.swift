@@ -8,7 +8,7 @@ public final class ParameterArena {
     /// Where each parameter's window starts, in both arenas.
     public let offsets: [Int]
 
-    /// Moves `parameters` (their current values) into new arenas, in order.
+    /// Moves `parameters` (their current values, and gradients where they have them) into new arenas, in order.
     public init(gathering parameters: [Variable]) {
         let (offsets, count) = Arena.layout(parameters.map(\.value.shape))
         self.parameters = parameters
@@ -20,7 +20,9 @@ public final class ParameterArena {
             var window = Tensor(window: values, offset: offset, shape: shape)
             window.assign(parameter.value)
             parameter.value = window
-            parameter.grad = Tensor(window: gradients, offset: offset, shape: shape)
+            var gradient = Tensor(window: gradients, offset: offset, shape: shape)
+            if let existing = parameter.grad, existing.shape == shape { gradient.assign(existing) }
+            parameter.grad = gradient
         }
     }
 

@@ -3,8 +3,10 @@
 
 extension Tape {
     /// The mean cross-entropy of `logits` (N, classes) against integer `labels` (N values in 0..<classes).
-    /// Returns a scalar variable; `backward(from:)` it to train.
-    public func softmaxCrossEntropy(_ logits: Variable, labels: UnsafeBufferPointer<Int32>) -> Variable {
+    /// Returns a scalar variable; `backward(from:)` it to train. `gradientRows` (default N) is the count the
+    /// gradient is averaged over: the whole batch when this process holds only a share of it.
+    public func softmaxCrossEntropy(_ logits: Variable, labels: UnsafeBufferPointer<Int32>,
+                                    gradientRows: Int? = nil) -> Variable {
         let rows = logits.value.shape.rows, cols = logits.value.shape.cols
         precondition(labels.count == rows,
                      "softmaxCrossEntropy: \(labels.count) labels for logits \(logits.value.shape)")
@@ -21,7 +23,7 @@ extension Tape {
                             bytes: (out.requiresGrad ? 8 : 4) * Double(rows * cols)) {
             backend.losses.softmaxCrossEntropy(losses: lossPointer, dlogits: gradient, logits: logits.value.pointer,
                                                labels: labels.baseAddress!, rows: rows, cols: cols,
-                                               gradScale: 1 / Float(Swift.max(rows, 1)))
+                                               gradScale: 1 / Float(Swift.max(gradientRows ?? rows, 1)))
         }
         out.value.mutablePointer[0] = Float(mean)
         if out.requiresGrad {

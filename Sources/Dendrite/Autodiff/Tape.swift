@@ -10,6 +10,8 @@ public final class Tape: @unchecked Sendable {
     public var profiler: Profiler?
     /// Off for evaluation: ops compute values only, record nothing and skip gradient work.
     public var isRecording = true
+    /// Called after each op's backward rule (data-parallel training starts exchanging finished gradients there).
+    public var afterEachBackwardOp: (() -> Void)?
 
     /// This step's ops in the order they ran.
     private(set) var records: [any TapeOp] = []

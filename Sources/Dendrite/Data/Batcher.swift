@@ -1,18 +1,24 @@
 /// Shuffled mini-batches of a dataset: one permutation per epoch from a seeded generator, the last partial
-/// batch kept. Images become floats in [0, 1]; batch buffers are allocated once and reused.
+/// batch kept. Images become floats in [0, 1]; batch buffers are allocated once and reused. In
+/// data-parallel training every rank draws the same order and loads only its share of each batch.
 public final class Batcher {
     public let dataset: Dataset
     public let batchSize: Int
-    /// The input batch, (rows, height, width, channels): rows is `batchSize`, or less for the last batch.
+    /// The input batch, (rows, height, width, channels): rows is `batchSize` (this rank's share of it), or
+    /// less for the last batch.
     public let images: Variable
     public private(set) var labels: [Int32]
     private var order: [Int32]
     private let exampleShape: Shape
+    /// Which share of every batch this process loads.
+    public let group: ProcessGroup
 
-    public init(dataset: Dataset, batchSize: Int) {
+    /// - Parameter group: the processes sharing each batch (`batchSize` is the whole batch, over all of them).
+    public init(dataset: Dataset, batchSize: Int, group: ProcessGroup = .single) {
         precondition(batchSize > 0, "batch size must be > 0, got \(batchSize)")
         self.dataset = dataset
         self.batchSize = batchSize
+        self.group = group
         exampleShape = Shape(dataset.exampleShape)
         images = Variable(Tensor(zeros: Shape(batch: batchSize, example: exampleShape)), name: "images")
         labels = [Int32](repeating: 0, count: batchSize)
@@ -38,12 +44,17 @@ public final class Batcher {
         for i in 0..<order.count { order[i] = Int32(i) }
     }
 
-    /// Fills `images` and `labels` with batch `index` of the current order; returns its row count.
+    /// Rows of batch `index` over all processes (`batchSize`, or fewer for the last batch).
+    public func rows(inBatch index: Int) -> Int { Swift.min(batchSize, dataset.count - index * batchSize) }
+
+    /// Fills `images` and `labels` with this process's share of batch `index` of the current order; returns
+    /// its row count (all of the batch's rows for a single process).
     @discardableResult
     public func load(batch index: Int, on backend: Backend, profiler: Profiler? = nil) -> Int {
         precondition(index >= 0 && index < batchesPerEpoch, "batch \(index) is outside 0..<\(batchesPerEpoch)")
-        let start = index * batchSize
-        let rows = Swift.min(batchSize, dataset.count - start)
+        let share = group.share(of: rows(inBatch: index))
+        let start = index * batchSize + share.lowerBound
+        let rows = share.count
         let cols = dataset.featureCount
         images.value.reuse(as: Shape(batch: rows, example: exampleShape))
         let out = images.value.mutablePointer

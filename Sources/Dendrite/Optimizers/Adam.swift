@@ -25,17 +25,7 @@ public final class Adam: Optimizer {
 
     public func update(on backend: Backend, profiler: Profiler?) {
         step += 1
-        if arena.canSweep {
-            adam(backend, profiler, offset: 0, count: arena.count, param: arena.values.pointer,
-                 grad: arena.gradients.pointer)
-        } else {
-            for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
-                var value = parameter.value
-                adam(backend, profiler, offset: arena.offsets[i], count: value.count, param: value.mutablePointer,
-                     grad: parameter.grad!.pointer)
-            }
-        }
-        for parameter in parameters { parameter.zeroGradient() }
+        sweep { offset, count, param, grad in adam(backend, profiler, offset: offset, count: count, param: param, grad: grad) }
     }
 
     private func adam(_ backend: Backend, _ profiler: Profiler?, offset: Int, count: Int,

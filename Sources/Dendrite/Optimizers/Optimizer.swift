@@ -16,6 +16,22 @@ extension Optimizer {
     /// The parameters, in order.
     public var parameters: [Variable] { arena.parameters }
 
+    /// Calls `update` on what this step updates, then clears the gradients: the whole arena in one call
+    /// when every parameter has a gradient, else each parameter that has one. `offset` locates the range
+    /// in arenas laid out like the parameters' (an optimizer's moments).
+    func sweep(_ update: (_ offset: Int, _ count: Int, _ param: UnsafeMutablePointer<Float>,
+                          _ grad: UnsafePointer<Float>) -> Void) {
+        if arena.canSweep {
+            update(0, arena.count, arena.values.pointer, arena.gradients.pointer)
+        } else {
+            for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
+                var value = parameter.value
+                update(arena.offsets[i], value.count, value.mutablePointer, parameter.grad!.pointer)
+            }
+        }
+        for parameter in parameters { parameter.zeroGradient() }
+    }
+
     /// Copies each parameter's saved `prefix.<name>` tensor into its window of `buffer` (laid out like the arena).
     func restore(_ buffer: Arena, prefix: String, from saved: [String: Tensor]) throws {
         for (i, parameter) in parameters.enumerated() {

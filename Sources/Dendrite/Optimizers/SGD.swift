@@ -19,17 +19,7 @@ public final class SGD: Optimizer {
 
     public func update(on backend: Backend, profiler: Profiler?) {
         step += 1
-        if arena.canSweep {
-            sgd(backend, profiler, offset: 0, count: arena.count, param: arena.values.pointer,
-                grad: arena.gradients.pointer)
-        } else {
-            for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
-                var value = parameter.value
-                sgd(backend, profiler, offset: arena.offsets[i], count: value.count, param: value.mutablePointer,
-                    grad: parameter.grad!.pointer)
-            }
-        }
-        for parameter in parameters { parameter.zeroGradient() }
+        sweep { offset, count, param, grad in sgd(backend, profiler, offset: offset, count: count, param: param, grad: grad) }
     }
 
     private func sgd(_ backend: Backend, _ profiler: Profiler?, offset: Int, count: Int,

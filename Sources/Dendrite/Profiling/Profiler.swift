@@ -12,7 +12,7 @@ import Darwin
 public final class Profiler: @unchecked Sendable {
     /// The row of the Chrome trace an op is drawn on.
     public enum Phase: Int, CaseIterable, Sendable {
-        case step, data, forward, backward, optimizer, evaluation
+        case step, data, forward, backward, optimizer, evaluation, communication
         var label: String { String(describing: self) }
     }
 

@@ -1,14 +1,16 @@
 /// Loss and accuracy of a model over a whole dataset, in file order, without recording gradients.
 /// Owns its own tape and batch buffers, so evaluating mid-training disturbs nothing of the training step.
+/// In a process group each rank evaluates its share of every batch and the sums are added over the ranks.
 public final class Evaluator {
     public let model: Layer
     private let batcher: Batcher
     private let tape: Tape
     private var predictions: [Int32]
 
-    public init(model: Layer, dataset: Dataset, backend: Backend, batchSize: Int = 1000, profiler: Profiler? = nil) {
+    public init(model: Layer, dataset: Dataset, backend: Backend, batchSize: Int = 1000, profiler: Profiler? = nil,
+                group: ProcessGroup = .single) {
         self.model = model
-        batcher = Batcher(dataset: dataset, batchSize: batchSize)
+        batcher = Batcher(dataset: dataset, batchSize: batchSize, group: group)
         tape = Tape(backend: backend, profiler: profiler)
         tape.isRecording = false
         predictions = [Int32](repeating: 0, count: batchSize)
@@ -21,20 +23,21 @@ public final class Evaluator {
     }
 
     private func evaluateAll() -> (loss: Double, accuracy: Double) {
-        var lossSum = 0.0
-        var correct = 0
+        var sums = [0.0, 0.0]  // loss·rows, correct
         for index in 0..<batcher.batchesPerEpoch {
             tape.reset()
             let rows = batcher.load(batch: index, on: tape.backend, profiler: tape.profiler)
+            guard rows > 0 else { continue }
             let logits = model(batcher.images, on: tape)
             batcher.withLabels(rows: rows) { labels in
                 let loss = tape.softmaxCrossEntropy(logits, labels: labels)
-                lossSum += Double(loss.value.scalar) * Double(rows)
-                correct += countCorrect(logits: logits, labels: labels, backend: tape.backend, into: &predictions)
+                sums[0] += Double(loss.value.scalar) * Double(rows)
+                sums[1] += Double(countCorrect(logits: logits, labels: labels, backend: tape.backend, into: &predictions))
             }
         }
+        sums.withUnsafeMutableBufferPointer { batcher.group.sum($0) }
         let count = Double(batcher.dataset.count)
-        return (lossSum / count, Double(correct) / count)
+        return (sums[0] / count, sums[1] / count)
     }
 }
 

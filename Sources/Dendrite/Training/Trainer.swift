@@ -19,6 +19,8 @@ public struct TrainingOptions {
     public var profiler: Profiler?
     /// Stops after this many steps of this process without a final checkpoint (tests simulate a kill with it).
     public var stopAfterSteps: Int?
+    /// The processes training together (data-parallel under `mpirun`); rank 0 alone prints and writes files.
+    public var group = ProcessGroup.single
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 }
@@ -33,7 +35,8 @@ public struct TrainingSummary {
 }
 
 /// The training loop: shuffled batches, forward, softmax cross-entropy, backward, optimizer step; with
-/// logging, checkpoints and exact resume. Bitwise reproducible for a given seed, backend and thread count.
+/// logging, checkpoints and exact resume. Bitwise reproducible for a given seed, backend, thread count and
+/// number of processes.
 public final class Trainer {
     public let options: TrainingOptions
     public let model: Sequential
@@ -45,7 +48,7 @@ public final class Trainer {
     private let batcher: Batcher
     private let evaluator: Evaluator
     private let print: (String) -> Void
-    private var predictions: [Int32]
+    private let group: ProcessGroup
     private var metrics = MetricsLog()
     private var epoch = 0, batch = 0
     private var lastCheckpoint: String?
@@ -63,27 +66,57 @@ public final class Trainer {
         options.configuration.classes = data.train.classCount
         options.configuration.backend = backend.name
         options.configuration.threads = Threads.count
+        options.configuration.processes = options.group.size
         self.options = options
         self.data = data
         self.backend = backend
-        self.print = print
+        group = options.group
+        self.print = options.group.isMain ? print : { _ in }
         let configuration = options.configuration
         guard configuration.batchSize > 0, configuration.epochs >= 0 else {
             throw DendriteError.invalidArgument("the batch size must be > 0 and epochs >= 0")
         }
+        guard group.size <= configuration.batchSize else {
+            throw DendriteError.invalidArgument("\(group.size) processes cannot share a batch of \(configuration.batchSize) "
+                + "examples; use at most \(configuration.batchSize) processes or a larger --batch-size")
+        }
         try Trainer.checkMemory(configuration)
         model = try configuration.makeModel()
         optimizer = configuration.makeOptimizer(for: model.parameters)
-        trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler)
-        batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize)
-        evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler)
-        predictions = [Int32](repeating: 0, count: configuration.batchSize)
+        let sync = group.isDistributed ? try GradientSync(group: group, arena: optimizer.arena, elementwise: backend.elementwise) : nil
+        // DENDRITE_OVERLAP=0 holds every exchange until backward is over (scripts/bench-data-parallel.sh measures the difference).
+        sync?.overlapsBackward = ProcessInfo.processInfo.environment["DENDRITE_OVERLAP"] != "0"
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler,
+                                    gradientSync: sync, batchSize: configuration.batchSize)
+        batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize, group: group)
+        evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler, group: group)
+        if group.isDistributed {
+            do { try DataParallelChecks.checkSameRun(configuration, data: data, group: group) } catch { throw AgreedFailure(error) }
+        }
         if configuration.batchSize > data.train.count {
             print("--batch-size \(configuration.batchSize) is capped at the \(data.train.count) training images: one batch per epoch")
         }
-        do { try prepareRunDirectory() } catch {
-            removeRunFolderIfUnused()
-            throw error
+        if group.isMain {
+            do { try prepareRunDirectory() } catch {
+                removeRunFolderIfUnused()
+                throw error
+            }
+        }
+        if group.isDistributed { try startFromRankZero() }
+    }
+
+    /// Every rank starts where rank 0 does: its weights, optimizer state and position (after a resume or
+    /// --weights; with the same seed and no file they are equal anyway, and this checks nothing else).
+    private func startFromRankZero() throws {
+        var position = [UInt64(epoch), UInt64(batch), UInt64(optimizer.step)]
+        position.withUnsafeMutableBytes { group.broadcast($0) }
+        (epoch, batch, optimizer.step) = (Int(position[0]), Int(position[1]), Int(position[2]))
+        group.broadcast(UnsafeMutableRawBufferPointer(start: optimizer.arena.values.pointer,
+                                                      count: optimizer.arena.count * MemoryLayout<Float>.stride))
+        for (_, tensor) in optimizer.state {
+            var window = tensor
+            group.broadcast(UnsafeMutableRawBufferPointer(start: window.mutablePointer,
+                                                          count: window.count * MemoryLayout<Float>.stride))
         }
     }
 
@@ -178,9 +211,16 @@ public final class Trainer {
             metrics = (try? MetricsLog(csvAt: csv, upToStep: checkpoint.step)) ?? MetricsLog()
         }
         print("Resuming \(path): epoch \(epoch), batch \(batch), step \(checkpoint.step)")
+        let saved = checkpoint.configuration
+        if saved.processes != group.size || saved.threads != Threads.count || saved.backend != backend.name {
+            print("note: the run was trained with \(saved.processes) process(es), \(saved.threads) thread(s) and backend "
+                + "\(saved.backend), now \(group.size), \(Threads.count) and \(backend.name): it continues correctly, "
+                + "but not bitwise as an uninterrupted run would (the sums are taken in another order)")
+        }
     }
 
     private func saveCheckpoint() throws {
+        guard group.isMain else { return }
         // Never let a diverged model replace a good checkpoint.
         for parameter in model.parameters
         where !backend.elementwise.sumOfSquares(parameter.value.pointer, count: parameter.value.count).isFinite {
@@ -231,7 +271,7 @@ public final class Trainer {
     /// Trains to the configured epochs. A SIGINT or SIGTERM (with ``StopRequest`` installed) ends the run after
     /// the current step and a checkpoint, throwing ``DendriteError/stopped(signal:message:)``.
     public func run() throws -> TrainingSummary {
-        if runLock == nil { runLock = try RunLock(folder: options.runDirectory) }
+        if group.isMain && runLock == nil { runLock = try RunLock(folder: options.runDirectory) }
         defer { runLock = nil }  // a run that has ended writes nothing more: another may continue it
         do { return try loop() } catch {
             removeRunFolderIfUnused()
@@ -242,7 +282,8 @@ public final class Trainer {
     private func loop() throws -> TrainingSummary {
         let configuration = options.configuration
         let batches = batcher.batchesPerEpoch
-        var progress = options.progressBar ? ProgressBar(total: batches * configuration.epochs) : nil
+        // Under mpirun a rank's output goes through a pseudo-terminal whatever mpirun's own output is: no bar.
+        var progress = options.progressBar && !group.isDistributed ? ProgressBar(total: batches * configuration.epochs) : nil
         let start = Date()
         var trainSeconds = 0.0, samples = 0, stepsThisRun = 0
         var stoppedEarly = false
@@ -254,14 +295,14 @@ public final class Trainer {
                 let logEvery = options.logEvery
                 let logging = logEvery > 0 && ((batch + 1) % logEvery == 0 || batch + 1 == batches)
                 var gradientNorms: String?
-                let (loss, logits) = try trainingStep.run(batcher, batch: batch) { loss in
-                    guard loss.isFinite, loss < self.divergenceLimit else { throw self.divergenceError(loss: loss) }
+                let outcome = try trainingStep.run(batcher, batch: batch, countCorrect: logging) { loss in
+                    guard loss.isFinite, loss < self.divergenceLimit else {
+                        let error = self.divergenceError(loss: loss)  // every rank sees the same summed loss
+                        throw self.group.isDistributed ? AgreedFailure(error) : error
+                    }
                     if logging && options.logGradientNorms { gradientNorms = self.gradientNorms() }
                 }
-                let rows = logits.value.shape.rows
-                let correct = logging ? batcher.withLabels(rows: rows) {
-                    countCorrect(logits: logits, labels: $0, backend: backend, into: &predictions)
-                } : 0
+                let (loss, rows, correct) = (outcome.loss, outcome.rows, outcome.correct)
                 trainSeconds += Double(Profiler.now() - stepStart) / 1e9
                 samples += rows
                 stepsThisRun += 1
@@ -282,16 +323,25 @@ public final class Trainer {
                     stoppedEarly = true
                     break training
                 }
-                if batch == batches { epoch += 1; batch = 0 }
+                if batch == batches {
+                    if group.isDistributed {
+                        do { try DataParallelChecks.checkSameWeights(optimizer.arena, group: group, epoch: epoch) } catch {
+                            throw AgreedFailure(error)
+                        }
+                    }
+                    epoch += 1
+                    batch = 0
+                }
                 let periodic = options.checkpointEvery > 0 && optimizer.step % options.checkpointEvery == 0
                 if periodic || batch == 0 { try saveCheckpoint() }
-                if let signal = StopRequest.signal { try stop(by: signal, saved: periodic || batch == 0) }
+                // Ranks could see a signal at different steps and part ways: a data-parallel run is not stopped here.
+                if !group.isDistributed, let signal = StopRequest.signal { try stop(by: signal, saved: periodic || batch == 0) }
                 if batch == 0 { continue training }
             }
         }
         progress?.clear()
         let (testLoss, testAccuracy) = evaluator.evaluate()
-        if !stoppedEarly { try metrics.write(to: options.runDirectory) }
+        if !stoppedEarly && group.isMain { try metrics.write(to: options.runDirectory) }
         return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
                                samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
                                steps: optimizer.step, stepsThisRun: stepsThisRun, stoppedEarly: stoppedEarly)

@@ -19,6 +19,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     public var backend = "c"
     public var threads = 0
+    /// Processes training together (data-parallel under `mpirun`).
+    public var processes = 1
     /// Filled in from the data: the shape of one example (height, width, channels) and the class count.
     public var inputShape: [Int] = []
     public var classes = 0
