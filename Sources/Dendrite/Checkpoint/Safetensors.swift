@@ -158,11 +158,14 @@ public enum Safetensors {
 
     /// CRC-32 of the metadata but its checksums: each key and value followed by a 0 byte, keys in byte order.
     static func metadataChecksum(_ metadata: [String: String]) -> UInt32 {
-        var bytes: [UInt8] = []
+        var crc: UInt32 = 0
         for key in metadata.keys.filter({ !$0.hasPrefix(checksumPrefix) }).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            bytes += Array(key.utf8) + [0] + Array(metadata[key]!.utf8) + [0]
+            for var text in [key, metadata[key]!] {
+                crc = text.withUTF8 { crc32(UnsafeRawBufferPointer($0), continuing: crc) }
+                crc = withUnsafeBytes(of: UInt8(0)) { crc32($0, continuing: crc) }
+            }
         }
-        return bytes.withUnsafeBytes { crc32($0) }
+        return crc
     }
 
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String], to path: String) throws {
