@@ -1,13 +1,16 @@
 import CKernels
+import Dendrite
 
 /// What the machine can do at a thread count, measured in the same run as the kernels so clocks,
 /// neighbours and thermal state are the same: every rate is shown as a share of these.
 struct Ceiling: Codable {
     var threads: Int
-    /// Independent FMA chains (AVX2+FMA where available, the instruction set the C kernels use).
+    /// Independent FMA chains on the C kernels' code path in use (16-wide on AVX-512, 8 on AVX2).
     var peakGFLOPs: Double
     /// memcpy of a buffer far larger than the caches, bytes read plus bytes written.
     var copyGBs: Double
+    /// The FMA peak of every code path the CPU supports, by path name.
+    var pathPeakGFLOPs: [String: Double] = [:]
 }
 
 enum Ceilings {
@@ -17,17 +20,20 @@ enum Ceilings {
     /// never raise it, and a try of a few milliseconds often fits between time slices of that work.
     static func measure(threadCounts: [Int], quick: Bool) -> [Ceiling] {
         threadCounts.map { threads in
-            let peak = (0..<(quick ? 20 : 60)).map { _ in dk_probe_fma_gflops(Int32(threads), 0.005) }.max()!
-            return Ceiling(threads: threads, peakGFLOPs: peak,
-                           copyGBs: dk_probe_copy_gbps(Int32(threads), copyBytes, quick ? 4 : 10))
+            var peaks: [String: Double] = [:]
+            for path in CodePath.supported {
+                peaks[path.rawValue] = (0..<(quick ? 20 : 60)).map { _ in path.probePeakGFLOPs(threads: threads, seconds: 0.005) }.max()!
+            }
+            return Ceiling(threads: threads, peakGFLOPs: peaks[CodePath.inUse.rawValue]!,
+                           copyGBs: dk_probe_copy_gbps(Int32(threads), copyBytes, quick ? 4 : 10), pathPeakGFLOPs: peaks)
         }
     }
 
-    /// One FMA-peak sample, taken between a case's samples. The machine's clock moves with what its
-    /// neighbours do (by 10 % within minutes here), so a FLOP-counted case is compared with the median
-    /// of the peaks sampled in its own rounds, not with the best peak seen before the run.
+    /// One FMA-peak sample on the code path in use, taken between a case's samples. The machine's clock
+    /// moves with what its neighbours do, within minutes, so a FLOP-counted case is compared
+    /// with the median of the peaks sampled in its own rounds, not with the best peak seen before the run.
     static func samplePeak(threads: Int, seconds: Double) -> Double {
-        dk_probe_fma_gflops(Int32(threads), seconds)
+        CodePath.inUse.probePeakGFLOPs(threads: threads, seconds: seconds)
     }
 
     /// The middle value (the mean of the two middle ones for an even count).

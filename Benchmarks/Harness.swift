@@ -8,6 +8,8 @@ public struct BenchmarkOptions {
     /// Runs only cases whose name or group contains this (case-insensitive).
     public var filter: String?
     public var outputDirectory = "bench-results"
+    /// C kernel code paths raced beside the one in use (each supported vector path by default).
+    public var otherPaths: [CodePath] = CodePath.supported.filter { $0 != .portable && $0 != CodePath.inUse }
     public init() {}
 }
 
@@ -22,6 +24,7 @@ public enum Harness {
         guard !cases.isEmpty else {
             throw DendriteError.invalidArgument("no benchmark case matches --filter '\(options.filter ?? "")'")
         }
+        try CKernelSetup.apply()
         var backends: [Backend] = [], unavailable: [String] = []
         for name in Backends.names {
             do { backends.append(try Backends.named(name)) } catch {
@@ -33,8 +36,10 @@ public enum Harness {
         let allThreads = Threads.count
         let threadCounts = allThreads > 1 ? [1, allThreads] : [1]
         let cpu = cpuName()
-        print("Dendrite benchmarks: \(cpu), C kernels \(CKernelSet.instructionSet), backends \(backends.map(\.name).joined(separator: ", ")), "
+        let all = Participant.all(backends, otherPaths: options.otherPaths)
+        print("Dendrite benchmarks: \(cpu), backends \(all.map(\.name).joined(separator: ", ")) (c: the \(CodePath.inUse) path), "
             + "threads \(threadCounts.map(String.init).joined(separator: " and ")), \(options.quick ? "quick" : "full") run, \(cases.count) cases")
+        MachineSummary.lines().forEach(print)
         let loadBefore = loadAverage()
         warnIfBusy(loadBefore, when: "before the run", own: 0, print: print)
         let ceilings = Ceilings.measure(threadCounts: threadCounts, quick: options.quick)
@@ -44,9 +49,9 @@ public enum Harness {
 
         var results: [BenchResult] = []
         for benchCase in cases {
-            let participants = backends.filter { benchCase.includesOpenBLAS || $0.name != "openblas" }
+            let participants = all.filter { benchCase.includesOpenBLAS || !["openblas", "blas"].contains($0.name) }
             let makeRunner = try benchCase.prepare()
-            let runners = try participants.map { try makeRunner($0) }
+            let runners = try participants.map { $0.onPath(try makeRunner($0.backend)) }
             for (t, threads) in threadCounts.enumerated() {
                 var rows = measure(benchCase, participants, runners, threads: threads, plan: plan,
                                    ceiling: ceilings[t])
@@ -72,7 +77,7 @@ public enum Harness {
         warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
         let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
                                cpu: cpu, instructionSet: CKernelSet.instructionSet, threadCounts: threadCounts,
-                               backends: backends.map(\.name), unavailable: unavailable, ceilings: ceilings,
+                               backends: all.map(\.name), unavailable: unavailable, ceilings: ceilings,
                                results: results, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter,
                                wallSeconds: Date().timeIntervalSince(started))
         let files = try ResultFiles.write(record, to: options.outputDirectory)
@@ -81,8 +86,9 @@ public enum Harness {
 
     /// Times one case on every participant at one thread count. Each round takes one sample per
     /// backend, starting with a different backend each round so none always runs first.
-    static func measure(_ benchCase: BenchCase, _ backends: [Backend], _ runners: [Runner], threads: Int,
+    static func measure(_ benchCase: BenchCase, _ participants: [Participant], _ runners: [Runner], threads: Int,
                         plan: MeasurementPlan, ceiling: Ceiling) -> [BenchResult] {
+        let backends = participants.map(\.backend)
         let calls = backends.indices.map { i in
             Threads.count = threads
             defer { IdleThreads.sleep(after: backends[i].name) }
@@ -109,7 +115,7 @@ public enum Harness {
         var caseCeiling = ceiling
         if !peaks.isEmpty { caseCeiling.peakGFLOPs = Ceilings.median(peaks) }
         return backends.indices.map { i in
-            BenchResult(benchCase: benchCase, backend: backends[i].name, threads: threads,
+            BenchResult(benchCase: benchCase, backend: participants[i].name, threads: threads,
                         seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: caseCeiling)
         }
     }

@@ -19,8 +19,8 @@ enum IdleThreads {
         .map { unsafeBitCast($0, to: PauseAll.self) }
 
     /// OpenBLAS stops its thread pool with this (its fork handler does); the next call starts a new one.
-    /// Looked up in the copy OpenBLASGEMM loaded, never loading one itself.
-    private static let stopOpenBLAS: Shutdown? = OpenBLASGEMM.libraryNames.lazy
+    /// Looked up in the copy CBLASGEMM.openBLAS() loaded, never loading one itself.
+    private static let stopOpenBLAS: Shutdown? = CBLASGEMM.openBLASNames.lazy
         .compactMap { dlopen($0, RTLD_NOW | RTLD_NOLOAD) }.first
         .flatMap { dlsym($0, "blas_thread_shutdown_") }
         .map { unsafeBitCast($0, to: Shutdown.self) }

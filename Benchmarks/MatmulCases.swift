@@ -1,6 +1,8 @@
 import Dendrite
 
-/// Matmul at the shapes and layouts one step of the 784-256-256-10 MLP (batch 128) runs, and squares.
+/// Matmul at the shapes and layouts one step of the 784-256-256-10 MLP (batch 128) runs, squares, and
+/// the implicit GEMMs of the `cnn` preset's second convolution (3×3, 32 -> 64 channels on 24×24 maps,
+/// batch 128: M = 128·24·24 pixels, K = 3·3·32, N = 64).
 /// Names read M×K×N; NN is the forward pass, TN (A stored K×M) the weight gradients, NT (B stored N×K)
 /// the input gradients.
 enum MatmulCases {
@@ -18,6 +20,14 @@ enum MatmulCases {
         // 2048³ takes seconds per call on the Swift backend at one thread: too slow for --quick.
         for size in quick ? [256, 512, 1024] : [256, 512, 1024, 2048] {
             cases.append(matmul("NN", size, size, size, "square"))
+        }
+        if !quick {
+            let pixels = 128 * 24 * 24, patch = 3 * 3 * 32, channels = 64
+            cases += [
+                matmul("NN", pixels, patch, channels, "cnn conv 2 forward"),
+                matmul("TN", patch, pixels, channels, "cnn conv 2 weight gradient"),
+                matmul("NT", pixels, channels, patch, "cnn conv 2 input gradient"),
+            ]
         }
         return cases
     }

@@ -3,7 +3,8 @@ import Foundation
 /// A horizontal bar chart of speed relative to the C backend: one row per case and thread count, one
 /// bar per backend, on a log scale centred on 1 so "4× slower" and "4× faster" look equally long.
 enum RatioChart {
-    static let colors = ["c": "#4c78a8", "swift": "#f58518", "openblas": "#54a24b"]
+    static let colors = ["c": "#4c78a8", "swift": "#f58518", "openblas": "#54a24b", "blas": "#e45756",
+                         "c-avx2": "#9ecae9", "c-avx512": "#2f4b7c", "c-portable": "#bab0ac"]
     static let labelWidth = 400.0, plotWidth = 520.0, barHeight = 9.0, rowGap = 8.0, top = 60.0
     /// The axis spans 1/32× to 32×; longer bars are clipped and carry their value.
     static let maxLog2 = 5.0
@@ -25,7 +26,8 @@ enum RatioChart {
             "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
             "<text x=\"10\" y=\"18\" font-size=\"14\">Speed relative to the C backend (C time ÷ backend time; right of 1× is faster)</text>",
         ]
-        for (i, name) in ["c", "swift", "openblas"].enumerated() {
+        let names = ["c", "swift", "openblas", "blas", "c-avx512", "c-avx2", "c-portable"].filter { name in results.contains { $0.backend == name } }
+        for (i, name) in names.enumerated() {
             let lx = 10 + Double(i) * 90
             out.append("<rect x=\"\(lx)\" y=\"28\" width=\"12\" height=\"10\" fill=\"\(colors[name]!)\"/><text x=\"\(lx + 16)\" y=\"37\">\(name)</text>")
         }

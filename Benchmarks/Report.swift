@@ -5,7 +5,7 @@ import Foundation
 /// long run shows progress.
 enum Report {
     private static let columns: [(title: String, width: Int, leftAligned: Bool)] = [
-        ("Case", 50, true), ("Backend", 8, true), ("Thr", 3, false), ("Median", 11, false), ("±IQR", 6, false),
+        ("Case", 50, true), ("Backend", 10, true), ("Thr", 3, false), ("Median", 11, false), ("±IQR", 6, false),
         ("Rate", 17, false), ("Ceil", 5, false), ("vs C", 7, false), ("vs BLAS", 7, false),
     ]
 
@@ -27,7 +27,8 @@ enum Report {
         (matmul FLOPs only; the peak is probed once per round between that case's samples, and its median used),
         GB/s ÷ DRAM copy bandwidth above for the other kernels (cases that fit in cache can exceed 100%).
         vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
-        OpenBLAS only replaces matmul, so it appears in the matmul and training rows only.
+        c is the C backend on the code path in use; c-avx2, c-portable the same kernels forced onto another path.
+        OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names) only replace matmul: matmul and training rows only.
         """
 
     /// The rows of one case at one thread count; the case name is printed once.
@@ -55,8 +56,10 @@ enum Report {
     static func ceilings(_ ceilings: [Ceiling]) -> String {
         ceilings.map { ceiling in
             "ceiling at \(plural(ceiling.threads, "thread")): "
-                + String(format: "FMA peak %.1f GFLOP/s (best probe before the run), copy bandwidth %.1f GB/s",
-                         ceiling.peakGFLOPs, ceiling.copyGBs)
+                + String(format: "FMA peak %.1f GFLOP/s (best probe before the run, ", ceiling.peakGFLOPs) + "\(CodePath.inUse) path; "
+                + CodePath.supported.compactMap { path in
+                    ceiling.pathPeakGFLOPs[path.rawValue].map { "\(path) " + String(format: "%.1f", $0) } }.joined(separator: ", ")
+                + String(format: "), copy bandwidth %.1f GB/s", ceiling.copyGBs)
                 + " (\(Ceilings.copyBytes >> 20) MiB buffer, read+write)"
         }.joined(separator: "\n")
     }

@@ -56,8 +56,7 @@ enum TrainingCases {
 
     /// One call trains on the next batch, reshuffling at each epoch's start, as `dendrite train` does.
     /// Training on one batch over and over instead memorizes it: its gradients underflow to subnormal
-    /// floats, which this CPU handles slowly, and the step measured 881 µs on 2 threads where the same
-    /// process with flush-to-zero set took 703 µs, a state real training does not reach.
+    /// floats, which this CPU handles slowly, a state real training does not reach.
     /// A batcher per backend: a shared one would be reloaded while another tape still views it.
     static func stepsThroughEpochs(_ step: TrainingStep, _ dataset: Dataset) -> Runner {
         let batcher = Batcher(dataset: dataset, batchSize: batchSize)

@@ -96,7 +96,8 @@ typedef struct {
     float alpha;
 } act_args;
 
-DK_KERNEL static void forward_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, forward_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const act_args *a = p;
     forward_span(a->out + b, a->inp + b, NULL, e - b, a->act, a->alpha);
 }
@@ -107,7 +108,8 @@ void dk_activation_forward(float *out, const float *inp, size_t n, dk_activation
     dk__parallel_for(n, forward_grain(act), 16, forward_range, &a);
 }
 
-DK_KERNEL static void bias_forward_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, bias_forward_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const act_args *a = p;
     for (size_t r = r0; r < r1; r++)
         forward_span(a->out + r * a->cols, a->inp + r * a->cols, a->bias, a->cols, a->act, a->alpha);
@@ -120,8 +122,9 @@ void dk_bias_activation_forward(float *out, const float *inp, const float *bias,
     dk__parallel_for((size_t)rows, 1 + forward_grain(act) / (size_t)cols, 1, bias_forward_rows, &a);
 }
 
-DK_KERNEL void dk__bias_activation_block(float *c, ptrdiff_t ldc, int rows, int cols,
-                                         const float *bias, dk_activation act, float alpha) {
+DK_KERNEL(, dk__bias_activation_block,
+          (float *c, ptrdiff_t ldc, int rows, int cols, const float *bias, dk_activation act, float alpha),
+          (c, ldc, rows, cols, bias, act, alpha)) {
     for (int r = 0; r < rows; r++) forward_span(c + r * ldc, c + r * ldc, bias, (size_t)cols, act, alpha);
 }
 
@@ -135,7 +138,8 @@ DK_KERNEL void dk__bias_activation_block(float *c, ptrdiff_t ldc, int rows, int 
         }                                                                                          \
     } while (0)
 
-DK_KERNEL static void backward_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, backward_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const act_args *a = p;
     float *dinp = a->out + b;
     const float *dout = a->dout + b;
@@ -159,11 +163,12 @@ DK_KERNEL static void backward_range(void *p, size_t b, size_t e) {
     }
 }
 
-DK_KERNEL void dk__activation_backward_block(float *c, ptrdiff_t ldc, int rows, int cols,
-                                             const float *out, dk_activation act, float alpha) {
+DK_KERNEL(, dk__activation_backward_block,
+          (float *c, ptrdiff_t ldc, int rows, int cols, const float *out, dk_activation act, float alpha),
+          (c, ldc, rows, cols, out, act, alpha)) {
     for (int r = 0; r < rows; r++) {
         act_args a = {.out = c + r * ldc, .inp = out + r * ldc, .dout = c + r * ldc, .act = act, .alpha = alpha};
-        backward_range(&a, 0, (size_t)cols);
+        backward_range_body(&a, 0, (size_t)cols);
     }
 }
 

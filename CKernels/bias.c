@@ -13,7 +13,8 @@ typedef struct {
     int cols;
 } bias_add_args;
 
-DK_KERNEL static void bias_add_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, bias_add_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const bias_add_args *a = p;
     size_t cols = (size_t)a->cols;
     const float *restrict bias = a->bias;
@@ -41,7 +42,8 @@ typedef struct {
     int rows, cols, accumulate;
 } bias_back_args;
 
-DK_KERNEL static void bias_backward_cols(void *p, size_t c0, size_t c1) {
+DK_KERNEL(static, bias_backward_cols, (void *p, size_t c0, size_t c1),
+          (p, c0, c1)) {
     const bias_back_args *a = p;
     size_t cols = (size_t)a->cols;
     for (size_t cb = c0; cb < c1; cb += BIAS_COL_BLOCK) {

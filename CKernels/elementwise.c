@@ -18,7 +18,8 @@ typedef struct {
     float a;
 } ew_args;
 
-DK_KERNEL static void add_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, add_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const ew_args *a = p;
     float *restrict y = a->y;
     const float *restrict x = a->x;
@@ -30,7 +31,8 @@ void dk_add_inplace(float *y, const float *x, size_t n) {
     dk__parallel_for(n, EW_GRAIN, 16, add_range, &a);
 }
 
-DK_KERNEL static void scale_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, scale_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const ew_args *a = p;
     float *restrict y = a->y;
     const float s = a->a;
@@ -54,8 +56,10 @@ typedef struct {
 } sum_args;
 
 /* `omp simd reduction` lets the compiler reassociate into vector lanes; the lane layout is fixed
- * at compile time, so the order still does not depend on the thread count. */
-DK_KERNEL static void sum_chunks(void *p, size_t c0, size_t c1) {
+ * at compile time, so the order still does not depend on the thread count. It is pinned to 16
+ * partial sums (4 lanes x 4 interleaved) so the AVX-512 path sums in the AVX2 path's order. */
+DK_KERNEL(static, sum_chunks, (void *p, size_t c0, size_t c1),
+          (p, c0, c1)) {
     sum_args *a = p;
     const float *restrict x = a->x;
     for (size_t c = c0; c < c1; c++) {
@@ -63,9 +67,11 @@ DK_KERNEL static void sum_chunks(void *p, size_t c0, size_t c1) {
         double s = 0.0;
         if (a->squares) {
 #pragma omp simd reduction(+ : s)
+#pragma clang loop vectorize_width(4) interleave_count(4)
             for (size_t i = b; i < e; i++) s += (double)x[i] * (double)x[i];
         } else {
 #pragma omp simd reduction(+ : s)
+#pragma clang loop vectorize_width(4) interleave_count(4)
             for (size_t i = b; i < e; i++) s += (double)x[i];
         }
         a->partial[c] = s;

@@ -10,20 +10,72 @@
 #include <stdint.h>
 #include <string.h>
 
+#define DK_INLINE static inline __attribute__((always_inline))
+
 /*
- * DK_KERNEL marks the functions that hold the hot loops. On x86-64 ELF targets the compiler emits
- * an AVX2+FMA clone and a baseline clone behind an ifunc resolved at load time, so one binary built
- * without -march runs everywhere and still uses 256-bit FMA where the CPU has it.
+ * Code paths. DK_KERNEL(storage, name, (params), (args)) opens the body of a function that holds
+ * hot loops: the body is compiled once per path (portable, AVX2+FMA, AVX-512) and `name` calls the
+ * one dk__isa() picks. One binary built without -march runs everywhere and still uses the widest
+ * vectors the CPU has; unlike target_clones' ifunc, the choice can be forced (DENDRITE_ISA,
+ * dk_set_isa). The AVX-512 copy sets min_vector_width so explicit 512-bit vector types stay whole;
+ * the build's -mprefer-vector-width=512 lets loops auto-vectorize to 16 lanes there.
  * Code inside `#pragma omp parallel` is outlined into functions that inherit neither the target
  * attributes nor `restrict`, so parallel regions only split work and call DK_KERNEL workers.
  */
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__clang__) || defined(__GNUC__))
-#define DK_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define DK_HAS_PATHS 1
+#define DK_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define DK_TARGET_AVX512 __attribute__((target("arch=x86-64-v4"), min_vector_width(512)))
+#define DK_KERNEL(storage, name, params, args)                                                     \
+    DK_INLINE void name##_body params;                                                             \
+    static void name##_portable params { name##_body args; }                                       \
+    DK_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                            \
+    DK_TARGET_AVX512 static void name##_avx512 params { name##_body args; }                        \
+    storage void name params {                                                                     \
+        switch (dk__isa()) {                                                                       \
+        case DK_ISA_AVX512: name##_avx512 args; return;                                            \
+        case DK_ISA_AVX2: name##_avx2 args; return;                                                \
+        default: name##_portable args; return;                                                     \
+        }                                                                                          \
+    }                                                                                              \
+    DK_INLINE void name##_body params
 #else
-#define DK_KERNEL
+#define DK_TARGET_AVX2
+#define DK_TARGET_AVX512
+#define DK_KERNEL(storage, name, params, args)                                                     \
+    DK_INLINE void name##_body params;                                                             \
+    storage void name params { name##_body args; }                                                 \
+    DK_INLINE void name##_body params
 #endif
 
-#define DK_INLINE static inline __attribute__((always_inline))
+/* ---------------------------------------------------------------- code paths (isa.c) */
+
+/// The code path in use (resolving DENDRITE_ISA on first use).
+dk_isa dk__isa(void);
+/// The calling thread's path override (-1: none), and setting it without checks: dk__run_tasks
+/// gives its workers the caller's path and restores theirs afterwards.
+int dk__thread_isa(void);
+void dk__set_thread_isa(int isa);
+/// DENDRITE_ISA's problem, or NULL (see dk_environment_error).
+const char *dk__isa_environment_error(void);
+
+/* ---------------------------------------------------------------- GEMM blocking (blocking.c) */
+
+/* The micro-kernel tiles (MR rows x NR columns of C in registers), by path: 12 ymm accumulators
+ * (6 x 2 vectors of 8) on AVX2 and on the portable path, 24 zmm accumulators (12 x 2 vectors of 16)
+ * of AVX-512's 32 registers. */
+#define DK_MR_AVX2 6
+#define DK_NR_AVX2 16
+#define DK_MR_AVX512 12
+#define DK_NR_AVX512 32
+/* The largest blocks dk_set_blocking accepts: they bound the packing buffers (MC*KC and KC*NC
+ * floats per worker). */
+#define DK_MC_MAX 1024
+#define DK_KC_MAX 1024
+#define DK_NC_MAX 8192
+
+/// Path `isa`'s blocking, resolving it (DENDRITE_BLOCKING, the caches) on first use.
+dk_blocking dk__blocking(dk_isa isa);
 
 /* ---------------------------------------------------------------- runtime (runtime.c) */
 

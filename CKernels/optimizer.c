@@ -10,7 +10,7 @@
 
 /* Elements per thread below which a second thread does not pay. Lower than elementwise.c's: Adam
  * moves 28 bytes per element, and in training it follows parallel GEMMs, so the workers are awake
- * (the 256x256 layer's update, 65536 elements, went from one thread to two: 38 -> 20 us). */
+ * (the 256x256 layer's update, 65536 elements, gets two threads). */
 #define OPT_GRAIN (16 * 1024)
 
 /* sqrtf keeps errno semantics, which stops clang from vectorizing it; v >= 0 here anyway. */
@@ -29,7 +29,8 @@ typedef struct {
     float b1, b2, step_size, bc2_sqrt, eps, lr, momentum;
 } opt_args;
 
-DK_KERNEL static void adam_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, adam_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const opt_args *a = p;
     float *restrict param = a->param, *restrict m = a->m, *restrict v = a->v;
     const float *restrict grad = a->grad;
@@ -41,8 +42,8 @@ DK_KERNEL static void adam_range(void *p, size_t b, size_t e) {
         float vi = b2 * v[i] + c2 * g * g;
         /* Moments below FLT_MIN are stored as 0: a moment whose gradient went to zero decays
          * through the subnormal range for hundreds of steps, and subnormal arithmetic is slow on
-         * x86 (this loop ran 2x slower by epoch 5 of the lab's training). The update such a moment
-         * would make is below lr * FLT_MIN / eps ~ 1e-33, far under any weight's rounding. */
+         * x86. The update such a moment would make is below lr * FLT_MIN / eps ~ 1e-33, far
+         * under any weight's rounding. */
         mi = fabsf(mi) < FLT_MIN ? 0.0f : mi;
         vi = vi < FLT_MIN ? 0.0f : vi;
         m[i] = mi;
@@ -62,7 +63,8 @@ void dk_adam_step(float *param, float *m, float *v, const float *grad, size_t n,
     dk__parallel_for(n, OPT_GRAIN, 16, adam_range, &a);
 }
 
-DK_KERNEL static void sgd_range(void *p, size_t b, size_t e) {
+DK_KERNEL(static, sgd_range, (void *p, size_t b, size_t e),
+          (p, b, e)) {
     const opt_args *a = p;
     float *restrict param = a->param;
     const float *restrict grad = a->grad;

@@ -4,7 +4,8 @@
  * it can check that training steps do not grow it. Not used by training.
  *
  * They live here rather than in Swift because Swift (and C outside this target) is compiled for
- * baseline x86-64 without FMA, which would understate the peak the AVX2+FMA kernels can reach.
+ * baseline x86-64 without FMA, which would understate the peak the kernels' paths can reach. Each
+ * code path has its own probe: its widest FMA.
  */
 #include "internal.h"
 
@@ -19,10 +20,6 @@
 int omp_get_thread_num(void);
 int omp_get_num_threads(void);
 #endif
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include <immintrin.h>
-#define DK_PROBE_X86 1
-#endif
 
 static double probe_now(void) {
     struct timespec t;
@@ -34,81 +31,65 @@ static double probe_now(void) {
 static volatile float probe_sink;
 
 /* Start value, factor and addend of the chains, read through a volatile so the compiler cannot
- * evaluate any chain ahead of time. With literal constants, clang saw that the chain starting at
- * 1.0 (the fixed point of x*0.999 + 0.001) never changes and dropped it: 11 chains ran while 12
- * were counted, which overstated the peak by 9 %. */
+ * evaluate any chain ahead of time. With literal constants, clang sees that the chain starting at
+ * 1.0 (the fixed point of x*0.999 + 0.001) never changes and drops it, so fewer chains run than
+ * are counted. */
 static volatile float probe_seed[3] = {1.0f, 0.999f, 0.001f};
 
 /* Iterations between clock reads: long enough that reading the clock costs nothing. */
 enum { PROBE_BLOCK = 1 << 16 };
 
-#ifdef DK_PROBE_X86
 /*
- * 12 independent 8-wide FMA chains: more than latency (4-5 cycles) x FMA ports (2) on current
- * x86 cores, so the ports never wait on a result. a*b+c with b < 1 converges, so no overflow or
- * denormals. Returns this thread's FLOPs per second (2 per lane per FMA).
+ * 12 independent chains a = a*b + c of one vector width: more than latency (4-5 cycles) x FMA ports
+ * (2) on current x86 cores, so the ports never wait on a result. a*b+c with b < 1 converges, so no
+ * overflow or denormals. Where the target has FMA the expression compiles to one (2 FLOPs per lane);
+ * on the portable path to a multiply and an add (the same 2 FLOPs). Returns this thread's FLOPs per
+ * second.
  */
-__attribute__((target("avx2,fma"))) static double fma_chains_avx2(double seconds) {
-    __m256 a[12];
-    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps(probe_seed[0] + 0.01f * (float)j);
-    const __m256 b = _mm256_set1_ps(probe_seed[1]), c = _mm256_set1_ps(probe_seed[2]);
-    double flops = 0, start = probe_now();
-    do {
-        for (int i = 0; i < PROBE_BLOCK; i++) {
-            a[0] = _mm256_fmadd_ps(a[0], b, c);   a[1] = _mm256_fmadd_ps(a[1], b, c);
-            a[2] = _mm256_fmadd_ps(a[2], b, c);   a[3] = _mm256_fmadd_ps(a[3], b, c);
-            a[4] = _mm256_fmadd_ps(a[4], b, c);   a[5] = _mm256_fmadd_ps(a[5], b, c);
-            a[6] = _mm256_fmadd_ps(a[6], b, c);   a[7] = _mm256_fmadd_ps(a[7], b, c);
-            a[8] = _mm256_fmadd_ps(a[8], b, c);   a[9] = _mm256_fmadd_ps(a[9], b, c);
-            a[10] = _mm256_fmadd_ps(a[10], b, c); a[11] = _mm256_fmadd_ps(a[11], b, c);
-        }
-        flops += (double)PROBE_BLOCK * 12 * 8 * 2;
-    } while (probe_now() - start < seconds);
-    __m256 s = a[0];
-    for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, a[j]);
-    probe_sink = s[0];
-    return flops / (probe_now() - start);
-}
-#endif
+#define DK_PROBE_CHAINS(NAME, TARGET, LANES)                                                      \
+    typedef float NAME##_vec __attribute__((vector_size(LANES * 4)));                            \
+    TARGET static double NAME(double seconds) {                                                  \
+        NAME##_vec a[12];                                                                        \
+        for (int j = 0; j < 12; j++) a[j] = (NAME##_vec){0} + (probe_seed[0] + 0.01f * (float)j); \
+        const NAME##_vec b = (NAME##_vec){0} + probe_seed[1], c = (NAME##_vec){0} + probe_seed[2]; \
+        double flops = 0, start = probe_now();                                                   \
+        do {                                                                                     \
+            for (int i = 0; i < PROBE_BLOCK; i++)                                                \
+                for (int j = 0; j < 12; j++) a[j] = a[j] * b + c;                                \
+            flops += (double)PROBE_BLOCK * 12 * LANES * 2;                                       \
+        } while (probe_now() - start < seconds);                                                 \
+        NAME##_vec sum = a[0];                                                                   \
+        for (int j = 1; j < 12; j++) sum += a[j];                                                \
+        probe_sink = sum[0];                                                                     \
+        return flops / (probe_now() - start);                                                    \
+    }
 
-/* The portable path: separate multiply and add (2 FLOPs) on 4-wide vectors. */
-typedef float v4sf __attribute__((vector_size(16)));
-static double mul_add_chains_portable(double seconds) {
-    v4sf a[12];
-    for (int j = 0; j < 12; j++) a[j] = (v4sf){1, 1, 1, 1} * (probe_seed[0] + 0.01f * (float)j);
-    const float bs = probe_seed[1], cs = probe_seed[2];
-    const v4sf b = {bs, bs, bs, bs}, c = {cs, cs, cs, cs};
-    double flops = 0, start = probe_now();
-    do {
-        for (int i = 0; i < PROBE_BLOCK; i++)
-            for (int j = 0; j < 12; j++) a[j] = a[j] * b + c;
-        flops += (double)PROBE_BLOCK * 12 * 4 * 2;
-    } while (probe_now() - start < seconds);
-    v4sf s = a[0];
-    for (int j = 1; j < 12; j++) s += a[j];
-    probe_sink = s[0];
-    return flops / (probe_now() - start);
-}
+DK_PROBE_CHAINS(chains_portable, , 4)
+#ifdef DK_HAS_PATHS
+DK_PROBE_CHAINS(chains_avx2, DK_TARGET_AVX2, 8)
+DK_PROBE_CHAINS(chains_avx512, DK_TARGET_AVX512, 16)
+#endif
 
 /* Called from the parallel region: outlined OpenMP code would lose the target attribute. */
-static double fma_worker(double seconds) {
-#ifdef DK_PROBE_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return fma_chains_avx2(seconds);
+static double fma_worker(dk_isa isa, double seconds) {
+#ifdef DK_HAS_PATHS
+    if (isa == DK_ISA_AVX512) return chains_avx512(seconds);
+    if (isa == DK_ISA_AVX2) return chains_avx2(seconds);
 #endif
-    return mul_add_chains_portable(seconds);
+    return chains_portable(seconds);
 }
 
 /* The sum of each thread's own rate, so starting the threads (after a pause of the OpenMP pool,
  * say) is not counted as time the FMA units stood idle. */
-double dk_probe_fma_gflops(int threads, double seconds) {
+double dk_probe_fma_gflops(dk_isa isa, int threads, double seconds) {
+    if (!dk_isa_supported(isa)) return 0;
     if (threads < 1) threads = 1;
     double rate = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : rate)
-    rate += fma_worker(seconds);
+    rate += fma_worker(isa, seconds);
 #else
-    rate = fma_worker(seconds);
+    rate = fma_worker(isa, seconds);
 #endif
     return rate / 1e9;
 }

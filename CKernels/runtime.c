@@ -1,6 +1,7 @@
 /*
- * Runtime: the global thread count (the library's only global state besides GEMM's packing
- * buffers), the CPU code-path report, and the two parallel drivers every kernel uses.
+ * Runtime: the global thread count, the instruction-set report, and the two parallel drivers
+ * every kernel uses. (The other global state: the code path, isa.c; the GEMM blocking,
+ * blocking.c; GEMM's packing buffers, matmul.c.)
  * Without OpenMP everything runs on the calling thread and results are the same bits.
  */
 #include "internal.h"
@@ -39,11 +40,12 @@ int dk_openmp_enabled(void) {
 }
 
 const char *dk_instruction_set(void) {
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__clang__) || defined(__GNUC__))
-    /* Mirrors the target_clones choice of DK_KERNEL. */
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma";
-    return "x86-64 (sse2)";
+#ifdef DK_HAS_PATHS
+    switch (dk__isa()) {
+    case DK_ISA_AVX512: return "avx512";
+    case DK_ISA_AVX2: return "avx2+fma";
+    default: return "x86-64 (sse2)";
+    }
 #else
     return "portable C";
 #endif
@@ -69,10 +71,13 @@ void dk__run_tasks(int ntasks, dk_task_fn fn, void *ctx) {
         /* One task per thread; if the runtime grants fewer threads, some run two: still correct.
          * Tasks are dealt by hand: libomp's `omp for` scheduling calls malloc on every loop, and the
          * training step must not allocate. */
+        int isa = (int)dk__isa();
 #pragma omp parallel num_threads(ntasks)
         {
-            int stride = omp_get_num_threads();
+            int stride = omp_get_num_threads(), own = dk__thread_isa();
+            dk__set_thread_isa(isa); /* the caller's path, which may be its own override */
             for (int t = omp_get_thread_num(); t < ntasks; t += stride) fn(ctx, t);
+            dk__set_thread_isa(own);
         }
         return;
     }

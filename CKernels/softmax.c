@@ -107,7 +107,8 @@ typedef struct {
     float scale;
 } rows_args;
 
-DK_KERNEL static void softmax_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, softmax_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {
@@ -126,7 +127,8 @@ void dk_softmax_forward(float *out, const float *inp, int rows, int cols) {
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, softmax_rows, &a);
 }
 
-DK_KERNEL static void log_softmax_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, log_softmax_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {
@@ -147,7 +149,8 @@ void dk_log_softmax_forward(float *out, const float *inp, int rows, int cols) {
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, log_softmax_rows, &a);
 }
 
-DK_KERNEL static void softmax_backward_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, softmax_backward_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {
@@ -165,7 +168,8 @@ void dk_softmax_backward(float *dinp, const float *dout, const float *out, int r
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, softmax_backward_rows, &a);
 }
 
-DK_KERNEL static void log_softmax_backward_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, log_softmax_backward_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {
@@ -183,7 +187,8 @@ void dk_log_softmax_backward(float *dinp, const float *dout, const float *out, i
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, log_softmax_backward_rows, &a);
 }
 
-DK_KERNEL static void cross_entropy_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, cross_entropy_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {
@@ -221,7 +226,8 @@ double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logi
     return total / rows;
 }
 
-DK_KERNEL static void argmax_rows(void *p, size_t r0, size_t r1) {
+DK_KERNEL(static, argmax_rows, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
     for (size_t r = r0; r < r1; r++) {

@@ -1,18 +1,29 @@
 /*
- * A/B timing of two versions of CKernels/matmul.c linked into one process (their dk_sgemm renamed
- * dk_sgemm_old and dk_sgemm_new by scripts/matmul-ab.sh), on the MLP's shapes and 1024², one thread
- * count. Samples alternate between the versions, so a machine that speeds up or slows down mid-run
- * moves both alike; the new/old ratio of the medians is the figure to read.
- * Usage (via the script): matmul-ab THREADS [TA TB M N K]
+ * A/B timing of two builds of CKernels loaded into one process (each a shared library opened with
+ * RTLD_LOCAL, so their symbols stay apart), on the MLP's shapes and 1024², one thread count.
+ * Samples alternate between the builds, so a machine that speeds up or slows down mid-run moves
+ * both alike; the new/old ratio of the medians is the figure to read.
+ * Usage (via scripts/matmul-ab.sh): matmul-ab OLD.so NEW.so THREADS [TA TB M N K]
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-void dk_set_num_threads(int n);
 typedef void sgemm_fn(int, int, int, int, int, float, const float *, int, const float *, int, float,
                       float *, int);
-sgemm_fn dk_sgemm_old, dk_sgemm_new;
+static sgemm_fn *dk_sgemm_old, *dk_sgemm_new;
+
+/* Opens a build and sets its thread count; returns its dk_sgemm. */
+static sgemm_fn *load(const char *path, int threads) {
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
+    void (*set_threads)(int) = (void (*)(int))dlsym(lib, "dk_set_num_threads");
+    sgemm_fn *sgemm = (sgemm_fn *)dlsym(lib, "dk_sgemm");
+    if (!set_threads || !sgemm) { fprintf(stderr, "%s: no dk_sgemm or dk_set_num_threads\n", path); exit(1); }
+    set_threads(threads);
+    return sgemm;
+}
 
 typedef struct { int ta, tb, m, n, k; } shape;
 
@@ -60,20 +71,21 @@ static void compare(shape s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 7) {
-        fprintf(stderr, "usage: %s THREADS [TA TB M N K]\n", argv[0]);
+    if (argc != 4 && argc != 9) {
+        fprintf(stderr, "usage: %s OLD.so NEW.so THREADS [TA TB M N K]\n", argv[0]);
         return 2;
     }
-    dk_set_num_threads(atoi(argv[1]));
-    if (argc == 7) {
-        compare((shape){atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6])});
+    dk_sgemm_old = load(argv[1], atoi(argv[3]));
+    dk_sgemm_new = load(argv[2], atoi(argv[3]));
+    if (argc == 9) {
+        compare((shape){atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), atoi(argv[8])});
         return 0;
     }
     /* The MLP's forward (NN), weight-gradient (TN) and input-gradient (NT) products, and 1024². */
     const shape shapes[] = {
         {0, 0, 128, 256, 784}, {0, 0, 128, 256, 256}, {0, 0, 128, 10, 256}, {1, 0, 784, 256, 128},
         {1, 0, 256, 256, 128}, {1, 0, 256, 10, 128},  {0, 1, 128, 256, 256}, {0, 1, 128, 256, 10},
-        {0, 0, 1024, 1024, 1024},
+        {0, 0, 1024, 1024, 1024}, {0, 0, 2048, 2048, 2048}, {0, 0, 73728, 64, 288},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) compare(shapes[i]);
     return 0;

@@ -4,12 +4,15 @@
  * Contract for every function:
  *  - plain float32 buffers, row-major, sizes and leading dimensions explicit;
  *  - outputs first, then inputs, then sizes (llm.c order);
- *  - no allocation on the heap; the only global state is the thread count and dk_sgemm's static
- *    packing buffers (claimed per worker, so concurrent calls from several threads are safe);
+ *  - no allocation on the heap; the global state is the thread count, the code path, the GEMM
+ *    blocking and dk_sgemm's packing buffers (mapped once per slot, claimed per worker, so
+ *    concurrent calls from several threads are safe);
  *  - deterministic: a result is bitwise identical for any thread count (each output element is
  *    produced by one thread in a fixed order; reductions use chunking that depends on sizes only);
- *  - AVX2+FMA code paths are chosen at load time where the CPU has them (target_clones),
- *    portable x86-64 code otherwise.
+ *  - every kernel has a portable, an AVX2+FMA and an AVX-512 code path on x86-64; the best one the
+ *    CPU has is chosen at load time (DENDRITE_ISA or dk_set_isa override it). The AVX2 and AVX-512
+ *    paths give the same bits (both fuse multiply-adds, and every GEMM element is summed in the same
+ *    order); the portable path differs from them in the last bits.
  */
 #ifndef DENDRITE_CKERNELS_H
 #define DENDRITE_CKERNELS_H
@@ -29,9 +32,64 @@ void dk_set_num_threads(int n);
 int dk_get_num_threads(void);
 /// 1 when the library was built with OpenMP, 0 otherwise.
 int dk_openmp_enabled(void);
-/// The instruction set the kernels run with: "avx2+fma" or "x86-64 (sse2)" on x86-64 ELF
-/// targets, "portable C" elsewhere (no load-time code-path selection there).
+/// The instruction set the kernels run with, for display: "avx512", "avx2+fma", "x86-64 (sse2)",
+/// or "portable C" where the library has no vector code paths (not x86-64).
 const char *dk_instruction_set(void);
+
+/* ---------------------------------------------------------------- code paths and blocking */
+
+/// The kernels' code paths. Every path runs every kernel; each but the portable one needs a CPU
+/// feature set: AVX2+FMA (x86-64-v3) or AVX-512 F/BW/DQ/VL (x86-64-v4).
+typedef enum { DK_ISA_PORTABLE = 0, DK_ISA_AVX2 = 1, DK_ISA_AVX512 = 2 } dk_isa;
+#define DK_ISA_COUNT 3
+
+/// 1 when this CPU (and this build) can run path `isa`, else 0.
+int dk_isa_supported(dk_isa isa);
+/// The path in use on the calling thread: its dk_set_thread_isa override if any, else DENDRITE_ISA
+/// (portable, avx2 or avx512) when set and supported, else the best supported one.
+dk_isa dk_get_isa(void);
+/// Switches every kernel to path `isa`; returns 0, or -1 (and changes nothing) when unsupported.
+/// Not for use while kernels run on other threads.
+int dk_set_isa(dk_isa isa);
+/// Overrides the path for the calling thread's kernel calls only (their worker threads follow it);
+/// isa < 0 removes the override. Returns 0, or -1 (and changes nothing) when unsupported.
+int dk_set_thread_isa(int isa);
+/// "portable", "avx2" or "avx512" (the DENDRITE_ISA spellings); NULL for an unknown value.
+const char *dk_isa_name(dk_isa isa);
+
+/// The GEMM's cache blocking (see matmul.c): MC rows of A, KC steps of K, NC columns of B per
+/// block. KC decides how each product's sum is split, so it changes the bits of the results;
+/// MC and NC do not.
+typedef struct { int mc, kc, nc; } dk_blocking;
+/// Where a path's blocking came from.
+typedef enum {
+    DK_BLOCKING_FALLBACK = 0,    /* the built-in constants (the caches could not be read) */
+    DK_BLOCKING_CACHES = 1,      /* derived from the cache sizes the CPU reports */
+    DK_BLOCKING_ENVIRONMENT = 2, /* DENDRITE_BLOCKING=MC,KC,NC */
+    DK_BLOCKING_CALLER = 3,      /* dk_set_blocking */
+    DK_BLOCKING_WISDOM = 4       /* dk_set_blocking with a stored tuning result (the caller says so) */
+} dk_blocking_source;
+/// The built-in blocking, used where the caches cannot be read: MC 144, KC 512, NC 256.
+dk_blocking dk_fallback_blocking(void);
+/// Path `isa`'s blocking, and where it came from when `source` is not NULL.
+dk_blocking dk_get_blocking(dk_isa isa, dk_blocking_source *source);
+/// Sets path `isa`'s blocking, recording `source` (DK_BLOCKING_CALLER or DK_BLOCKING_WISDOM) as
+/// where it came from. Returns 0, or -1 and a message in `error` (up to `error_size` bytes, may be
+/// NULL) when the GEMM cannot use it: MC must be a multiple of the path's tile height, NC of its
+/// tile width (dk_gemm_tile), and each within the limits the message states. Not for use while
+/// GEMMs run on other threads.
+int dk_set_blocking(dk_isa isa, dk_blocking blocking, dk_blocking_source source, char *error,
+                    size_t error_size);
+/// Path `isa`'s micro-kernel tile: rows (MR) and columns (NR).
+void dk_gemm_tile(dk_isa isa, int *rows, int *cols);
+/// A problem with DENDRITE_ISA or DENDRITE_BLOCKING found when the library loaded (it then used
+/// its own choice), or NULL.
+const char *dk_environment_error(void);
+
+/// Data cache sizes in bytes as the CPU reports them (Linux sysfs), 0 where unknown, and the
+/// number of logical CPUs sharing the last-level cache.
+typedef struct { size_t l1d, l2, l3; int l3_sharing; } dk_caches;
+dk_caches dk_cpu_caches(void);
 
 /* ---------------------------------------------------------------- matmul */
 
@@ -142,10 +200,11 @@ void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices
 
 /* ---------------------------------------------------------------- machine probes (benchmarks) */
 
-/// Peak FP32 rate in GFLOP/s: `threads` threads each run independent 8-wide FMA chains for about
-/// `seconds` (AVX2+FMA where the CPU has it, else 4-wide multiply-add). Not a kernel: it ignores
-/// dk_set_num_threads and exists so benchmarks can show a share of the machine's ceiling.
-double dk_probe_fma_gflops(int threads, double seconds);
+/// Peak FP32 rate in GFLOP/s of code path `isa`: `threads` threads each run independent FMA chains
+/// for about `seconds` (16-wide on AVX-512, 8-wide on AVX2, 4-wide multiply-add on the portable
+/// path). Not a kernel: it ignores dk_set_num_threads and exists so benchmarks can show a share of
+/// the machine's ceiling. Returns 0 for a path the CPU lacks.
+double dk_probe_fma_gflops(dk_isa isa, int threads, double seconds);
 /// Memory copy bandwidth in GB/s (bytes read + bytes written per second), the best of `repeats`
 /// copies of a `bytes`-sized buffer split over `threads` threads. Allocates two buffers of `bytes`
 /// (the one exception to "no allocation"); returns -1 when they cannot be allocated.

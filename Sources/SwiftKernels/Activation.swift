@@ -88,7 +88,7 @@ extension SwiftKernels {
     // MARK: - Lane functions
     // Types rather than closures: handed to the loops below as closures, Swift outlined them (each
     // loop calls its function twice, for full vectors and for the tail) and called them once per
-    // vector, 2.5–4× slower; an @inline(__always) method is inlined at every call.
+    // vector; an @inline(__always) method is inlined at every call.
 
     /// f(x) in vector lanes.
     protocol LaneMap { func callAsFunction(_ x: Vec) -> Vec }

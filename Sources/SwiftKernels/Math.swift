@@ -48,7 +48,7 @@ func store(_ p: UnsafeMutablePointer<Float>, _ v: Vec) {
 }
 
 /// √x for x ≥ 0 in vector lanes. Float.squareRoot() keeps a libm call for negative inputs, so on
-/// vectors it runs lane by lane (it took three quarters of Adam's time). Instead: 1/√x from a first
+/// vectors it runs lane by lane, which dominated Adam's time. Instead: 1/√x from a first
 /// guess made of the bits (exponent halved and negated, within 4 %) and three Newton steps
 /// y ← y·(1.5 − x·y²/2), multiplications only, which reach float precision; then √x = x·y (within a
 /// few ulps of the rounded root). 0 and +∞ are passed through exactly; subnormal x are not handled.

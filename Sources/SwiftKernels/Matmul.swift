@@ -60,8 +60,7 @@ private enum Direct {
     /// In the FMA build (`SwiftKernelsAVX2`) this path takes every shape: fused, its 16-wide tiles
     /// keep 8 or more independent accumulator chains in flight, enough to fill both FMA pipes, where
     /// the packed path's 6×8 tile has 6. That tile stays the portable build's choice, whose separate
-    /// multiply and add run on different pipes. Swift ÷ C on 1 thread: 0.63–0.71 → 0.85–0.92 at the
-    /// MLP's large shapes and 256² to 2048² (`dendrite bench --filter matmul`, 4-row tiles).
+    /// multiply and add run on different pipes.
     #if DENDRITE_FMA
     @inline(__always) static var takesEveryShape: Bool { true }
     #else
@@ -73,7 +72,7 @@ private enum Direct {
     /// so the few columns become rows and the 16-wide tiles fill up (as the C kernel does; each
     /// element's products are summed in the same order either way). Only with op(A) transposed:
     /// A then becomes an untransposed B, read in place; an untransposed A would have to go through
-    /// a transposing pack, which costs more than the padding it saves (NN 128×256×10: 0.77 → 0.46× C).
+    /// a transposing pack, which costs more than the padding it saves.
     @inline(__always) static func swapsThin(transA: Bool, m: Int, n: Int, k: Int) -> Bool {
         transA && n < nr && m >= 2 * nr && k >= 32
     }
@@ -203,7 +202,7 @@ extension SwiftKernels {
 
     /// One worker's share: rows m0..<m1 and columns n0..<n1 of C, all of K. Never inlined: inlined
     /// into sgemm's serial and parallel paths alike, it left the optimizer too little budget to
-    /// inline the micro-kernel's SIMD loads (which then ran as calls, 3× slower).
+    /// inline the micro-kernel's SIMD loads, which then ran as calls.
     @inline(never)
     private static func gemmBlock(transA: Bool, transB: Bool, m0: Int, m1: Int, n0: Int, n1: Int,
                                   k: Int, kc kcMax: Int, alpha: Float,
@@ -607,9 +606,8 @@ extension SwiftKernels {
     /// ascending p, one `multiplyAdd` per step (the same arithmetic as `directKernel8`), then
     /// C = alpha·acc + beta·C for the first `rows` × `cols` (or C's transpose, for the swapped thin
     /// products). B's rows are `rsb` floats apart: 16 in a packed panel. Six rows in the FMA build, as in the C
-    /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers; Swift ÷ C
-    /// 0.85–0.92 → 0.90–1.00 on the large shapes). Four elsewhere: without FMA each product needs a
-    /// register of its own, and 6 rows spilled accumulators in the loop.
+    /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers). Four elsewhere:
+    /// without FMA each product needs a register of its own, and 6 rows spilled accumulators in the loop.
     @inline(__always)
     private static func directKernel16(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
                                        b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,

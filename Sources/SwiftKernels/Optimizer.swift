@@ -13,7 +13,7 @@ import Musl
 
 extension SwiftKernels {
     /// Elements per worker below which threading costs more than it saves (as in C: the 256×256
-    /// layer's 65536-element update uses both workers, 104 -> 54-70 µs in training).
+    /// layer's 65536-element update uses both workers).
     private static var optimizerGrain: Int { 1 << 14 }
 
     /// One Adam step (bias-corrected moments, eps added after the square root), step t ≥ 1:
@@ -35,8 +35,8 @@ extension SwiftKernels {
 
     /// Moments below the smallest normal float are stored as 0, as in the C kernel: a moment whose
     /// gradient went to zero decays through the subnormal range for hundreds of steps, and subnormal
-    /// arithmetic is slow on x86 (C's Adam ran 2x slower by epoch 5). The update such a moment
-    /// would make is below 1e-30 (lr · FLT_MIN / eps), far under a weight's rounding.
+    /// arithmetic is slow on x86. The update such a moment would make is below 1e-30
+    /// (lr · FLT_MIN / eps), far under a weight's rounding.
     @inline(__always)
     private static func flushedToZero(_ x: Vec) -> Vec {
         let tiny = Vec(repeating: Float.leastNormalMagnitude)

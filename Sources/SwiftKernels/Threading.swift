@@ -90,7 +90,7 @@ private struct UncheckedSendable<Value>: @unchecked Sendable {
 #endif
 
 /// Persistent worker threads for `parallelFor`. Dispatch's `concurrentPerform` on Linux allocates on
-/// every call and wakes its second thread ~170 µs late, longer than a small matmul takes; here a call
+/// every call and wakes its second thread later than a small matmul takes to finish; here a call
 /// allocates nothing, the caller runs tasks itself, and workers that ran recently are still spinning.
 ///
 /// A call publishes its tasks in `job`; the caller and the workers claim them one at a time with a

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dendrite
 import DendriteBenchmarks
 
 struct Bench: ParsableCommand {
@@ -12,6 +13,8 @@ struct Bench: ParsableCommand {
     var filter: String?
     @Option(help: "Folder for results.json, results.csv and ratios.svg.")
     var output = "bench-results"
+    @Option(help: ArgumentHelp("C kernel code paths to race beside the one in use: a comma-separated list of portable, avx2, avx512, or none (default: every other vector path the CPU supports).", valueName: "paths"))
+    var paths: String?
     @Flag(help: "Run even in a debug build (its numbers say nothing about the kernels).")
     var allowDebug = false
 
@@ -27,6 +30,15 @@ struct Bench: ParsableCommand {
         options.quick = quick
         options.filter = filter
         options.outputDirectory = output
+        if let paths {
+            options.otherPaths = try paths == "none" ? [] : paths.split(separator: ",").map { name in
+                guard let path = CodePath(rawValue: String(name)) else {
+                    throw ValidationError("--paths: '\(name)' is not a code path; valid: portable, avx2, avx512, none")
+                }
+                guard path.isSupported else { throw ValidationError("--paths: this CPU lacks the \(path) path") }
+                return path
+            }
+        }
         try Harness.run(options) { print($0) }
     }
 }

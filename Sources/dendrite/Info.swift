@@ -3,7 +3,7 @@ import Dendrite
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the kernel backends, the thread count, OpenMP and the instruction set in use.")
+        abstract: "Show the kernel backends, the thread count, OpenMP, the CPU, its caches, the C kernels' code paths and GEMM blocking and the instruction set in use.")
 
     @OptionGroup var backendOptions: BackendOptions
 
@@ -23,7 +23,7 @@ struct Info: ParsableCommand {
         print("selected backend:  \(backend.name)")
         print("threads:           \(Threads.count)")
         print("OpenMP:            \(CKernelSet.openMPEnabled ? "on" : "off")")
-        print("instruction set:   \(CKernelSet.instructionSet) (C kernels)")
+        MachineSummary.lines().forEach { print($0) }
         switch ProcessGroup.mpiAvailability {
         case .success where ProcessGroup.launchedByMPI:
             let group = try ProcessGroup.join()

@@ -136,11 +136,48 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["file.bin"])
     }
 
-    @Test func unwritableFolderIsAClearError() throws {
-        guard getuid() != 0 else { return }  // root writes anywhere; covered by the CLI fault tests otherwise
+    /// A write that cannot happen is an error naming the target and the cause, and leaves the folder
+    /// as it was: no temporary file, the existing files untouched. The first two cases fail for root
+    /// too (a regular file where the folder should be; a folder where the file should be, so the
+    /// temporary file is written and then cannot be renamed); a read-only folder stops other users.
+    @Test func unwritableTargetIsAClearErrorAndLeavesNothing() throws {
         let folder = temporaryFolder()
-        chmod(folder, 0o500)
-        defer { chmod(folder, 0o700) }
-        #expect(throws: DendriteError.self) { try AtomicFile.write([1], to: folder + "/x") }
+        let file = folder + "/not-a-folder", occupied = folder + "/checkpoint.safetensors"
+        try AtomicFile.write([7], to: file)
+        try FileManager.default.createDirectory(atPath: occupied, withIntermediateDirectories: false)
+        try AtomicFile.write([8], to: occupied + "/inside")
+        let before = folderContents(folder)
+
+        expectWriteFails(to: file + "/checkpoint.safetensors", naming: "Not a directory")
+        expectWriteFails(to: occupied, naming: "Is a directory")
+        if getuid() != 0 {  // root writes into read-only folders
+            chmod(folder, 0o500)
+            defer { chmod(folder, 0o700) }
+            expectWriteFails(to: folder + "/new.safetensors", naming: "Permission denied")
+        }
+        let after = folderContents(folder)
+        #expect(after == before,
+                "the failed writes changed \(folder): \(before.keys.sorted()) became \(after.keys.sorted())")
+    }
+
+    private func expectWriteFails(to path: String, naming cause: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            try AtomicFile.write([1, 2, 3], to: path)
+            Issue.record("writing \(path) succeeded; expected an error (\(cause))", sourceLocation: sourceLocation)
+        } catch {
+            let message = "\(error)"
+            #expect(error is DendriteError && message.contains(path) && message.contains(cause),
+                    "the error should name \(path) and '\(cause)': \(message)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Every file and folder under `folder` (relative path) with its bytes (none for a folder).
+    private func folderContents(_ folder: String) -> [String: Data] {
+        var contents: [String: Data] = [:]
+        for case let name as String in FileManager.default.enumerator(atPath: folder)! {
+            contents[name] = FileManager.default.contents(atPath: folder + "/" + name) ?? Data()
+        }
+        return contents
     }
 }

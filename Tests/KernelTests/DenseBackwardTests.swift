@@ -1,10 +1,9 @@
 // A dense layer's input gradient carried back through the previous layer's activation,
 // dinput = (dout·Wᵀ) ⊙ f'(x) from the activation's output f(x), as one backend call: against a naive
-// reference on every backend, and, for the C kernel, bit for bit against the product followed by
-// the separate activation backward kernel.
+// reference on every backend, and, for the C backend (where the GEMM applies f' in its tile
+// stores), bit for bit against the product followed by the separate activation backward kernel.
 
-import CKernels
-@testable import Dendrite  // Activation.cKind
+import Dendrite
 import Testing
 
 /// dout, W, the activation's input x (with exact zeros, ReLU's kink) and its output f(x) in Float.
@@ -20,10 +19,16 @@ private func gateInputs(_ tc: DenseCase) -> (dout: [Float], w: [Float], x: [Floa
 struct DenseBackwardTests {
     /// Shapes are (m, k, n): dinput is m×k, dout m×n, W k×n. They cover full tiles, edge tiles,
     /// a product with fewer than 16 columns (computed transposed) and the MLP's layers.
-    static let cases: [DenseCase] = [(128, 256, 256), (128, 256, 10), (37, 41, 300), (131, 15, 300)].flatMap { s in
+    static let shapes = [(128, 256, 256), (128, 256, 10), (37, 41, 300), (131, 15, 300)]
+    static let cases: [DenseCase] = shapes.flatMap { s in
         [Activation.identity, .relu, .leakyReLU(alpha: 0.1), .sigmoid, .tanh, .elu(), .selu].map {
             DenseCase(m: s.0, k: s.1, n: s.2, activation: $0)
         }
+    }
+    /// For the bitwise comparison of the GEMM's epilogue with the activation kernel: every activation
+    /// with other slopes too, and smaller odd shapes (a single element among them).
+    static let everyActivation: [DenseCase] = (shapes + [(5, 3, 7), (1, 1, 1)]).flatMap { s in
+        ActivationCases.all.map { DenseCase(m: s.0, k: s.1, n: s.2, activation: $0.activation) }
     }
 
     @Test("dinput = (dout·Wᵀ) ⊙ f'(x) against a naive reference", arguments: TestBackends.matmul, cases)
@@ -42,18 +47,20 @@ struct DenseBackwardTests {
                     "denseBackwardInputs[\(name)]", shape: tc.testDescription)
     }
 
-    @Test("C: the fused call gives the bits of dk_sgemm then dk_activation_backward", arguments: cases)
+    @Test("C: the fused call gives the bits of sgemm then activationBackward", arguments: everyActivation)
     func cFusedEqualsUnfused(tc: DenseCase) throws {
+        let backend = try makeBackend("c")
         let (dout, w, _, output) = gateInputs(tc)
-        let act = tc.activation.cKind, alpha = tc.activation.alpha
         var fused = [Float](repeating: .nan, count: tc.m * tc.k), unfused = fused
-        dk_sgemm_activation_backward(0, 1, Int32(tc.m), Int32(tc.k), Int32(tc.n), 1, dout, Int32(tc.n), w, Int32(tc.n),
-                                     0, &fused, Int32(tc.k), output, act, alpha)
-        dk_sgemm(0, 1, Int32(tc.m), Int32(tc.k), Int32(tc.n), 1, dout, Int32(tc.n), w, Int32(tc.n), 0, &unfused,
-                 Int32(tc.k))
+        backend.gemm.denseBackwardInputs(dinput: &fused, dout: dout, weight: w, output: output, m: tc.m, n: tc.n,
+                                         k: tc.k, activation: tc.activation, epilogue: backend.elementwise)
+        backend.gemm.sgemm(transA: false, transB: true, m: tc.m, n: tc.k, k: tc.n, alpha: 1, a: dout, lda: tc.n,
+                           b: w, ldb: tc.n, beta: 0, c: &unfused, ldc: tc.k)
         unfused.withUnsafeMutableBufferPointer { p in
-            dk_activation_backward(p.baseAddress!, p.baseAddress!, output, tc.m * tc.k, act, alpha)
+            backend.elementwise.activationBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: output,
+                                                   count: tc.m * tc.k, activation: tc.activation)
         }
-        expectBitwiseEqual(fused, unfused, "dk_sgemm_activation_backward", shape: tc.testDescription)
+        expectBitwiseEqual(fused, unfused, "denseBackwardInputs[c] vs sgemm + activationBackward",
+                           shape: tc.testDescription)
     }
 }

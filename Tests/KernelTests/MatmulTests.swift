@@ -79,6 +79,9 @@ enum GemmCases {
             (95, 17, 5), (97, 15, 95), (1, 97, 65), (65, 1, 97), (97, 65, 1), (12, 16, 32), (18, 48, 64),
             // K across both KC (512 C, 384 Swift), M across MC (144 C, 90 Swift), N across NC (256 C).
             (145, 257, 17), (91, 385, 33), (7, 769, 47), (13, 31, 1025),
+            // The AVX-512 path's 12×32 tile: M = 12+13 (borrowed rows: 7+6), 19 = 10+9, N just off 32
+            // and 64, N from 16 to 31 (computed transposed there only).
+            (24, 33, 64), (25, 17, 65), (30, 40, 31), (131, 100, 95), (70, 40, 20), (19, 50, 96),
         ]
         return shapes.enumerated().map { i, s in
             let (ta, tb) = transposes[i % 4]
@@ -115,6 +118,10 @@ enum GemmCases {
         GemmCase(m: 8, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan),
         GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
         GemmCase(m: 151, k: 300, n: 33, transA: true, alpha: 1, beta: 1, padA: 400),
+        GemmCase(m: 17, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan), // 12+5 = 9+8
+        // Row-major A with rows 4 KB apart: the AVX-512 path packs it too (its 12 rows would share L1 sets).
+        GemmCase(m: 31, k: 1000, n: 40, alpha: 1, beta: 0, padA: 24, cFill: .nan),
+        GemmCase(m: 14, k: 2048, n: 33, alpha: 0.5, beta: 1),
     ]
 }
 

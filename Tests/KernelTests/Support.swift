@@ -8,9 +8,19 @@ import Testing
 // MARK: - Backends
 
 enum TestBackends {
-    /// Every kernel test runs on these: the C kernels and both builds of the Swift kernels
-    /// ("swift" is the best build for this CPU, "swift-portable" the baseline x86-64 one).
-    static let all = ["c", "swift", "swift-portable"]
+    /// Every kernel test runs on these: the C kernels on each code path this CPU supports ("c" is the
+    /// best, "c-avx2" and "c-portable" the others) and both builds of the Swift kernels ("swift" is
+    /// the best build for this CPU, "swift-portable" the baseline x86-64 one).
+    static let all = c + ["swift", "swift-portable"]
+
+    /// The C backend on every code path this CPU supports, best first. Paths it lacks are skipped,
+    /// and the first use says so.
+    static let c: [String] = {
+        for path in CodePath.allCases where !path.isSupported {
+            print("KernelTests: the C kernels' \(path) path is skipped: this CPU lacks it")
+        }
+        return ["c"] + CodePath.supported.reversed().dropFirst().map { "c-\($0)" }
+    }()
 
     /// One shared OpenBLAS backend, or nil when the system has no OpenBLAS (its init throws).
     /// Shared because its init writes the global C thread count (OpenBLASBackend sets
@@ -36,7 +46,12 @@ enum TestBackends {
 
 /// A fresh backend by name. Thread counts are global per implementation; tests outside the
 /// serialized determinism suite never set them and never depend on them.
+/// "c-avx2" and the like are the C backend with the calling thread (a test's body runs on one)
+/// switched to that code path; every other name switches it back to the process-wide path.
 func makeBackend(_ name: String) throws -> Backend {
+    let path = name.hasPrefix("c-") ? CodePath(rawValue: String(name.dropFirst(2))) : nil
+    try CodePath.selectForThisThread(path)
+    if path != nil { return Backends.c }
     if name == "openblas", let shared = TestBackends.openBLAS { return shared }
     if name == "swift-portable" { return Backends.swift(build: .portable) }
     return try Backends.named(name)

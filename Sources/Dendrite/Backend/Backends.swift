@@ -7,16 +7,19 @@ import Darwin
 /// Choosing a backend by name: the `--backend` flag, else `DENDRITE_BACKEND`, else `c`.
 public enum Backends {
     /// Every backend name, in the order help text lists them.
-    public static let names = ["c", "swift", "openblas"]
+    public static let names = ["c", "swift", "openblas", "blas"]
     public static let environmentVariable = "DENDRITE_BACKEND"
 
     /// A backend of that name; an unknown name or a backend that cannot load is an error
-    /// that says what is valid.
+    /// that says what is valid. The first call also applies ``CKernelSetup`` (a bad `DENDRITE_ISA` or
+    /// `DENDRITE_BLOCKING` is an error here).
     public static func named(_ name: String) throws -> Backend {
+        try CKernelSetup.apply()
         switch name {
         case "c": return c
         case "swift": return swift(build: .best)
-        case "openblas": return Backend(name: "openblas", gemm: try OpenBLASGEMM.load(), base: c)
+        case "openblas": return Backend(name: "openblas", gemm: try CBLASGEMM.openBLAS(), base: c)
+        case "blas": return Backend(name: "blas", gemm: try CBLASGEMM.fromEnvironment(), base: c)
         default:
             throw DendriteError.invalidArgument(
                 "unknown backend '\(name)'; valid backends: \(names.joined(separator: ", "))")
@@ -47,6 +50,6 @@ public enum Backends {
                 throw DendriteError.invalidArgument("\(environmentVariable): \(message)")
             }
         }
-        return c
+        return try named("c")
     }
 }

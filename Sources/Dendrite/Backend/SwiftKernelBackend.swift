@@ -5,7 +5,7 @@ public enum SwiftKernelBuild: String, CaseIterable, Sendable {
     case portable, avx2
 
     /// `.avx2` where the CPU has AVX2 and FMA, else `.portable`.
-    public static var best: SwiftKernelBuild { CKernelSet.instructionSet == "avx2+fma" ? .avx2 : .portable }
+    public static var best: SwiftKernelBuild { CodePath.avx2.isSupported ? .avx2 : .portable }
 }
 
 /// The pure-Swift SIMD kernels of one build: the portable fallback, and the reference the C kernels race against.

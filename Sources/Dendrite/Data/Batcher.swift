@@ -13,7 +13,10 @@ public final class Batcher {
     /// Which share of every batch this process loads.
     public let group: ProcessGroup
 
-    /// - Parameter group: the processes sharing each batch (`batchSize` is the whole batch, over all of them).
+    /// - Parameters:
+    ///   - dataset: the examples to batch.
+    ///   - batchSize: examples per batch, over all the processes of `group` (> 0).
+    ///   - group: the processes sharing each batch.
     public init(dataset: Dataset, batchSize: Int, group: ProcessGroup = .single) {
         precondition(batchSize > 0, "batch size must be > 0, got \(batchSize)")
         self.dataset = dataset

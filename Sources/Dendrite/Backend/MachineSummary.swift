@@ -1,0 +1,18 @@
+/// The lines `dendrite info` and the benchmark harness print about the CPU and the C kernels' setup.
+public enum MachineSummary {
+    public static func lines() -> [String] {
+        let cpu = CPUInfo.current, path = CodePath.inUse
+        let (blocking, source) = GEMMBlocking.current(for: path)
+        let tile = path.gemmTile
+        let paths = CodePath.allCases.map { $0.isSupported ? $0.rawValue : "\($0.rawValue) (unsupported)" }
+        let chosen = path == CodePath.best ? "the best this CPU supports" : "set by \(CodePath.environmentVariable) or the program"
+        return [
+            "CPU:               \(cpu.modelName)\(cpu.identifier.isEmpty ? "" : " (\(cpu.identifier))")",
+            "caches:            \(cpu.cacheSummary)",
+            "code paths:        \(paths.joined(separator: ", "))",
+            "C kernels run:     \(path) (\(chosen))",
+            "GEMM blocking:     MC \(blocking.mc), KC \(blocking.kc), NC \(blocking.nc), tile \(tile.rows)×\(tile.columns) (\(source.rawValue))",
+            "tuning file:       \(BlockingWisdom.defaultPath)",
+        ]
+    }
+}

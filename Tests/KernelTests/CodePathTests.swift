@@ -1,0 +1,104 @@
+// The C kernels' code paths side by side: AVX2 and AVX-512 give the same bits (both fuse
+// multiply-adds; every GEMM element is summed in the same order whatever the tile, and within one K
+// block whatever the blocking), and the blocking API refuses what the GEMM cannot use. (Every other
+// kernel test runs on each supported path through TestBackends.c.)
+
+import CKernels
+import Dendrite
+import Foundation
+import Testing
+
+@Suite struct CodePathTests {
+    /// Runs body on each path, on this thread only (other tests keep theirs).
+    func onEachPath<T>(_ paths: [CodePath], _ body: () -> T) throws -> [T] {
+        defer { try? CodePath.selectForThisThread(nil) }
+        return try paths.map { path in
+            try CodePath.selectForThisThread(path)
+            return body()
+        }
+    }
+
+    @Test("AVX2 and AVX-512 give the same bits: GEMM within one K block, epilogues, activations, softmax, Adam")
+    func vectorPathsAgree() throws {
+        let paths = [CodePath.avx2, .avx512].filter(\.isSupported)
+        guard paths.count == 2 else {
+            print("CodePathTests: skipped, this CPU lacks \(CodePath.allCases.filter { !$0.isSupported }.map(\.rawValue))")
+            return
+        }
+        let (m, k, n) = (77, 60, 131) // K below every KC: one block on both paths
+        let a = randomFloats(m * k, seed: 201), b = randomFloats(k * n, seed: 202), bias = randomFloats(n, seed: 203)
+        let results = try onEachPath(paths) { () -> [Float] in
+            let backend = Backends.c
+            var c = [Float](repeating: .nan, count: m * n), forward = c, probabilities = c
+            backend.gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+                          beta: 0, c: &c, ldc: n)
+            backend.gemm.denseForward(out: &forward, x: a, weight: b, bias: bias, m: m, n: n, k: k, activation: .elu(alpha: 1),
+                                      epilogue: backend.elementwise)
+            backend.losses.softmaxForward(out: &probabilities, input: c, rows: m, cols: n)
+            var activations = [Float](repeating: .nan, count: m * n)
+            for activation in [Activation.sigmoid, .tanh, .selu, .leakyReLU(alpha: 0.01)] {
+                backend.elementwise.activationForward(out: &activations, input: c, count: m * n, activation: activation)
+                forward += activations
+            }
+            var p = a, mo = [Float](repeating: 0, count: a.count), v = mo
+            backend.optimizers.adamStep(param: &p, m: &mo, v: &v, grad: b.prefix(a.count).map { $0 }, count: a.count,
+                             lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1)
+            return c + forward + probabilities + p + mo + v
+        }
+        expectBitwiseEqual(results[1], results[0], "avx512 vs avx2", shape: "\(m)×\(k)×\(n)")
+    }
+
+    @Test("a blocking the GEMM cannot use is refused with the rule it breaks")
+    func blockingIsChecked() throws {
+        for path in CodePath.supported {
+            let tile = path.gemmTile
+            let current = GEMMBlocking.current(for: path).blocking
+            for (bad, rule) in [(GEMMBlocking(mc: tile.rows + 1, kc: 256, nc: tile.columns), "MC=\(tile.rows + 1)"),
+                                (GEMMBlocking(mc: tile.rows, kc: 0, nc: tile.columns), "KC=0"),
+                                (GEMMBlocking(mc: tile.rows, kc: 256, nc: tile.columns * 3 / 2), "NC="),
+                                (GEMMBlocking(mc: tile.rows * 1000, kc: 256, nc: tile.columns), "MC=")] {
+                #expect(throws: DendriteError.self, "\(path): \(bad)") { try GEMMBlocking.set(bad, for: path) }
+                do { try GEMMBlocking.set(bad, for: path) } catch {
+                    #expect("\(error)".contains(rule), "\(path): \(bad): \(error)")
+                }
+            }
+            #expect(GEMMBlocking.current(for: path).blocking == current, "\(path): a refused blocking changed it")
+        }
+    }
+
+    @Test("MC,KC,NC parses strictly")
+    func blockingParses() {
+        #expect(GEMMBlocking(parsing: "144,512,256") == GEMMBlocking(mc: 144, kc: 512, nc: 256))
+        for bad in ["", "144,512", "144,512,256,1", "144,,256", "a,b,c", "144, 512,256", "-1,512,256", "0,512,256", "144,512,256x"] {
+            #expect(GEMMBlocking(parsing: bad) == nil, "'\(bad)' parsed")
+        }
+    }
+
+    @Test("tuning results round-trip through the file, per CPU and path; a damaged line is an error naming it")
+    func wisdomRoundTrips() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dendrite-wisdom-\(UUID().uuidString)/blocking").path
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        var wisdom = try BlockingWisdom(file: file)
+        #expect(wisdom.entries.isEmpty)
+        wisdom.record(GEMMBlocking(mc: 288, kc: 256, nc: 4096), for: .avx512, cpu: "CPU A [x]")
+        wisdom.record(GEMMBlocking(mc: 144, kc: 512, nc: 256), for: .avx2, cpu: "CPU A [x]")
+        wisdom.record(GEMMBlocking(mc: 96, kc: 320, nc: 512), for: .avx512, cpu: "CPU A [x]")
+        try wisdom.save()
+        let read = try BlockingWisdom(file: file)
+        #expect(read.blocking(for: .avx512, cpu: "CPU A [x]") == GEMMBlocking(mc: 96, kc: 320, nc: 512))
+        #expect(read.blocking(for: .avx2, cpu: "CPU A [x]") == GEMMBlocking(mc: 144, kc: 512, nc: 256))
+        #expect(read.blocking(for: .avx512, cpu: "CPU B") == nil)
+        try "avx512 96,320 CPU A\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect { try BlockingWisdom(file: file) } throws: { "\($0)".contains("line 1") && "\($0)".contains(file) }
+    }
+
+    @Test("the blocking derived from the caches keeps the tile's multiples")
+    func derivedBlockingIsUsable() {
+        for path in CodePath.supported {
+            let (blocking, source) = GEMMBlocking.current(for: path)
+            let tile = path.gemmTile
+            #expect(blocking.mc % tile.rows == 0 && blocking.nc % tile.columns == 0 && blocking.kc > 0,
+                    "\(path): \(blocking) (\(source.rawValue)) for a \(tile.rows)×\(tile.columns) tile")
+        }
+    }
+}
