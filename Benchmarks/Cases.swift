@@ -3,7 +3,8 @@ import Foundation
 /// Every case of a run, in the order they run and print.
 enum Cases {
     static func all(quick: Bool) -> [BenchCase] {
-        MatmulCases.all(quick: quick) + KernelCases.all(quick: quick) + TrainingCases.all(quick: quick)
+        MatmulCases.all(quick: quick) + ConvCases.all(quick: quick) + KernelCases.all(quick: quick)
+            + TrainingCases.all(quick: quick)
     }
 
     /// Case-insensitive substring match; "x" matches the "×" of shapes, so 128x784 can be typed.

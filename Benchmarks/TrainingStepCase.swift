@@ -2,32 +2,43 @@ import Dendrite
 import Foundation
 
 /// Whole training steps of the lab's 784-256-256-10 ReLU MLP with Adam, batch 128, on random data:
-/// what the kernels add up to, overheads of the tape and the optimizer included.
+/// what the kernels add up to, overheads of the tape and the optimizer included; then the same for
+/// the convolutional presets.
 enum TrainingCases {
     static let batchSize = 128
     static let epochImages = 60_000
     static let exampleShape = [28, 28, 1], inputs = 784, classes = 10
 
-    /// Matmul FLOPs of one sample, 2·K·N per product: each layer's forward and weight gradient, and
-    /// the input gradient of every layer but the first (images need none).
-    static var flopsPerSample: Double {
-        let weights = try! TrainingConfiguration().model.parameterShapes(inputShape: exampleShape, classes: classes)
-            .filter { $0.shape.count == 2 }
-        let products = weights.map { 2 * Double($0.shape[0] * $0.shape[1]) }
+    /// Product FLOPs of one sample, 2·K·N per product (times the output pixels for a convolution):
+    /// each layer's forward and weight gradient, and the input gradient of every layer but the first
+    /// (images need none).
+    static func flopsPerSample(_ spec: ModelSpec = TrainingConfiguration().model) -> Double {
+        var input = exampleShape, products: [Double] = []
+        for layer in try! spec.resolve(inputShape: exampleShape, classes: classes) {
+            switch layer.spec {
+            case .dense(let units, _): products.append(2 * Double(input.reduce(1, *) * units))
+            case .conv(let filters, let kernel, _, _, _, _):
+                products.append(2 * Double(layer.outputShape[0] * layer.outputShape[1] * kernel.rows * kernel.cols
+                                           * input[2] * filters))
+            default: break
+            }
+            input = layer.outputShape
+        }
         return products.reduce(0) { $0 + 3 * $1 } - products[0]
     }
+    static let mlpFlopsPerSample = flopsPerSample()
 
     static func all(quick: Bool) -> [BenchCase] {
         [
             BenchCase(name: "training step, batch \(batchSize)", group: "training",
-                      work: .training(samples: batchSize, flops: Double(batchSize) * flopsPerSample),
+                      work: .training(samples: batchSize, flops: Double(batchSize) * mlpFlopsPerSample),
                       includesOpenBLAS: true, checksAllocations: true) {
                 let dataset = syntheticDataset(count: stepDatasetImages)
                 return { backend in try stepsThroughEpochs(makeStep(backend: backend), dataset) }
             },
             // The same step with the profiler recording every op: its cost is this row's ratio to the one above.
             BenchCase(name: "training step, batch \(batchSize), profiled", group: "training",
-                      work: .training(samples: batchSize, flops: Double(batchSize) * flopsPerSample)) {
+                      work: .training(samples: batchSize, flops: Double(batchSize) * mlpFlopsPerSample)) {
                 let dataset = syntheticDataset(count: stepDatasetImages)
                 return { backend in
                     try stepsThroughEpochs(makeStep(backend: backend, profiler: Profiler(traceCapacity: 0)), dataset)
@@ -35,7 +46,7 @@ enum TrainingCases {
             },
             // Shuffling and batching included: 469 steps, the last one of 96 images.
             BenchCase(name: "training epoch, \(epochImages) images", group: "training",
-                      work: .training(samples: epochImages, flops: Double(epochImages) * flopsPerSample),
+                      work: .training(samples: epochImages, flops: Double(epochImages) * mlpFlopsPerSample),
                       includesOpenBLAS: true, maxSamples: quick ? 1 : 3) {
                 let dataset = syntheticDataset(count: epochImages)
                 return { backend in
@@ -48,7 +59,15 @@ enum TrainingCases {
                     }
                 }
             },
-        ]
+        ] + ModelSpec.presetNames.map { name in
+            let spec = ModelSpec.preset(name, classes: classes)!
+            return BenchCase(name: "training step \(name), batch \(batchSize)", group: "training",
+                             work: .training(samples: batchSize, flops: Double(batchSize) * flopsPerSample(spec)),
+                             checksAllocations: true) {
+                let dataset = syntheticDataset(count: stepDatasetImages)
+                return { backend in try stepsThroughEpochs(makeStep(backend: backend, model: spec), dataset) }
+            }
+        }
     }
 
     /// Images for the step cases: an epoch's worth, in whole batches, so every step has 128 rows.
@@ -69,9 +88,10 @@ enum TrainingCases {
         }
     }
 
-    /// The lab's model and Adam on `backend`, as `dendrite train` builds them.
-    static func makeStep(backend: Backend, profiler: Profiler? = nil) throws -> TrainingStep {
+    /// The lab's model (or `model`) and Adam on `backend`, as `dendrite train` builds them.
+    static func makeStep(backend: Backend, profiler: Profiler? = nil, model: ModelSpec? = nil) throws -> TrainingStep {
         var configuration = TrainingConfiguration()
+        if let model { configuration.model = model }
         configuration.inputShape = exampleShape
         configuration.classes = classes
         let model = try configuration.makeModel()

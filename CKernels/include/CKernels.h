@@ -198,6 +198,62 @@ double dk_sum_squares(const float *x, size_t n);
 void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices,
                        int rows, int cols, float scale);
 
+/* ---------------------------------------------------------------- convolution and pooling */
+
+/// A sliding window over NHWC images: the geometry of a convolution or a pooling layer.
+/// The input is (batch, height, width, channels); the window (kernel_h, kernel_w) moves by
+/// (stride_h, stride_w) over the input padded with pad_top rows above and pad_left columns to the
+/// left (and whatever the output size needs below and to the right); the output is
+/// (batch, out_h, out_w, ·). Padding is zeros for convolutions and is left out by pools.
+typedef struct {
+    int batch, height, width, channels;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
+    int out_h, out_w;
+} dk_window;
+
+/// Unfolds the windows into rows: col is (batch*out_h*out_w, kernel_h*kernel_w*channels), each row
+/// one output pixel's receptive field in (ky, kx, c) order, zeros where it reaches padding; inp is
+/// (batch, height, width, channels). A convolution is then col · weight (kh*kw*C, out).
+void dk_im2col(float *col, const float *inp, const dk_window *w);
+/// The adjoint of dk_im2col: dinp (batch, height, width, channels) = the sum, over every element of
+/// dcol that was copied from an input element, of that element of dcol (overwrites dinp). Each image
+/// is summed by one thread in a fixed order (rows of dcol in order, then ky, kx).
+void dk_col2im(float *dinp, const float *dcol, const dk_window *w);
+
+/// out (batch, out_h, out_w, channels) = the largest input in each window, per channel (padding
+/// ignored; a window must hold at least one input element).
+void dk_maxpool_forward(float *out, const float *inp, const dk_window *w);
+/// dinp (batch, height, width, channels) = for each window and channel, dout added at the window's
+/// first (in row-major order) largest input (overwrites dinp). inp is the forward input.
+void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w);
+/// out = the mean of each window's input elements, per channel (padding is not counted).
+void dk_avgpool_forward(float *out, const float *inp, const dk_window *w);
+/// dinp = for each window, dout / (its input element count) added at each of its elements (overwrites).
+void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w);
+
+/* ---------------------------------------------------------------- dropout */
+
+/// out[i] = keep(first + i) ? inp[i] / (1 - rate) : 0, where keep(j) is a hash of (key, j) compared with the
+/// rate (24-bit resolution): the mask is a function of the key and the index alone, so it is the same
+/// for any thread count and on every backend, and the backward pass is this call on dout with the
+/// same key. 0 <= rate < 1. out may equal inp.
+void dk_dropout(float *out, const float *inp, size_t n, float rate, uint64_t key, size_t first);
+
+/* ---------------------------------------------------------------- batch normalization */
+
+/// Per-channel statistics of inp (rows, channels) (rows = N*H*W after a convolution, N after a dense
+/// layer): mean[c] and the biased variance[c], summed in double over the rows in order, each channel
+/// by one thread.
+void dk_batchnorm_statistics(float *mean, float *variance, const float *inp, int rows, int channels);
+/// out[r,c] = (inp[r,c] - mean[c]) * invstd[c] * gamma[c] + beta[c]; out may equal inp.
+void dk_batchnorm_forward(float *out, const float *inp, const float *mean, const float *invstd,
+                          const float *gamma, const float *beta, int rows, int channels);
+/// The backward pass of dk_batchnorm_forward with batch statistics (mean, invstd of this inp):
+/// dgamma[c] = sum_r dout*xhat, dbeta[c] = sum_r dout (overwritten), with xhat = (inp - mean)*invstd;
+/// dinp = gamma*invstd*(dout - dbeta/rows - xhat*dgamma/rows). dinp may equal dout.
+void dk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp,
+                           const float *mean, const float *invstd, const float *gamma, int rows, int channels);
+
 /* ---------------------------------------------------------------- machine probes (benchmarks) */
 
 /// Peak FP32 rate in GFLOP/s of code path `isa`: `threads` threads each run independent FMA chains

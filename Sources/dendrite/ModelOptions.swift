@@ -3,12 +3,14 @@ import Dendrite
 
 /// The three ways to give a model, shared by `train` and `eval`; all end in a ``ModelSpec``.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A model spec file: JSON, as `train` writes to the run folder's model.json.",
-                               valueName: "file.json"))
+    @Option(help: ArgumentHelp("A preset (\(ModelSpec.presetNames.joined(separator: ", "))) or a model spec file: "
+                               + "JSON, as `train` writes to the run folder's model.json.", valueName: "name|file.json"))
     var model: String?
     @Option(help: ArgumentHelp("The model in text form, like \"dense 256, relu, dense 256, relu, dense 10\" "
-        + "(layers: dense UNITS [init=normal|glorot|he], flatten, \(Activation.names.joined(separator: ", ")); "
-        + "leaky-relu and elu take an optional alpha).", valueName: "text"))
+        + "(layers: dense UNITS [init=normal|glorot|he], conv FILTERS KxK [stride=S] [padding=valid|same|P] [bias=false], "
+        + "maxpool N, avgpool N [stride=S] [padding=…], globalavgpool, dropout RATE, flatten, "
+        + "\(Activation.names.joined(separator: ", ")); leaky-relu and elu take an optional alpha; see the README).",
+        valueName: "text"))
     var layers: String?
     @Option(parsing: .unconditional,
             help: "The lab's MLP: hidden layer sizes, comma-separated, any depth; '' or 0 for none (softmax regression). Default 256,256.")
@@ -57,7 +59,9 @@ struct ModelOptions: ParsableArguments {
 
     /// The model the flags describe (the lab's MLP when none is given); `classes` ends an MLP built from --hidden.
     func spec(classes: Int) throws -> ModelSpec {
-        if let model { return try ModelSpec(contentsOf: model) }
+        if let model {
+            return try ModelSpec.preset(model, classes: classes) ?? ModelSpec(contentsOf: model)
+        }
         if let layers { return try ModelSpec(layersText: layers) }
         return ModelSpec.multilayerPerceptron(hidden: try hiddenSizes(), activation: Activation(name: activation ?? "relu")!,
                                               initializer: Initializer(name: initializer ?? "normal")!, classes: classes)

@@ -34,11 +34,22 @@ import Testing
     static let badTexts: [(String, String)] = [
         ("dense 256, , dense 10", "layer 1 (''): is empty"),
         ("dense x", "layer 0 ('dense x'): needs a number of units"),
-        ("dense 10 init=zeros", "unknown option 'init=zeros'"),
-        ("conv 3, dense 10", "layer 0 ('conv 3'): unknown layer 'conv'"),
+        ("dense 10 init=zeros", "unknown initializer 'zeros'; valid: normal, glorot, he"),
+        ("dense 10 bias=false", "unknown option 'bias=false'; dense takes init=…"),
+        ("conv 3, dense 10", "layer 0 ('conv 3'): needs a kernel size after the filters"),
+        ("conv2d 3, dense 10", "layer 0 ('conv2d 3'): unknown layer 'conv2d'"),
         ("relu 2, dense 10", "layer 0 ('relu 2'): relu takes no argument"),
         ("leaky-relu x, dense 10", "'x' is not a number"),
         ("flatten 2", "flatten takes no arguments"),
+        ("conv 8 3y3, dense 10", "layer 0 ('conv 8 3y3'): needs a kernel size after the filters, like 3 or 3x3"),
+        ("conv 8 3x3 stride=0x, dense 10", "needs a stride"),
+        ("conv 8 3x3 padding=full, dense 10", "padding must be valid, same, or rows of zeros"),
+        ("conv 8 3x3 bias=no, dense 10", "bias must be true or false"),
+        ("conv 8 3x3 dilation=2, dense 10", "unknown option 'dilation=2'; conv takes stride=…, padding=…, bias=…, init=…"),
+        ("maxpool, dense 10", "layer 0 ('maxpool'): needs a pool size"),
+        ("dropout, dense 10", "needs a rate, like 'dropout 0.25'"),
+        ("globalavgpool 2", "globalavgpool takes no arguments"),
+        ("batchnorm momentum=x", "momentum must be a number, got 'x'"),
     ]
 
     @Test(arguments: badTexts) func badTextNamesTheLayer(text: String, message: String) {
@@ -55,6 +66,15 @@ import Testing
         ("dense 0, dense 10", "model layer 0 (dense 0): units must be between 1 and"),
         ("dense 10, leaky-relu -1", "model layer 1 (leaky-relu -1.0): the slope must be a positive number"),
         ("relu, flatten", "model layer 1 (flatten): the model outputs 784 values per example"),
+        ("dense 10, conv 3 3x3, dense 10", "model layer 1 (conv 3 3x3): needs an input of (height, width, channels), got [10]"),
+        ("conv 0 3x3, dense 10", "model layer 0 (conv 0 3x3): filters must be between 1 and"),
+        ("conv 4 29x3, dense 10", "model layer 0 (conv 4 29x3): a 29x3 window does not fit the 28x28 input"),
+        ("conv 4 0x3, dense 10", "the window must be at least 1x1, got 0x3"),
+        ("conv 4 3x3 stride=0, dense 10", "the stride must be at least 1"),
+        ("maxpool 2 padding=2, dense 10", "model layer 0 (maxpool 2 padding=2): padding must be smaller than the pool size"),
+        ("flatten, globalavgpool, dense 10", "model layer 1 (globalavgpool): needs an input of (height, width, channels)"),
+        ("conv 4 3x3, dropout 1.0, dense 10", "model layer 1 (dropout 1.0): the rate must be at least 0 and below 1"),
+        ("dense 10, batchnorm momentum=1.0", "model layer 1 (batchnorm momentum=1.0): the momentum must be at least 0 and below 1"),
     ]
 
     @Test(arguments: badSpecs) func validationNamesTheLayerAndRule(text: String, message: String) throws {

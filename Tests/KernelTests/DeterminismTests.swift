@@ -13,6 +13,7 @@ import Testing
 
 enum DeterminismKernel: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sgemmMLP, sgemm512, sums, crossEntropy, adam, sgd, biasBackward, softmaxFamily, activations, elementwise
+    case convolution, dropout, batchNorm
     var testDescription: String { rawValue }
 }
 
@@ -197,6 +198,45 @@ struct DeterminismChecks {
                 var biased = [Float](repeating: .nan, count: rows * cols)
                 be.elementwise.biasAdd(out: &biased, input: batch, bias: bias, rows: rows, cols: cols)
                 return y + batch + biased
+            }
+        case .convolution:
+            // im2col splits above 2·(1 + 65536/108) output rows in C (2·65536 elements in Swift), col2im
+            // and the pool backward passes by image, pool forward passes above 2·(1 + 32768/144) rows.
+            let xs = randomFloats(8 * 28 * 28 * 12, seed: 122), ws = randomFloats(3 * 3 * 12 * 16, seed: 123)
+            let bs = randomFloats(16, seed: 124)
+            expectSameBits(be, "conv2d relu, maxpool, avgpool: forward and backward", shape: "8×28×28×12 → 16 3x3") {
+                let x = Variable(Tensor(shape: Shape(8, 28, 28, 12), values: xs), requiresGrad: true)
+                let w = Variable(Tensor(shape: Shape(3, 3, 12, 16), values: ws), requiresGrad: true)
+                let b = Variable(Tensor(shape: Shape([16]), values: bs), requiresGrad: true)
+                let got = runWithRandomCotangent(be, inputs: [x, w, b], seed: 125) { tape in
+                    let y = tape.conv2d(x, w, b, stride: (1, 1), padding: .same, .relu)
+                    let p = tape.pool2d(y, .max, size: (3, 3), stride: (2, 2), padding: .same)
+                    return tape.pool2d(p, .average, size: (2, 2), stride: (1, 1), padding: .valid)
+                }
+                return got.out + got.grads.flatMap { $0 }
+            }
+        case .batchNorm:
+            // Channel blocks of 16 split once rows·channels > 2·65536; rows split above 2·(1 + 65536/64).
+            let shape = Shape(8, 24, 24, 64)
+            let xs = randomFloats(shape.count, seed: 128), gs = randomFloats(64, seed: 129), bs = randomFloats(64, seed: 130)
+            expectSameBits(be, "batchnorm forward and backward", shape: "8×24×24×64") {
+                let x = Variable(Tensor(shape: shape, values: xs), requiresGrad: true)
+                let gamma = Variable(Tensor(shape: Shape([64]), values: gs), requiresGrad: true)
+                let beta = Variable(Tensor(shape: Shape([64]), values: bs), requiresGrad: true)
+                let mean = Variable(Tensor(zeros: Shape([64]))), variance = Variable(Tensor(zeros: Shape([64])))
+                let got = runWithRandomCotangent(be, inputs: [x, gamma, beta], seed: 131) { tape in
+                    tape.batchNorm(x, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance,
+                                   momentum: 0.99, epsilon: 1e-3)
+                }
+                return got.out + got.grads.flatMap { $0 } + mean.value.scalars + variance.value.scalars
+            }
+        case .dropout:
+            let n = 300_001
+            let x = randomFloats(n, seed: 126)
+            expectSameBits(be, "dropout", shape: "n=\(n)") {
+                var y = [Float](repeating: .nan, count: n)
+                be.regularization.dropout(out: &y, input: x, count: n, rate: 0.3, key: 127, first: 0)
+                return y
             }
         }
     }

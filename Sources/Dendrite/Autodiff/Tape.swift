@@ -8,10 +8,19 @@ public final class Tape: @unchecked Sendable {
     public let backend: Backend
     /// When set, every op is timed under its name (see ``Profiler``).
     public var profiler: Profiler?
-    /// Off for evaluation: ops compute values only, record nothing and skip gradient work.
+    /// Off for evaluation: ops compute values only, record nothing and skip gradient work (and
+    /// training-only layers such as dropout pass their input through).
     public var isRecording = true
     /// Called after each op's backward rule (data-parallel training starts exchanging finished gradients there).
     public var afterEachBackwardOp: (() -> Void)?
+    /// The key of this step's random draws (dropout masks): the trainer sets it from (seed, step)
+    /// with ``randomKey(seed:step:)``, so a resumed run draws the same masks.
+    public var randomKey: UInt64 = 0
+    /// Where this process's rows start in the whole batch (data-parallel training; 0 for one process): random
+    /// draws are keyed by position in the whole batch, so each row gets what one process would give it.
+    public var firstRowInBatch = 0
+    /// Random ops drawn this step: each gets its own key, in the order they ran.
+    private var randomDraws: UInt64 = 0
 
     /// This step's ops in the order they ran.
     private(set) var records: [any TapeOp] = []
@@ -45,6 +54,25 @@ public final class Tape: @unchecked Sendable {
         for pool in pools.values { pool.used = 0 }
         for slot in slots[..<cursor] { slot.zeroGradient() }
         cursor = 0
+        randomDraws = 0
+    }
+
+    /// The key of step `step`'s random draws in a run seeded with `seed`.
+    public static func randomKey(seed: UInt64, step: Int) -> UInt64 {
+        mix64(mix64(seed ^ 0x243F_6A88_85A3_08D3) &+ UInt64(truncatingIfNeeded: step))
+    }
+
+    /// A key for the next random op of this step: (randomKey, its position among the step's random ops) mixed.
+    func nextRandomKey() -> UInt64 {
+        randomDraws += 1
+        return Tape.mix64(randomKey &+ randomDraws &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// SplitMix64's finalizer: a bijection that spreads every input bit over the output.
+    private static func mix64(_ x: UInt64) -> UInt64 {
+        var z = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// The next reusable buffer, shaped `shape`.

@@ -1,6 +1,7 @@
 /// The kernels a model runs on, by concern: products (``GEMMKernels``), elementwise work and reductions
-/// (``ElementwiseKernels``), losses (``LossKernels``), parameter updates (``OptimizerKernels``) and batches
-/// (``DataKernels``). Every kernel works on raw row-major buffers with the contracts of
+/// (``ElementwiseKernels``), losses (``LossKernels``), parameter updates (``OptimizerKernels``), batches
+/// (``DataKernels``), convolutions and pooling (``ConvolutionKernels``) and dropout
+/// (``RegularizationKernels``). Every kernel works on raw row-major buffers with the contracts of
 /// `CKernels/include/CKernels.h` (outputs first, sizes explicit, no allocation).
 ///
 /// A complete kernel set fills every concern (the C kernels, the Swift kernels); a library that brings
@@ -14,6 +15,8 @@ public final class Backend: Sendable {
     public let losses: any LossKernels
     public let optimizers: any OptimizerKernels
     public let data: any DataKernels
+    public let convolution: any ConvolutionKernels
+    public let regularization: any RegularizationKernels
     /// The code path the kernels run, for reports.
     public let instructionSet: String
 
@@ -25,6 +28,8 @@ public final class Backend: Sendable {
         losses = kernels
         optimizers = kernels
         data = kernels
+        convolution = kernels
+        regularization = kernels
         self.instructionSet = instructionSet
     }
 
@@ -36,9 +41,12 @@ public final class Backend: Sendable {
         losses = base.losses
         optimizers = base.optimizers
         data = base.data
+        convolution = base.convolution
+        regularization = base.regularization
         instructionSet = "\(gemm.instructionSet) for products, \(base.instructionSet) for the rest"
     }
 }
 
 /// Every concern at once: what a complete kernel set (the C kernels, a Swift build) provides.
 public typealias KernelSet = GEMMKernels & ElementwiseKernels & LossKernels & OptimizerKernels & DataKernels
+    & ConvolutionKernels & RegularizationKernels

@@ -2,6 +2,7 @@
 /// the same sources built twice, so their namespaces conform as they are.
 protocol SwiftKernelSet {
     associatedtype Kind: RawRepresentable where Kind.RawValue == Int32
+    associatedtype Window: KernelWindow
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                       lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
     static func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
@@ -35,6 +36,24 @@ protocol SwiftKernelSet {
     static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double
     static func gatherRows(out: UnsafeMutablePointer<Float>, images: UnsafePointer<UInt8>,
                            indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float)
+    static func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
+    static func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: Window)
+    static func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
+    static func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                input: UnsafePointer<Float>, window: Window)
+    static func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
+    static func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: Window)
+    static func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float,
+                        key: UInt64, first: Int)
+    static func batchNormStatistics(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                                    input: UnsafePointer<Float>, rows: Int, channels: Int)
+    static func batchNormForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                 invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                 rows: Int, channels: Int)
+    static func batchNormBackward(dinput: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+                                  dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                  mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                  rows: Int, channels: Int)
 }
 
 extension SwiftKernelSet {

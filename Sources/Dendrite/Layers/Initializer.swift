@@ -29,9 +29,15 @@ public enum Initializer: Equatable, Sendable {
 
     /// A (fanIn, fanOut) tensor drawn from `generator`.
     public func weights(fanIn: Int, fanOut: Int, using generator: inout SeededGenerator) -> Tensor {
-        var tensor = Tensor(zeros: Shape(fanIn, fanOut))
+        weights(shape: Shape(fanIn, fanOut), fanIn: fanIn, fanOut: fanOut, using: &generator)
+    }
+
+    /// A tensor of `shape` drawn from `generator` for a layer with these fans (a convolution's are
+    /// kh·kw·in and kh·kw·out, as in Keras).
+    public func weights(shape: Shape, fanIn: Int, fanOut: Int, using generator: inout SeededGenerator) -> Tensor {
+        var tensor = Tensor(zeros: shape)
         let pointer = tensor.mutablePointer
-        for i in 0..<(fanIn * fanOut) {
+        for i in 0..<shape.count {
             switch self {
             case .randomNormal(let mean, let stddev):
                 pointer[i] = mean + stddev * Float(generator.nextNormal())

@@ -4,8 +4,11 @@ public protocol Layer: AnyObject {
     func callAsFunction(_ input: Variable, on tape: Tape) -> Variable
     /// The trainable variables, each with a name that is stable across runs (checkpoint keys).
     var parameters: [Variable] { get }
+    /// State that is saved with the model but not trained (batch norm's moving statistics).
+    var buffers: [Variable] { get }
 }
 
 extension Layer {
     public var parameters: [Variable] { [] }
+    public var buffers: [Variable] { [] }
 }

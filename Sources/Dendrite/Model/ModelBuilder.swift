@@ -5,18 +5,30 @@ extension ModelSpec {
     public func build(inputShape: [Int], classes: Int, seed: UInt64) throws -> Sequential {
         let resolved = try resolve(inputShape: inputShape, classes: classes)
         var generator = SeededGenerator(seed: seed)
-        var inputs = inputShape.reduce(1, *)
+        var input = inputShape
         var layers: [Layer] = []
         for layer in resolved {
             switch layer.spec {
             case .dense(let units, let initializer):
-                layers.append(Dense(inputs: inputs, outputs: units, initializer: initializer, generator: &generator))
+                layers.append(Dense(inputs: input.reduce(1, *), outputs: units, initializer: initializer,
+                                    generator: &generator))
             case .activation(let activation):
                 layers.append(ActivationLayer(activation))
             case .flatten:
                 layers.append(Flatten())
+            case .conv(let filters, let kernel, let stride, let padding, let bias, let initializer):
+                layers.append(Conv2D(inputChannels: input[2], filters: filters, kernel: kernel.pair, stride: stride.pair,
+                                     padding: padding, useBias: bias, initializer: initializer, generator: &generator))
+            case .pool(let kind, let size, let stride, let padding):
+                layers.append(Pool2D(kind, size: size.pair, stride: stride.pair, padding: padding))
+            case .globalAveragePool:
+                layers.append(GlobalAveragePool())
+            case .dropout(let rate):
+                layers.append(Dropout(rate: rate))
+            case .batchNorm(let momentum, let epsilon):
+                layers.append(BatchNorm(channels: input[input.count - 1], momentum: momentum, epsilon: epsilon))
             }
-            inputs = layer.outputShape.reduce(1, *)
+            input = layer.outputShape
         }
         return Sequential(layers)
     }

@@ -11,7 +11,9 @@ public struct ModelSpec: Equatable, Sendable {
     public init(layers: [LayerSpec]) { self.layers = layers }
 
     /// Every layer type, as the JSON `type` and the text form name them.
-    public static let layerTypes = ["dense", "flatten"] + Activation.names
+    public static let layerTypes = ["dense", "conv", "maxpool", "avgpool", "globalavgpool", "flatten", "dropout",
+                                      "batchnorm"]
+        + Activation.names
 
     /// The lab's network: a dense layer and `activation` per hidden size, then a dense layer to the
     /// classes. No hidden layer is softmax regression.
@@ -72,7 +74,8 @@ extension ModelSpec: Codable {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
               let data = FileManager.default.contents(atPath: path) else {
-            throw DendriteError.invalidArgument("--model: \(path): no such file, or not readable")
+            throw DendriteError.invalidArgument("--model: \(path): no such file, or not readable (presets: "
+                + "\(ModelSpec.presetNames.joined(separator: ", ")))")
         }
         guard data.count <= 1 << 24 else { throw DendriteError.invalidArgument("--model: \(path): over 16 MB, not a model file") }
         try self.init(json: String(decoding: data, as: UTF8.self), source: path)

@@ -22,6 +22,14 @@ public struct Shape: Equatable, Hashable, Sendable, CustomStringConvertible {
         storage = (rows, cols, 0, 0)
     }
 
+    /// A batch of images (batch, height, width, channels), built without an array.
+    public init(_ batch: Int, _ height: Int, _ width: Int, _ channels: Int) {
+        precondition(batch >= 0 && height >= 0 && width >= 0 && channels >= 0,
+                     "dimensions must be >= 0, got [\(batch), \(height), \(width), \(channels)]")
+        rank = 4
+        storage = (batch, height, width, channels)
+    }
+
     /// A batch of examples with the shape of `example` (rank 0 to 3): built without an array, so a
     /// batch's shape costs no allocation on the hot path.
     public init(batch: Int, example: Shape) {

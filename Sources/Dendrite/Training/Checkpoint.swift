@@ -96,12 +96,15 @@ public struct Checkpoint {
             .sorted { $0.step < $1.step }.map { "\(folder)/\($0.name)" }
     }
 
-    /// Checks that `tensors` hold every parameter of the model with its shape, and nothing else but
+    /// Checks that `tensors` hold every parameter and buffer of the model with its shape, and nothing else but
     /// optimizer state; an error names the tensor, both shapes and `cause`.
     static func checkShapes(_ tensors: [String: Tensor], model: ModelSpec, inputShape: [Int], classes: Int,
                             path: String, cause: String) throws {
         let expected: [(name: String, shape: [Int])]
-        do { expected = try model.parameterShapes(inputShape: inputShape, classes: classes) } catch {
+        do {
+            expected = try model.parameterShapes(inputShape: inputShape, classes: classes)
+                + model.bufferShapes(inputShape: inputShape, classes: classes)
+        } catch {
             throw DendriteError.checkpoint(path: path, problem: "its model does not fit its data shape: \(error)")
         }
         for (name, shape) in expected {
@@ -136,6 +139,6 @@ public struct Checkpoint {
     public static func load(_ tensors: [String: Tensor], into model: Sequential, spec: ModelSpec, inputShape: [Int],
                             classes: Int, path: String, cause: String) throws {
         try checkShapes(tensors, model: spec, inputShape: inputShape, classes: classes, path: path, cause: cause)
-        for parameter in model.parameters { parameter.value.assign(tensors[parameter.name]!) }
+        for variable in model.parameters + model.buffers { variable.value.assign(tensors[variable.name]!) }
     }
 }

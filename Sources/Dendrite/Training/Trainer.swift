@@ -88,6 +88,7 @@ public final class Trainer {
         sync?.overlapsBackward = ProcessInfo.processInfo.environment["DENDRITE_OVERLAP"] != "0"
         trainingStep = TrainingStep(model: model, optimizer: optimizer, backend: backend, profiler: options.profiler,
                                     gradientSync: sync, batchSize: configuration.batchSize)
+        trainingStep.seed = configuration.seed
         batcher = Batcher(dataset: data.train, batchSize: configuration.batchSize, group: group)
         evaluator = Evaluator(model: model, dataset: data.test, backend: backend, profiler: options.profiler, group: group)
         if group.isDistributed {
@@ -125,8 +126,15 @@ public final class Trainer {
     static func checkMemory(_ configuration: TrainingConfiguration) throws {
         let layers = try configuration.model.resolve(inputShape: configuration.inputShape, classes: configuration.classes)
         let parameters = Double(layers.reduce(0) { $0 + $1.parameterCount })
-        let perExample = Double(configuration.inputShape.reduce(1, *))
-            + layers.reduce(0) { $0 + Double($1.outputShape.reduce(1, *)) }
+        var perExample = Double(configuration.inputShape.reduce(1, *))
+        var input = configuration.inputShape
+        for layer in layers {
+            perExample += Double(layer.outputShape.reduce(1, *))
+            if case .conv(_, let kernel, _, _, _, _) = layer.spec {  // its unfolded input (im2col)
+                perExample += Double(layer.outputShape[0] * layer.outputShape[1] * kernel.rows * kernel.cols * input[2])
+            }
+            input = layer.outputShape
+        }
         let activations = Double(configuration.batchSize) * perExample
         // Per parameter: value, gradient, two optimizer moments; per activation: outputs, gradients, temporaries.
         let bytes = 4 * (4 * parameters + 4 * activations)
@@ -230,9 +238,9 @@ public final class Trainer {
         }
         var tensors: [String: Tensor] = [:]
         var order: [String] = []
-        for parameter in model.parameters {
-            tensors[parameter.name] = parameter.value
-            order.append(parameter.name)
+        for variable in model.parameters + model.buffers {
+            tensors[variable.name] = variable.value
+            order.append(variable.name)
         }
         for (name, tensor) in optimizer.state {
             tensors[name] = tensor

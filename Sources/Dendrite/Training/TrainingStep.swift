@@ -10,6 +10,8 @@ public final class TrainingStep {
     public let tape: Tape
     public let gradientSync: GradientSync?
     private var predictions: [Int32]
+    /// The run's seed: with the optimizer's step count it keys the step's random draws (dropout masks).
+    public var seed: UInt64 = 0
 
     /// What one step reports, over the whole batch (all ranks).
     public struct Outcome {
@@ -44,8 +46,10 @@ public final class TrainingStep {
         let profiler = tape.profiler
         return try profiled(profiler, "train.step", .step, m: batcher.batchSize) {
             tape.reset()  // first: it releases the views of the last batch, so loading can reuse its buffer
+            tape.randomKey = Tape.randomKey(seed: seed, step: optimizer.step)
             let rows = batcher.load(batch: index, on: tape.backend, profiler: profiler)
             let batchRows = batcher.rows(inBatch: index)
+            tape.firstRowInBatch = batcher.group.share(of: batchRows).lowerBound
             var outcome = Outcome(loss: 0, rows: rows, correct: 0)
             if rows > 0 {
                 let logits = model(batcher.images, on: tape)

@@ -1,0 +1,96 @@
+import Dendrite
+
+/// Convolutions at the presets' shapes (batch 128) and a VGG-style 3×3 64→64 layer on 32×32 images
+/// (batch 32: its unfolded input alone is 75 MB), each as the three parts of a training step:
+/// forward (im2col, then the product with bias and ReLU), input gradient (the product into the
+/// unfolded buffer, then col2im) and weight gradient (one product). Work is the products' FLOPs.
+/// Then pooling and dropout at the `cnn` preset's shapes, whose work is bytes.
+enum ConvCases {
+    struct Layer {
+        var name: String, input: Shape, filters: Int, kernel: Int, padding: Padding
+    }
+
+    static let layers = [
+        Layer(name: "cnn conv1", input: Shape(128, 28, 28, 1), filters: 32, kernel: 3, padding: .valid),
+        Layer(name: "cnn conv2", input: Shape(128, 26, 26, 32), filters: 64, kernel: 3, padding: .valid),
+        Layer(name: "lenet5 conv1", input: Shape(128, 28, 28, 1), filters: 6, kernel: 5, padding: .same),
+        Layer(name: "lenet5 conv2", input: Shape(128, 14, 14, 6), filters: 16, kernel: 5, padding: .valid),
+        Layer(name: "vgg 3x3 64→64", input: Shape(32, 32, 32, 64), filters: 64, kernel: 3, padding: .same),
+    ]
+
+    static func all(quick: Bool) -> [BenchCase] {
+        (quick ? Array(layers.prefix(2)) : layers).flatMap(convCases) + poolCases()
+    }
+
+    static func convCases(_ layer: Layer) -> [BenchCase] {
+        let window = ConvolutionWindow(input: layer.input, kernel: (layer.kernel, layer.kernel), stride: (1, 1),
+                                       padding: layer.padding)
+        let m = window.pixels, k = window.fieldSize, n = layer.filters
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        let shape = "\(layer.name) \(dims(layer.input[0], layer.input[1], layer.input[2], layer.input[3]))→\(n)"
+        struct Buffers {
+            let x, col, weight, bias, out: FloatBuffer
+            init(_ count: Int, _ m: Int, _ k: Int, _ n: Int) {
+                x = FloatBuffer(count: count, seed: 1)
+                col = FloatBuffer(count: m * k, seed: 2)
+                weight = FloatBuffer(count: k * n, in: -0.1...0.1, seed: 3)
+                bias = FloatBuffer(count: n, seed: 4)
+                out = FloatBuffer(count: m * n, seed: 5)
+            }
+        }
+        func make(_ part: String, _ body: @escaping (Backend, Buffers) -> Void) -> BenchCase {
+            BenchCase(name: "conv \(part) \(shape)", group: "conv", work: .flops(flops), includesOpenBLAS: true) {
+                let buffers = Buffers(layer.input.count, m, k, n)
+                return { backend in { body(backend, buffers) } }
+            }
+        }
+        return [
+            make("forward") { backend, b in
+                backend.convolution.im2col(col: b.col.pointer, input: b.x.readOnly, window: window)
+                backend.gemm.denseForward(out: b.out.pointer, x: b.col.readOnly, weight: b.weight.readOnly,
+                                          bias: b.bias.readOnly, m: m, n: n, k: k, activation: .relu,
+                                          epilogue: backend.elementwise)
+            },
+            make("input grad") { backend, b in
+                backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: b.out.readOnly, lda: n,
+                                   b: b.weight.readOnly, ldb: n, beta: 0, c: b.col.pointer, ldc: k)
+                backend.convolution.col2im(dinput: b.x.pointer, dcol: b.col.readOnly, window: window)
+            },
+            make("weight grad") { backend, b in
+                backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: b.col.readOnly, lda: k,
+                                   b: b.out.readOnly, ldb: n, beta: 0, c: b.weight.pointer, ldc: n)
+            },
+        ]
+    }
+
+    /// The `cnn` preset's max pool (128×24×24×64 → 12×12) and its dropout (128×12×12×64).
+    static func poolCases() -> [BenchCase] {
+        let input = Shape(128, 24, 24, 64)
+        let window = ConvolutionWindow(input: input, kernel: (2, 2), stride: (2, 2), padding: .valid)
+        let big = input.count, small = window.pixels * 64, b = 4.0
+        func make(_ name: String, _ bytes: Double, _ body: @escaping (Backend, FloatBuffer, FloatBuffer, FloatBuffer) -> Void)
+            -> BenchCase {
+            BenchCase(name: name, group: "conv", work: .bytes(bytes)) {
+                let x = FloatBuffer(count: big, seed: 1), y = FloatBuffer(count: small, seed: 2), dx = FloatBuffer(count: big)
+                return { backend in { body(backend, x, y, dx) } }
+            }
+        }
+        return [
+            make("maxpool 2 forward \(dims(128, 24, 24, 64))", b * Double(big + small)) { backend, x, y, _ in
+                backend.convolution.maxPoolForward(out: y.pointer, input: x.readOnly, window: window)
+            },
+            make("maxpool 2 backward \(dims(128, 24, 24, 64))", b * Double(2 * big + small)) { backend, x, y, dx in
+                backend.convolution.maxPoolBackward(dinput: dx.pointer, dout: y.readOnly, input: x.readOnly, window: window)
+            },
+            make("avgpool 2 forward \(dims(128, 24, 24, 64))", b * Double(big + small)) { backend, x, y, _ in
+                backend.convolution.avgPoolForward(out: y.pointer, input: x.readOnly, window: window)
+            },
+            make("avgpool 2 backward \(dims(128, 24, 24, 64))", b * Double(big + small)) { backend, _, y, dx in
+                backend.convolution.avgPoolBackward(dinput: dx.pointer, dout: y.readOnly, window: window)
+            },
+            make("dropout 0.25 \(dims(128, 12, 12, 64))", b * Double(2 * small)) { backend, _, y, dx in
+                backend.regularization.dropout(out: dx.pointer, input: y.readOnly, count: small, rate: 0.25, key: 7, first: 0)
+            },
+        ]
+    }
+}

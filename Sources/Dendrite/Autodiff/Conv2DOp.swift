@@ -1,0 +1,104 @@
+// conv2d: out (N, OH, OW, OC) = f(col · weight + bias), with x (N, H, W, C) NHWC, weight
+// (KH, KW, C, OC) as in Keras (viewed as a (KH·KW·C, OC) matrix), col = im2col(x) (N·OH·OW, KH·KW·C)
+// in a tape buffer; a 1×1 stride-1 unpadded convolution uses x itself as col. The product, bias and
+// activation are the dense layer's one backend call.
+// Backward: dz = dout·f'(out) (from the output alone), dbias = Σ_pixels dz, dweight = colᵀ·dz, then
+// dcol = dz·weightᵀ written over col (no longer needed) and dx = col2im(dcol).
+
+extension Tape {
+    /// A 2-D convolution of `x` (N, H, W, C) with `weight` (KH, KW, C, OC), then `activation(· + bias)`.
+    public func conv2d(_ x: Variable, _ weight: Variable, _ bias: Variable, stride: (Int, Int), padding: Padding,
+                       _ activation: Activation) -> Variable {
+        let xs = x.value.shape, ws = weight.value.shape
+        precondition(xs.rank == 4 && ws.rank == 4 && ws[2] == xs[3],
+                     "conv2d: x must be (N, H, W, C) and weight (KH, KW, C, OC), got x \(xs), weight \(ws)")
+        precondition(bias.value.count == ws[3], "conv2d: bias must have \(ws[3]) elements, got \(bias.value.shape)")
+        let window = ConvolutionWindow(input: xs, kernel: (ws[0], ws[1]), stride: stride, padding: padding)
+        let m = window.pixels, k = window.fieldSize, n = ws[3]
+        precondition(m > 0, "conv2d: a \(ws[0])×\(ws[1]) window with stride \(stride) and padding \(padding.text) "
+                     + "leaves no output pixels of x \(xs)")
+        let out = output(Shape(xs[0], window.outputHeight, window.outputWidth, n),
+                         requiresGrad: tracksGradient(x, weight) || tracksGradient(bias))
+        let col: Variable
+        if window.isPointwise {
+            col = x
+        } else {
+            col = output(Shape(m, k), requiresGrad: false)
+            let buffer = col.value.mutablePointer
+            profiled(profiler, "conv2d.im2col", .forward, m: m, n: k, bytes: 4 * Double(m * k + x.value.count)) {
+                backend.convolution.im2col(col: buffer, input: x.value.pointer, window: window)
+            }
+        }
+        let y = out.value.mutablePointer
+        profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+            backend.gemm.denseForward(out: y, x: col.value.pointer, weight: weight.value.pointer, bias: bias.value.pointer,
+                                      m: m, n: n, k: k, activation: activation, epilogue: backend.elementwise)
+        }
+        if out.requiresGrad {
+            let op = makeOp(Conv2DOp.self)
+            (op.x, op.weight, op.bias, op.out, op.col, op.window, op.activation) = (x, weight, bias, out, col, window, activation)
+            record(op)
+        }
+        return out
+    }
+}
+
+final class Conv2DOp: TapeOp {
+    var x: Variable!, weight: Variable!, bias: Variable!, out: Variable!
+    /// im2col(x), or x itself for a pointwise convolution.
+    var col: Variable!
+    var window = ConvolutionWindow.empty
+    var activation = Activation.identity
+
+    var output: Variable { out }
+    var diagnosticName: String { "conv2d \(activation).forward (\(weight.name))" }
+    func forEachInput(_ body: (Variable) -> Void) { body(x); body(weight); body(bias) }
+
+    func backward(on tape: Tape) {
+        guard out.hasGradient else { return }
+        let dz: UnsafePointer<Float>
+        if activation == .identity {
+            dz = UnsafePointer(out.grad!.mutablePointer)
+        } else {
+            let scratch = tape.output(out.value.shape, requiresGrad: false).value.mutablePointer
+            tape.activationDerivative(out: out, activation, into: scratch)
+            dz = UnsafePointer(scratch)
+        }
+        let m = window.pixels, k = window.fieldSize, n = weight.value.shape[3]
+        if bias.requiresGrad { tape.accumulateBiasGradient(bias, dout: dz, shape: Shape(m, n)) }
+        let backend = tape.backend
+        if weight.requiresGrad {
+            let accumulate = weight.hasGradient
+            let dweight = weight.gradientBuffer()
+            let a = col.value.pointer
+            profiled(tape.profiler, "conv2d.backward.weights", .backward, m: k, n: n, k: m, flops: 2 * Double(m * n * k)) {
+                backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: a, lda: k,
+                                   b: dz, ldb: n, beta: accumulate ? 1 : 0, c: dweight, ldc: n)
+            }
+            weight.hasGradient = true
+        }
+        guard x.requiresGrad else { return }
+        let w = weight.value.pointer
+        if window.isPointwise {
+            tape.contributeGradient(to: x) { dx in
+                profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+                    backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dz, lda: n,
+                                       b: w, ldb: n, beta: 0, c: dx, ldc: k)
+                }
+            }
+            return
+        }
+        let dcol = col.value.mutablePointer  // col's last reader was the weight gradient above
+        profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+            backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dz, lda: n,
+                               b: w, ldb: n, beta: 0, c: dcol, ldc: k)
+        }
+        let window = window
+        tape.contributeGradient(to: x) { dx in
+            profiled(tape.profiler, "conv2d.col2im", .backward, m: m, n: k, bytes: 4 * Double(m * k + window.batch
+                     * window.height * window.width * window.channels)) {
+                backend.convolution.col2im(dinput: dx, dcol: UnsafePointer(dcol), window: window)
+            }
+        }
+    }
+}

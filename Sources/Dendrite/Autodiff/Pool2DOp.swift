@@ -1,0 +1,80 @@
+// max / average pooling: out (N, OH, OW, C) = the max or mean of each window of x (N, H, W, C),
+// padding left out of the windows. Global average pooling is average pooling with one window the
+// size of the image, its output viewed as (N, C).
+// Backward: max pooling adds dout at each window's first largest input (recomputed from x); average
+// pooling spreads dout evenly over each window's elements.
+
+public enum PoolKind: Sendable {
+    case max, average
+}
+
+extension Tape {
+    /// Max or average pooling of `x` (N, H, W, C) with a `size` window moved by `stride`.
+    public func pool2d(_ x: Variable, _ kind: PoolKind, size: (Int, Int), stride: (Int, Int), padding: Padding) -> Variable {
+        let xs = x.value.shape
+        precondition(xs.rank == 4, "pool2d: x must be (N, H, W, C), got \(xs)")
+        let window = ConvolutionWindow(input: xs, kernel: size, stride: stride, padding: padding)
+        precondition(window.outputHeight > 0 && window.outputWidth > 0,
+                     "pool2d: a \(size.0)×\(size.1) window leaves no output pixels of x \(xs)")
+        return pool(x, kind, window, outputShape: Shape(xs[0], window.outputHeight, window.outputWidth, xs[3]))
+    }
+
+    /// The mean over each image's pixels: x (N, H, W, C) → (N, C).
+    public func globalAveragePool(_ x: Variable) -> Variable {
+        let xs = x.value.shape
+        precondition(xs.rank == 4, "globalAveragePool: x must be (N, H, W, C), got \(xs)")
+        let window = ConvolutionWindow(input: xs, kernel: (xs[1], xs[2]), stride: (1, 1), padding: .valid)
+        return pool(x, .average, window, outputShape: Shape(xs[0], xs[3]))
+    }
+
+    private func pool(_ x: Variable, _ kind: PoolKind, _ window: ConvolutionWindow, outputShape: Shape) -> Variable {
+        let out = output(outputShape, requiresGrad: tracksGradient(x))
+        let y = out.value.mutablePointer
+        let bytes = 4 * Double(x.value.count + outputShape.count)
+        switch kind {
+        case .max:
+            profiled(profiler, "maxpool.forward", .forward, m: window.pixels, n: window.channels, bytes: bytes) {
+                backend.convolution.maxPoolForward(out: y, input: x.value.pointer, window: window)
+            }
+        case .average:
+            profiled(profiler, "avgpool.forward", .forward, m: window.pixels, n: window.channels, bytes: bytes) {
+                backend.convolution.avgPoolForward(out: y, input: x.value.pointer, window: window)
+            }
+        }
+        if out.requiresGrad {
+            let op = makeOp(Pool2DOp.self)
+            (op.x, op.out, op.kind, op.window) = (x, out, kind, window)
+            record(op)
+        }
+        return out
+    }
+}
+
+final class Pool2DOp: TapeOp {
+    var x: Variable!, out: Variable!
+    var kind = PoolKind.max
+    var window = ConvolutionWindow.empty
+
+    var output: Variable { out }
+    var diagnosticName: String { kind == .max ? "maxpool.forward" : "avgpool.forward" }
+    func forEachInput(_ body: (Variable) -> Void) { body(x) }
+
+    func backward(on tape: Tape) {
+        guard out.hasGradient, x.requiresGrad else { return }
+        let dout = UnsafePointer(out.grad!.mutablePointer)
+        let backend = tape.backend, window = window, input = x.value.pointer
+        let bytes = 4 * Double(2 * x.value.count + out.value.count)
+        tape.contributeGradient(to: x) { dx in
+            switch kind {
+            case .max:
+                profiled(tape.profiler, "maxpool.backward", .backward, m: window.pixels, n: window.channels, bytes: bytes) {
+                    backend.convolution.maxPoolBackward(dinput: dx, dout: dout, input: input, window: window)
+                }
+            case .average:
+                profiled(tape.profiler, "avgpool.backward", .backward, m: window.pixels, n: window.channels, bytes: bytes) {
+                    backend.convolution.avgPoolBackward(dinput: dx, dout: dout, window: window)
+                }
+            }
+        }
+    }
+}

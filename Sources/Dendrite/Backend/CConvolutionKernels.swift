@@ -1,0 +1,59 @@
+import CKernels
+
+// The C kernels' convolution, pooling, dropout and batch-norm entries (CKernels/conv.c, pool.c, dropout.c,
+// batchnorm.c).
+extension CKernelSet {
+    public func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_im2col(col, input, &w)
+    }
+
+    public func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_col2im(dinput, dcol, &w)
+    }
+
+    public func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_maxpool_forward(out, input, &w)
+    }
+
+    public func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_maxpool_backward(dinput, dout, input, &w)
+    }
+
+    public func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_avgpool_forward(out, input, &w)
+    }
+
+    public func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_avgpool_backward(dinput, dout, &w)
+    }
+
+    public func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float,
+                        key: UInt64, first: Int) {
+        dk_dropout(out, input, count, rate, key, first)
+    }
+
+    public func batchNormStatistics(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                                    input: UnsafePointer<Float>, rows: Int, channels: Int) {
+        dk_batchnorm_statistics(mean, variance, input, Int32(rows), Int32(channels))
+    }
+
+    public func batchNormForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                 invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                 rows: Int, channels: Int) {
+        dk_batchnorm_forward(out, input, mean, invstd, gamma, beta, Int32(rows), Int32(channels))
+    }
+
+    public func batchNormBackward(dinput: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+                                  dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                  mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                  rows: Int, channels: Int) {
+        dk_batchnorm_backward(dinput, dgamma, dbeta, dout, input, mean, invstd, gamma, Int32(rows), Int32(channels))
+    }
+}

@@ -1,0 +1,258 @@
+// Conv2D, pooling and dropout on every backend against Double-precision references, on odd shapes:
+// stride 2, same/explicit padding, channels not a multiple of 8, batch 1, a pointwise (1×1) case.
+// The ops run through the tape, so forward, input gradient and weight gradient are all checked;
+// the loss is Σ out·r for a random r, so dL/dout = r.
+
+import Dendrite
+import Foundation
+import Testing
+
+struct ConvCase: Sendable, CustomTestStringConvertible {
+    var n, h, w, c, filters, kh, kw, stride: Int
+    var padding: Padding
+    var testDescription: String {
+        "\(n)×\(h)×\(w)×\(c) → \(filters) \(kh)x\(kw) stride \(stride) padding \(padding.text)"
+    }
+
+    static let all = [
+        ConvCase(n: 1, h: 5, w: 6, c: 3, filters: 5, kh: 3, kw: 3, stride: 2, padding: .same),
+        ConvCase(n: 2, h: 7, w: 5, c: 10, filters: 9, kh: 3, kw: 2, stride: 1, padding: .explicit(rows: 1, cols: 2)),
+        ConvCase(n: 3, h: 4, w: 4, c: 4, filters: 3, kh: 1, kw: 1, stride: 1, padding: .valid),
+        ConvCase(n: 2, h: 6, w: 6, c: 1, filters: 6, kh: 5, kw: 5, stride: 1, padding: .same),
+        ConvCase(n: 2, h: 8, w: 7, c: 9, filters: 17, kh: 3, kw: 3, stride: 2, padding: .valid),
+    ]
+}
+
+/// The window geometry of a case along one dimension, as Keras defines it.
+private func geometry(_ size: Int, _ kernel: Int, _ stride: Int, _ padding: Padding, vertical: Bool) -> (before: Int, out: Int) {
+    switch padding {
+    case .valid: return (0, (size - kernel) / stride + 1)
+    case .same:
+        let out = (size + stride - 1) / stride
+        return (max((out - 1) * stride + kernel - size, 0) / 2, out)
+    case .explicit(let rows, let cols):
+        let p = vertical ? rows : cols
+        return (p, (size + 2 * p - kernel) / stride + 1)
+    }
+}
+
+/// Direct convolution in Double: out, then dx, dw, db for dL/dout = r.
+private func referenceConv(_ tc: ConvCase, x: [Float], w: [Float], b: [Float], r: [Float])
+    -> (out: [Double], dx: [Double], dw: [Double], db: [Double]) {
+    let (pt, oh) = geometry(tc.h, tc.kh, tc.stride, tc.padding, vertical: true)
+    let (pl, ow) = geometry(tc.w, tc.kw, tc.stride, tc.padding, vertical: false)
+    var out = [Double](repeating: 0, count: tc.n * oh * ow * tc.filters)
+    var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: w.count)
+    var db = [Double](repeating: 0, count: tc.filters)
+    for n in 0..<tc.n {
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                for o in 0..<tc.filters {
+                    let index = ((n * oh + oy) * ow + ox) * tc.filters + o
+                    var sum = Double(b[o])
+                    let g = Double(r[index])
+                    db[o] += g
+                    for ky in 0..<tc.kh {
+                        for kx in 0..<tc.kw {
+                            let iy = oy * tc.stride - pt + ky, ix = ox * tc.stride - pl + kx
+                            guard iy >= 0 && iy < tc.h && ix >= 0 && ix < tc.w else { continue }
+                            for c in 0..<tc.c {
+                                let xi = ((n * tc.h + iy) * tc.w + ix) * tc.c + c
+                                let wi = ((ky * tc.kw + kx) * tc.c + c) * tc.filters + o
+                                sum += Double(x[xi]) * Double(w[wi])
+                                dx[xi] += g * Double(w[wi])
+                                dw[wi] += g * Double(x[xi])
+                            }
+                        }
+                    }
+                    out[index] = sum
+                }
+            }
+        }
+    }
+    return (out, dx, dw, db)
+}
+
+/// Runs `body` on a recording tape, then backward from Σ out·r; returns out and the gradients of `inputs`.
+func runWithRandomCotangent(_ backend: Backend, inputs: [Variable], seed s: UInt64,
+                            _ body: (Tape) -> Variable) -> (out: [Float], r: [Float], grads: [[Float]]) {
+    let tape = Tape(backend: backend)
+    let out = body(tape)
+    let count = out.value.count
+    let r = randomFloats(count, seed: s)
+    let rv = Variable(Tensor(shape: Shape(count, 1), values: r))
+    let loss = tape.matmul(tape.reshape(out, to: Shape(1, count)), rv)
+    tape.backward(from: loss)
+    return (out.value.scalars, r, inputs.map { $0.grad?.scalars ?? [] })
+}
+
+@Suite("Conv2D against a Double reference")
+struct ConvolutionTests {
+    @Test(arguments: TestBackends.all, ConvCase.all)
+    func conv(backendName: String, tc: ConvCase) throws {
+        let backend = try makeBackend(backendName)
+        let xs = randomFloats(tc.n * tc.h * tc.w * tc.c, seed: seed(1, tc.c, tc.h))
+        let ws = randomFloats(tc.kh * tc.kw * tc.c * tc.filters, seed: seed(2, tc.filters, tc.kh))
+        let bs = randomFloats(tc.filters, seed: seed(3, tc.filters))
+        let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, tc.c), values: xs), requiresGrad: true)
+        let w = Variable(Tensor(shape: Shape(tc.kh, tc.kw, tc.c, tc.filters), values: ws), requiresGrad: true)
+        let b = Variable(Tensor(shape: Shape([tc.filters]), values: bs), requiresGrad: true)
+        let got = runWithRandomCotangent(backend, inputs: [x, w, b], seed: seed(4, tc.n)) { tape in
+            tape.conv2d(x, w, b, stride: (tc.stride, tc.stride), padding: tc.padding, .identity)
+        }
+        let expected = referenceConv(tc, x: xs, w: ws, b: bs, r: got.r)
+        let what = "conv2d[\(backendName)]", shape = tc.testDescription
+        expectClose(got.out, expected.out, atol: 1e-5, rtol: 1e-5, what + " forward", shape: shape)
+        expectClose(got.grads[0], expected.dx, atol: 1e-5, rtol: 1e-5, what + " dx", shape: shape)
+        expectClose(got.grads[1], expected.dw, atol: 1e-5, rtol: 1e-5, what + " dweight", shape: shape)
+        expectClose(got.grads[2], expected.db, atol: 1e-5, rtol: 1e-5, what + " dbias", shape: shape)
+    }
+
+    /// The fused activation: conv + relu equals relu of the plain convolution.
+    @Test(arguments: TestBackends.all)
+    func fusedRelu(backendName: String) throws {
+        let backend = try makeBackend(backendName)
+        let tc = ConvCase.all[1]
+        let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, tc.c), values: randomFloats(tc.n * tc.h * tc.w * tc.c, seed: 5)))
+        let w = Variable(Tensor(shape: Shape(tc.kh, tc.kw, tc.c, tc.filters),
+                                values: randomFloats(tc.kh * tc.kw * tc.c * tc.filters, seed: 6)))
+        let b = Variable(Tensor(shape: Shape([tc.filters]), values: randomFloats(tc.filters, seed: 7)))
+        let tape = Tape(backend: backend)
+        let plain = tape.conv2d(x, w, b, stride: (1, 1), padding: tc.padding, .identity).value.scalars
+        let fused = tape.conv2d(x, w, b, stride: (1, 1), padding: tc.padding, .relu).value.scalars
+        expectBitwiseEqual(fused, plain.map { max($0, 0) }, "conv2d relu[\(backendName)]", shape: tc.testDescription)
+    }
+}
+
+// MARK: - Pooling
+
+struct PoolCase: Sendable, CustomTestStringConvertible {
+    var n, h, w, c, size, stride: Int
+    var padding: Padding
+    var testDescription: String { "\(n)×\(h)×\(w)×\(c) pool \(size) stride \(stride) padding \(padding.text)" }
+
+    static let all = [
+        PoolCase(n: 1, h: 6, w: 6, c: 3, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 2, h: 7, w: 5, c: 11, size: 3, stride: 2, padding: .same),
+        PoolCase(n: 2, h: 5, w: 6, c: 9, size: 3, stride: 1, padding: .explicit(rows: 1, cols: 1)),
+    ]
+}
+
+/// Max or average pooling in Double (windows skip padding; max's gradient goes to the first largest).
+private func referencePool(_ tc: PoolCase, max isMax: Bool, x: [Float], r: [Float]) -> (out: [Double], dx: [Double]) {
+    let (pt, oh) = geometry(tc.h, tc.size, tc.stride, tc.padding, vertical: true)
+    let (pl, ow) = geometry(tc.w, tc.size, tc.stride, tc.padding, vertical: false)
+    var out = [Double](repeating: 0, count: tc.n * oh * ow * tc.c), dx = [Double](repeating: 0, count: x.count)
+    for n in 0..<tc.n {
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                for c in 0..<tc.c {
+                    var members: [Int] = []
+                    for ky in 0..<tc.size {
+                        for kx in 0..<tc.size {
+                            let iy = oy * tc.stride - pt + ky, ix = ox * tc.stride - pl + kx
+                            if iy >= 0 && iy < tc.h && ix >= 0 && ix < tc.w { members.append(((n * tc.h + iy) * tc.w + ix) * tc.c + c) }
+                        }
+                    }
+                    let index = ((n * oh + oy) * ow + ox) * tc.c + c
+                    if isMax {
+                        let best = members.max { x[$0] < x[$1] || (x[$0] == x[$1] && $0 > $1) }!
+                        out[index] = Double(x[best])
+                        dx[best] += Double(r[index])
+                    } else {
+                        out[index] = members.reduce(0) { $0 + Double(x[$1]) } / Double(members.count)
+                        for m in members { dx[m] += Double(r[index]) / Double(members.count) }
+                    }
+                }
+            }
+        }
+    }
+    return (out, dx)
+}
+
+@Suite("Pooling against a Double reference")
+struct PoolingTests {
+    @Test(arguments: TestBackends.all, PoolCase.all)
+    func pools(backendName: String, tc: PoolCase) throws {
+        let backend = try makeBackend(backendName)
+        let xs = randomFloats(tc.n * tc.h * tc.w * tc.c, seed: seed(11, tc.c))
+        for kind in [PoolKind.max, .average] {
+            let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, tc.c), values: xs), requiresGrad: true)
+            let got = runWithRandomCotangent(backend, inputs: [x], seed: seed(12, tc.h)) { tape in
+                tape.pool2d(x, kind, size: (tc.size, tc.size), stride: (tc.stride, tc.stride), padding: tc.padding)
+            }
+            let expected = referencePool(tc, max: kind == .max, x: xs, r: got.r)
+            let what = "\(kind)pool[\(backendName)]"
+            expectClose(got.out, expected.out, atol: 1e-6, rtol: 1e-6, what + " forward", shape: tc.testDescription)
+            expectClose(got.grads[0], expected.dx, atol: 1e-6, rtol: 1e-5, what + " dx", shape: tc.testDescription)
+        }
+    }
+
+    @Test(arguments: TestBackends.all)
+    func globalAveragePool(backendName: String) throws {
+        let backend = try makeBackend(backendName)
+        let tc = PoolCase(n: 3, h: 4, w: 5, c: 10, size: 0, stride: 1, padding: .valid)
+        let xs = randomFloats(tc.n * tc.h * tc.w * tc.c, seed: 13)
+        let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, tc.c), values: xs), requiresGrad: true)
+        let got = runWithRandomCotangent(backend, inputs: [x], seed: 14) { $0.globalAveragePool(x) }
+        var out = [Double](repeating: 0, count: tc.n * tc.c), dx = [Double](repeating: 0, count: xs.count)
+        let pixels = Double(tc.h * tc.w)
+        for i in 0..<xs.count {
+            let n = i / (tc.h * tc.w * tc.c), c = i % tc.c
+            out[n * tc.c + c] += Double(xs[i]) / pixels
+            dx[i] = Double(got.r[n * tc.c + c]) / pixels
+        }
+        expectClose(got.out, out, atol: 1e-6, rtol: 1e-5, "globalAveragePool[\(backendName)]", shape: "3×4×5×10")
+        expectClose(got.grads[0], dx, atol: 1e-7, rtol: 1e-5, "globalAveragePool[\(backendName)] dx", shape: "3×4×5×10")
+    }
+}
+
+// MARK: - Dropout
+
+@Suite("Dropout")
+struct DropoutTests {
+    /// Kept values are scaled by 1/(1 - rate), about `rate` of them are dropped, the backward pass
+    /// drops the same ones, and every backend draws the same mask for a key.
+    @Test(arguments: [Float(0.25), 0.5])
+    func masks(rate: Float) throws {
+        let count = 10_007
+        let x = randomFloatsAvoidingZero(count, seed: 21, magnitude: 1, gap: 0.01)
+        var masks: [[Float]] = []
+        for name in TestBackends.all {
+            let backend = try makeBackend(name)
+            var out = [Float](repeating: .nan, count: count)
+            backend.regularization.dropout(out: &out, input: x, count: count, rate: rate, key: 0x1234_5678_9ABC, first: 0)
+            let dropped = out.filter { $0 == 0 }.count
+            #expect(abs(Double(dropped) / Double(count) - Double(rate)) < 0.02,
+                    "dropout[\(name)] rate \(rate): dropped \(dropped) of \(count)")
+            for i in 0..<count where out[i] != 0 {
+                #expect(out[i] == x[i] * (1 / (1 - rate)), "dropout[\(name)]: element \(i) is \(out[i]) for input \(x[i])")
+                break
+            }
+            masks.append(out)
+            var other = [Float](repeating: .nan, count: count)
+            backend.regularization.dropout(out: &other, input: x, count: count, rate: rate, key: 0x1234_5678_9ABD, first: 0)
+            #expect(other != out, "dropout[\(name)]: two keys gave the same mask")
+        }
+        for (name, mask) in zip(TestBackends.all, masks).dropFirst() {
+            expectBitwiseEqual(mask, masks[0], "dropout[\(name)] vs c", shape: "n=\(count)")
+        }
+    }
+
+    /// In evaluation (the tape not recording) dropout is the identity; in training the gradient
+    /// passes where the value did.
+    @Test(arguments: TestBackends.all)
+    func trainingAndEvaluation(backendName: String) throws {
+        let backend = try makeBackend(backendName)
+        let xs = randomFloatsAvoidingZero(301, seed: 22, magnitude: 1, gap: 0.01)
+        let x = Variable(Tensor(shape: Shape(7, 43), values: xs), requiresGrad: true)
+        let evaluation = Tape(backend: backend)
+        evaluation.isRecording = false
+        #expect(evaluation.dropout(x, rate: 0.5).value.scalars == xs)
+        let got = runWithRandomCotangent(backend, inputs: [x], seed: 23) { $0.dropout(x, rate: 0.5) }
+        for i in 0..<xs.count {
+            let expected: Float = got.out[i] == 0 ? 0 : got.r[i] * 2
+            #expect(got.grads[0][i] == expected, "dropout[\(backendName)] dx[\(i)]: \(got.grads[0][i]), expected \(expected)")
+        }
+    }
+}
