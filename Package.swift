@@ -44,9 +44,11 @@ let package = Package(
             swiftSettings: avx2SwiftFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // SIGINT/SIGTERM as a stop request: a signal handler may touch only lock-free atomics, so it is C.
+        .target(name: "CStopSignal"),
 
         // MARK: - Library, CLI, benchmarks
-        .target(name: "Dendrite", dependencies: ["CKernels", "SwiftKernels", "SwiftKernelsAVX2", "CZlib"]),
+        .target(name: "Dendrite", dependencies: ["CKernels", "SwiftKernels", "SwiftKernelsAVX2", "CZlib", "CStopSignal"]),
         .executableTarget(
             name: "dendrite",
             dependencies: [

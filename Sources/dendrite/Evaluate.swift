@@ -21,18 +21,18 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.makeBackend()
         let (tensors, metadata) = try Safetensors.read(path: checkpoint)
-        let folder = try DataFolder(path: data)
         let saved = Checkpoint.isCheckpoint(metadata: metadata) ? try Checkpoint.read(path: checkpoint) : nil
+        // A checkpoint's class count is the run's; the data's labels must fall within it.
+        let folder = try DataFolder(path: data, classes: saved?.configuration.classes)
         let spec: ModelSpec
-        var classes = folder.test.classCount
+        let classes = folder.test.classCount
         if let saved {
             let configuration = saved.configuration
-            guard folder.test.exampleShape == configuration.inputShape, classes <= configuration.classes else {
-                throw ValidationError("\(checkpoint) was trained on examples of shape \(configuration.inputShape) and "
-                    + "\(configuration.classes) classes; \(data) has \(folder.test.exampleShape) and \(classes) classes")
+            guard folder.test.exampleShape == configuration.inputShape else {
+                throw ValidationError("\(checkpoint) was trained on examples of shape \(configuration.inputShape); "
+                    + "\(data) has \(folder.test.exampleShape)")
             }
             spec = configuration.model
-            classes = configuration.classes
             if modelOptions.isGiven, try modelOptions.spec(classes: classes) != spec {
                 throw ValidationError("\(checkpoint) describes its own model ('\(spec.layersText)'), which the model flags "
                     + "contradict; leave them out")

@@ -19,6 +19,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Momentum for --optimizer sgd.")
     var momentum: Float = 0
     @OptionGroup var modelOptions: ModelOptions
+    @Option(parsing: .unconditional, help: "Number of classes (default: the largest training label + 1, every class below it having an example).")
+    var classes: Int?
     @Option(help: "Optimizer: adam | sgd.")
     var optimizer = "adam"
     @OptionGroup var backendOptions: BackendOptions
@@ -49,6 +51,7 @@ struct Train: ParsableCommand {
         guard OptimizerKind(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer: unknown optimizer '\(optimizer)'; valid: adam, sgd")
         }
+        if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         guard logEvery >= 0 else { throw ValidationError("--log-every must be >= 0, got \(logEvery)") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be >= 0, got \(checkpointEvery)") }
     }
@@ -72,11 +75,16 @@ struct Train: ParsableCommand {
     }
 
     private func train(group: ProcessGroup) throws {
+        // A data-parallel run keeps the signals' default actions: its ranks could see one at different steps.
+        if !group.isDistributed { StopRequest.install() }
+        if group.isMain, let trace, let problem = writableFileProblem(at: trace) {
+            throw ValidationError("--trace \(trace): \(problem)")
+        }
         let backend = try backendOptions.makeBackend()
         // Rank 0 alone speaks for a data-parallel run.
         let say: (String) -> Void = group.isMain ? { print($0); fflush(stdout) } : { _ in }
         say("Loading \(data) …")
-        let folder = try DataFolder(path: data)
+        let folder = try DataFolder(path: data, classes: classes)
         var configuration = TrainingConfiguration()
         configuration.model = try modelOptions.spec(classes: folder.train.classCount)
         configuration.optimizer = OptimizerKind(rawValue: optimizer)!
@@ -102,7 +110,11 @@ struct Train: ParsableCommand {
         let processes = group.isDistributed ? ", \(group.size) processes (data-parallel over MPI)" : ""
         say("Training on \(folder.train.count) images (\(optimizer) lr \(lr), batch \(batchSize), seed \(seed)), "
             + "backend \(backend.name), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")\(processes); run folder \(options.runDirectory)")
-        let summary = try trainer.run()
+        let summary: TrainingSummary
+        do { summary = try trainer.run() } catch DendriteError.stopped(let signal, let message) {
+            say(message)
+            throw ExitCode(128 + signal)
+        }
         say(String(format: "test_loss: %.8f, test_accuracy: %.4f (%d images)", summary.testLoss, summary.testAccuracy, folder.test.count))
         if summary.stepsThisRun == 0 {
             say("nothing left to train: the run already has its \(epochs) epoch\(epochs == 1 ? "" : "s"); pass a larger --epochs to continue it")

@@ -7,14 +7,16 @@ import Testing
 @Suite struct CLITests {
     static let data = writeSyntheticFolder(train: 64, test: 16)
 
-    /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together).
-    func dendrite(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runProcess(dendriteExecutable(), arguments)
+    /// Runs `dendrite` and returns its exit status and its output (stdout and stderr together); with
+    /// `memoryLimit`, under that limit of virtual memory (`ulimit -v`, in kB).
+    func dendrite(_ arguments: [String], memoryLimit: Int? = nil) throws -> (status: Int32, output: String) {
+        guard let memoryLimit else { return try runProcess(dendriteExecutable(), arguments) }
+        return try runProcess("/bin/sh", ["-c", "ulimit -v \(memoryLimit) && exec \"$0\" \"$@\"", dendriteExecutable()] + arguments)
     }
 
     @discardableResult
-    func expectError(_ arguments: [String], mentioning text: String) throws -> String {
-        let (status, output) = try dendrite(arguments)
+    func expectError(_ arguments: [String], mentioning text: String, memoryLimit: Int? = nil) throws -> String {
+        let (status, output) = try dendrite(arguments, memoryLimit: memoryLimit)
         #expect(status != 0, "\(arguments) exited 0: \(output)")
         let errors = output.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
         #expect(errors.count == 1 && errors[0].contains(text), "\(arguments): expected one error naming '\(text)': \(output)")
@@ -50,6 +52,11 @@ import Testing
         ("count mismatch", "train-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [3], payload: [0, 1, 2])) }),
         ("label out of range", "t10k-labels-idx1-ubyte", { try write($0, idxBytes(dimensions: [16], payload: [UInt8](repeating: 9, count: 16))) }),
         ("zero images", "train-images-idx3-ubyte", { try write($0, idxBytes(dimensions: [0, 6, 6], payload: [])) }),
+        ("stray label", "train-labels-idx1-ubyte", { var b = try read($0); b[9] = 255; try write($0, b) }),
+        ("folder", "train-images-idx3-ubyte", {
+            try FileManager.default.removeItem(atPath: $0)
+            try FileManager.default.createDirectory(atPath: $0, withIntermediateDirectories: false)
+        }),
     ]
 
     @Test(arguments: damages.map(\.name)) func badDataNamesTheFile(damage name: String) throws {
@@ -58,6 +65,96 @@ import Testing
         try damage("\(folder)/\(file)")
         if file.hasSuffix(".gz") { try FileManager.default.removeItem(atPath: "\(folder)/\(file.dropLast(3))") }
         try expectError(["train", "--data", folder, "--checkpoint-dir", temporaryFolder()], mentioning: "\(folder)/\(file)")
+    }
+
+    /// Issue 16, item 9: `--classes` accepts the labels that the inferred class count refuses.
+    @Test func classesFlagOverridesTheInferredCount() throws {
+        let folder = writeSyntheticFolder(train: 64, test: 16)
+        var labels = try read("\(folder)/train-labels-idx1-ubyte")
+        labels[9] = 255
+        try write("\(folder)/train-labels-idx1-ubyte", labels)
+        let run = temporaryFolder()
+        let (status, output) = try dendrite(["train", "--data", folder, "--classes", "256", "--batch-size", "16",
+                                             "--log-every", "0", "--checkpoint-dir", run])
+        #expect(status == 0, "\(output)")
+        #expect(try Checkpoint.read(path: #require(Checkpoint.files(in: run).last)).configuration.classes == 256)
+        try expectError(["train", "--data", folder, "--classes", "200", "--checkpoint-dir", temporaryFolder()],
+                        mentioning: "label 255 is outside the 200 classes")
+    }
+
+    /// Issue 16, item 3: a gzip bomb (1 MB inflating to 1 GB of zeros) fails at its first bytes, well within
+    /// a memory limit of 500 MB (the whole run needs less than 100 MB).
+    @Test func gzipBombFailsAtOnceUnderAMemoryLimit() throws {
+        let folder = writeSyntheticFolder(train: 64, test: 16)
+        let member = gzipped([UInt8](repeating: 0, count: 1 << 20))
+        try write("\(folder)/train-images-idx3-ubyte.gz", Array([[UInt8]](repeating: member, count: 1024).joined()))
+        try FileManager.default.removeItem(atPath: "\(folder)/train-images-idx3-ubyte")
+        try expectError(["train", "--data", folder, "--checkpoint-dir", temporaryFolder()],
+                        mentioning: "train-images-idx3-ubyte.gz: wrong magic number 0x00000000", memoryLimit: 500_000)
+    }
+
+    /// Starts `dendrite` in the background and reads its output until `text` appears. (The signal tests run
+    /// 500 epochs, 2000 steps: long enough for the signal to land early, and without one the run ends.)
+    func start(_ arguments: [String], waitingFor text: String) throws -> (process: Process, output: FileHandle, seen: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try dendriteExecutable())
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var seen = ""
+        while !seen.contains(text) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return (process, pipe.fileHandleForReading, seen)
+    }
+
+    /// Issue 16, item 8: SIGINT or SIGTERM ends a run after the current step with a checkpoint, named, and exit
+    /// 128 + the signal; resuming from it gives the final checkpoint of an uninterrupted run, byte for byte.
+    static let stopSignals: [(Int32, Int32)] = [(SIGINT, 130), (SIGTERM, 143)]
+
+    @Test(arguments: stopSignals) func signalStopsAfterACheckpoint(signal: Int32, status: Int32) throws {
+        let folder = temporaryFolder()
+        let common = ["train", "--data", CLITests.data, "--batch-size", "16", "--seed", "3"]  // 4 batches per epoch
+        let (process, output, seen) = try start(common + ["--epochs", "500", "--log-every", "1", "--checkpoint-dir", folder],
+                                                waitingFor: "Epoch:")
+        kill(process.processIdentifier, signal)
+        let text = seen + String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == status, "\(text)")
+        let saved = try Checkpoint.read(path: #require(Checkpoint.files(in: folder).last))
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        #expect(text.contains("Stopped by \(name) after step \(saved.step) (epoch \(saved.epoch), batch \(saved.batch)): checkpoint "
+            + "\(folder)/\(Checkpoint.fileName(step: saved.step)); continue with --resume\n"), "\(text)")
+        let epochs = ["--epochs", String(saved.epoch + 1), "--log-every", "0"]
+        let reference = temporaryFolder()
+        #expect(try dendrite(common + epochs + ["--checkpoint-dir", folder, "--resume"]).status == 0)
+        #expect(try dendrite(common + epochs + ["--checkpoint-dir", reference]).status == 0)
+        let final = Checkpoint.fileName(step: 4 * (saved.epoch + 1))
+        #expect(FileManager.default.contents(atPath: "\(folder)/\(final)") == FileManager.default.contents(atPath: "\(reference)/\(final)"))
+    }
+
+    /// Issue 16, item 8: a second signal ends the run at once. Both arrive while the process is stopped, so they
+    /// are handled together on SIGCONT: the first asks for a stop, the second exits before any step could end.
+    @Test func secondSignalExitsAtOnce() throws {
+        let (process, output, seen) = try start(["train", "--data", CLITests.data, "--batch-size", "16", "--epochs", "500",
+                                                 "--log-every", "1", "--checkpoint-dir", temporaryFolder()], waitingFor: "Epoch:")
+        for signal in [SIGSTOP, SIGINT, SIGTERM, SIGCONT] { kill(process.processIdentifier, signal) }
+        let text = seen + String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && [130, 143].contains(process.terminationStatus), "\(process.terminationStatus)")
+        #expect(!text.contains("Stopped by"), "\(text)")
+    }
+
+    /// Issue 16, item 10: an unwritable --trace fails before training (no run folder is made).
+    @Test func unwritableTraceFailsFirst() throws {
+        let folder = temporaryFolder() + "/run"
+        try expectError(["train", "--data", CLITests.data, "--trace", "/nonexistent/trace.json", "--checkpoint-dir", folder],
+                        mentioning: "--trace /nonexistent/trace.json: its folder /nonexistent does not exist")
+        #expect(!FileManager.default.fileExists(atPath: folder))
     }
 
     @Test func missingDataFolderIsNamed() throws {

@@ -39,7 +39,7 @@ import Testing
         expectCheckpointError(Array(bytes.dropLast(4)), containing: "outside the")
         var flipped = bytes
         flipped[flipped.count - 3] ^= 0x10
-        expectCheckpointError(flipped, containing: "checksum mismatch")
+        expectCheckpointError(flipped, containing: "checksum mismatch in tensor 'step'")
         let lyingHeader = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,8]}}"
         var lying = withUnsafeBytes(of: UInt64(lyingHeader.utf8.count).littleEndian) { Array($0) }
         lying += Array(lyingHeader.utf8) + [UInt8](repeating: 0, count: 8)
@@ -51,6 +51,79 @@ import Testing
         var garbage = withUnsafeBytes(of: UInt64(4).littleEndian) { Array($0) }
         garbage += Array("nope".utf8)
         expectCheckpointError(garbage, containing: "not a JSON object")
+    }
+
+    /// The bytes of a safetensors file whose header is `header` (a JSON object, as text) and data `data`.
+    func file(header: String, data: [UInt8] = []) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) } + Array(header.utf8) + data
+    }
+
+    /// The same file as another writer might lay it out: the tensors' data in reverse order, the header's
+    /// entries in another order and spacing, the metadata (checksums included) unchanged.
+    func reordered(_ bytes: [UInt8]) throws -> [UInt8] {
+        let length = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any])
+        let data = Array(bytes[(8 + length)...])
+        var entries: [String: Any] = ["__metadata__": header["__metadata__"]!]
+        var newData: [UInt8] = []
+        for (name, value) in header.sorted(by: { $0.key > $1.key }) where name != "__metadata__" {
+            var entry = try #require(value as? [String: Any])
+            let offsets = try #require(entry["data_offsets"] as? [Int])
+            entry["data_offsets"] = [newData.count, newData.count + offsets[1] - offsets[0]]
+            newData += data[offsets[0]..<offsets[1]]
+            entries[name] = entry
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: entries, options: [.prettyPrinted]), as: UTF8.self)
+        return file(header: json, data: newData)
+    }
+
+    /// Issue 16, item 4: the checksums cover the metadata and the tensor table as well as the data, name what
+    /// differs, and do not depend on the order in which a writer put the tensors.
+    @Test func checksumsCoverHeaderAndNameWhatDiffers() throws {
+        let bytes = Safetensors.encode(tensors, metadata: ["configuration": #"{"activation":"relu"}"#])
+        let moved = try reordered(bytes)
+        #expect(moved != bytes)
+        let (decoded, metadata) = try Safetensors.decode(moved, path: "t")
+        #expect(metadata["configuration"] == #"{"activation":"relu"}"#)
+        for (name, tensor) in tensors { #expect(decoded[name]?.scalars == tensor.scalars) }
+
+        func flipping(_ text: String, bit: UInt8 = 1) -> [UInt8] {
+            let at = bytes.indices.first { bytes[$0...].starts(with: Array(text.utf8)) }!
+            var damaged = bytes
+            damaged[at] ^= bit
+            return damaged
+        }
+        expectCheckpointError(flipping("relu"), containing: "checksum mismatch in the metadata: the file is corrupted")
+        expectCheckpointError(flipping("bias\":{"), containing: "checksum mismatch in tensor 'layers.1.cias', tensor 'layers.1.bias' (missing)")
+        expectCheckpointError(flipping("bias\":\""), containing: "checksum mismatch in tensor 'layers.1.bias', tensor 'layers.1.cias' (missing)")
+        expectCheckpointError(flipping("configuration", bit: 0x20), containing: "checksum mismatch in the metadata")
+        var data = bytes
+        data[data.count - 7] ^= 0x10  // in the data of "layers.1.bias", the second tensor written
+        expectCheckpointError(data, containing: "checksum mismatch in tensor 'layers.1.bias': ")
+    }
+
+    /// Files written without checksums (NumPy, PyTorch) still load; a file carrying them cannot drop them.
+    @Test func filesWithoutChecksumsLoad() throws {
+        let header = #"{"w\u00e9\ud83d\ude42":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"format":"pt"}}"#
+        let (decoded, metadata) = try Safetensors.decode(file(header: header, data: [0, 0, 128, 63, 0, 0, 0, 64]), path: "t")
+        #expect(decoded["wé🙂"]?.scalars == [1, 2] && metadata == ["format": "pt"])
+    }
+
+    /// Issue 16, item 5: the header is capped as in safetensors, and its table must describe the data exactly.
+    @Test func headerSizeAndTableAreBounded() {
+        let claim = withUnsafeBytes(of: UInt64(Safetensors.maxHeaderBytes + 1).littleEndian) { Array($0) }
+        expectCheckpointError(claim + Array("{}".utf8), containing: "over the safetensors limit of 100000000 bytes")
+        let entry = #"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
+        expectCheckpointError(file(header: #"{"a":\#(entry),"a":\#(entry)}"#, data: [0, 0, 0, 0]), containing: "tensor 'a' appears twice")
+        let gap = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        expectCheckpointError(file(header: gap, data: [UInt8](repeating: 0, count: 8)), containing: "leaving bytes 0..<4 unused")
+        expectCheckpointError(file(header: #"{"a":\#(entry)}"#, data: [UInt8](repeating: 0, count: 8)),
+                              containing: "the last 4 data bytes belong to no tensor")
+        expectCheckpointError(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}}"#, data: [0, 0, 0, 0]),
+                              containing: "tensor 'a' has an unknown or repeated field 'extra'")
+        var invalidName = file(header: #"{"a":\#(entry)}"#, data: [0, 0, 0, 0])
+        invalidName[10] = 0xFF
+        expectCheckpointError(invalidName, containing: "the header holds a string that is not UTF-8")
     }
 
     /// The atomic writer replaces a file whole and leaves no temporary file behind.

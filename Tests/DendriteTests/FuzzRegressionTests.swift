@@ -36,4 +36,34 @@ import Testing
                                                  : "model layer 0 (dense \(hidden)): units must be between"), "\(message)")
         }
     }
+
+    /// Issue 16, item 2: positions are range-checked on read. Step 2^63−1 trapped in the optimizer's step + 1
+    /// on --resume, and 2^32+469 printed as 469.
+    @Test(arguments: ["9223372036854775807", "4294967765", "-1"]) func positionsOutsideTheRangeAreRefused(step: String) {
+        var configuration = TrainingConfiguration()
+        configuration.model = mlp([2], classes: 2)
+        (configuration.inputShape, configuration.classes) = ([1, 2, 1], 2)
+        let metadata = ["format": Checkpoint.format, "configuration": configuration.json, "epoch": "0", "batch": "0",
+                        "step": step, "generator_state": "1,2,3,4"]
+        #expect(throws: DendriteError.checkpoint(path: "f", problem: "its step \(step) is outside 0...2147483647")) {
+            try Checkpoint.decode(Safetensors.encode([("layers.0.weight", Tensor(zeros: Shape(2, 2)))], metadata: metadata), path: "f")
+        }
+    }
+
+    /// Issue 16, item 5: a checkpoint holds the model's tensors and their optimizer state, nothing more.
+    @Test(arguments: ["adam.m.layers.9.weight", "sgd.velocity", "extra"]) func tensorsTheModelDoesNotHaveAreRefused(name: String) {
+        var configuration = TrainingConfiguration()
+        configuration.model = mlp([], classes: 2)
+        (configuration.inputShape, configuration.classes) = ([1, 2, 1], 2)
+        let metadata = ["format": Checkpoint.format, "configuration": configuration.json, "epoch": "0", "batch": "0",
+                        "step": "0", "generator_state": "1,2,3,4"]
+        let tensors = [("layers.0.weight", Tensor(zeros: Shape(2, 2))), ("layers.0.bias", Tensor(zeros: Shape([2]))),
+                       ("adam.m.layers.0.weight", Tensor(zeros: Shape(2, 2))), (name, Tensor(zeros: Shape([0])))]
+        do {
+            _ = try Checkpoint.decode(Safetensors.encode(tensors, metadata: metadata), path: "f")
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("has a tensor '\(name)' the model does not have"), "\(error)")
+        }
+    }
 }

@@ -88,6 +88,53 @@ import Testing
         }
     }
 
+    /// Issue 16, item 9: one stray label must not build a model of hundreds of classes, most never seen.
+    @Test func labelsImplyingMissingClassesAreRefused() throws {
+        let images = IDX.Images(count: 5, height: 1, width: 1, pixels: [1, 2, 3, 4, 5])
+        #expect(throws: DendriteError.data(path: "l", problem:
+            "the largest label is 255, but labels 2, 3, 5–254 have no example; if the data really has 256 classes, pass --classes 256")) {
+            try Dataset(images: images, labels: [0, 1, 4, 255, 1], imagesPath: "i", labelsPath: "l")
+        }
+        #expect(throws: DendriteError.data(path: "l", problem:
+            "the largest label is 3, but label 1 has no example; if the data really has 4 classes, pass --classes 4")) {
+            try Dataset(images: images, labels: [0, 2, 3, 3, 0], imagesPath: "i", labelsPath: "l")
+        }
+        let overridden = try Dataset(images: images, labels: [0, 1, 4, 255, 1], classCount: 256, imagesPath: "i", labelsPath: "l")
+        #expect(overridden.classCount == 256)
+    }
+
+    /// Issue 16, item 11: what stands where a data file should be is named, not reported as missing.
+    @Test func foldersAndLinksInPlaceOfDataFilesAreNamed() throws {
+        let cases: [(String, (String) throws -> Void)] = [
+            ("is a folder, not a file", { try FileManager.default.createDirectory(atPath: $0, withIntermediateDirectories: false) }),
+            ("is a symbolic link loop", { try FileManager.default.createSymbolicLink(atPath: $0, withDestinationPath: $0) }),
+            ("is a symbolic link to 'nowhere', which does not exist",
+             { try FileManager.default.createSymbolicLink(atPath: $0, withDestinationPath: "nowhere") }),
+            ("is a named pipe, not a file", { #expect(mkfifo($0, 0o600) == 0) }),
+        ]
+        for (problem, make) in cases {
+            let folder = writeSyntheticFolder(train: 16, test: 8)
+            let file = "\(folder)/train-labels-idx1-ubyte"
+            try FileManager.default.removeItem(atPath: file)
+            try make(file)
+            #expect(throws: DendriteError.data(path: file, problem: problem)) { try DataFolder(path: folder) }
+            #expect(throws: DendriteError.data(path: file, problem: problem)) { try IDX.readLabels(path: file) }
+        }
+    }
+
+    /// Issue 16, item 3: a gzip file is inflated only as far as its IDX header requires.
+    @Test func gzipIsInflatedOnlyAsFarAsTheHeaderRequires() throws {
+        let zeros = gzipped([UInt8](repeating: 0, count: 1 << 20))
+        expectDataError(zeros, dimensions: 3, containing: "wrong magic number 0x00000000")
+        let promise = idxBytes(dimensions: [1 << 16, 1 << 10, 1 << 10], payload: [1, 2, 3])
+        expectDataError(gzipped(promise), dimensions: 3,
+                        containing: "header says 65536×1024×1024 = 68719476736 bytes of data, more than")
+        let good = idxBytes(dimensions: [2, 2, 2], payload: [1, 2, 3, 4, 5, 6, 7, 8])
+        expectDataError(gzipped(good + [UInt8](repeating: 0, count: 1 << 20)), dimensions: 3, containing: "trailing data after the 2×2×2 values")
+        expectDataError(gzipped(Array(good.dropLast())), dimensions: 3,
+                        containing: "truncated: header says 2×2×2 = 8 bytes of data, file has 7")
+    }
+
     @Test func missingFolderAndFilesAreNamed() throws {
         #expect(throws: DendriteError.data(path: "/nonexistent/dendrite", problem: "no such folder")) {
             try DataFolder(path: "/nonexistent/dendrite")

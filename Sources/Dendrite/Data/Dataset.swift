@@ -11,7 +11,8 @@ public struct Dataset: Sendable {
     /// The shape of one example as a model sees it: (height, width, channels), channels last (NHWC).
     public var exampleShape: [Int] { [images.height, images.width, 1] }
 
-    /// Pairs images with labels, checking that they agree. `classCount` defaults to max label + 1.
+    /// Pairs images with labels, checking that they agree. `classCount` defaults to the largest label + 1, and
+    /// then every class below it must have an example: one stray label of 255 must not build a 256-class model.
     public init(images: IDX.Images, labels: [UInt8], classCount: Int? = nil, imagesPath: String = "images",
                 labelsPath: String = "labels") throws {
         guard images.count > 0 else { throw DendriteError.data(path: imagesPath, problem: "holds zero images") }
@@ -23,12 +24,36 @@ public struct Dataset: Sendable {
                                      problem: "\(labels.count) labels for \(images.count) images in \(imagesPath)")
         }
         let classes = classCount ?? (Int(labels.max() ?? 0) + 1)
+        if classCount == nil {
+            var present = [Bool](repeating: false, count: classes)
+            for label in labels { present[Int(label)] = true }
+            let missing = (0..<classes).filter { !present[$0] }
+            guard missing.isEmpty else {
+                throw DendriteError.data(path: labelsPath, problem: "the largest label is \(classes - 1), but "
+                    + "\(Dataset.describe(missing)) \(missing.count == 1 ? "has" : "have") no example; "
+                    + "if the data really has \(classes) classes, pass --classes \(classes)")
+            }
+        }
         if let bad = labels.first(where: { Int($0) >= classes }) {
             throw DendriteError.data(path: labelsPath, problem: "label \(bad) is outside the \(classes) classes 0..<\(classes)")
         }
         self.images = images
         self.labels = labels.map(Int32.init)
         self.classCount = classes
+    }
+
+    /// "label 3" or "labels 1, 3, 10–254": runs of consecutive labels shortened.
+    private static func describe(_ labels: [Int]) -> String {
+        var runs: [String] = []
+        var start = 0
+        while start < labels.count {
+            var end = start
+            while end + 1 < labels.count && labels[end + 1] == labels[end] + 1 { end += 1 }
+            runs.append(end == start ? "\(labels[start])" : end == start + 1 ? "\(labels[start]), \(labels[end])"
+                : "\(labels[start])–\(labels[end])")
+            start = end + 1
+        }
+        return (labels.count == 1 ? "label " : "labels ") + runs.joined(separator: ", ")
     }
 }
 
@@ -42,8 +67,9 @@ public struct DataFolder: Sendable {
     static let stems = (trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
                         testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
 
-    /// Loads a folder holding the four files, each plain or with a `.gz` suffix.
-    public init(path: String) throws {
+    /// Loads a folder holding the four files, each plain or with a `.gz` suffix. `classes` sets the class
+    /// count instead of inferring it from the training labels.
+    public init(path: String, classes: Int? = nil) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DendriteError.data(path: path, problem: path == DataFolder.defaultPath
@@ -51,8 +77,10 @@ public struct DataFolder: Sendable {
                 : "no such folder")
         }
         func locate(_ stem: String) throws -> String {
-            for candidate in ["\(path)/\(stem)", "\(path)/\(stem).gz"]
-            where FileManager.default.fileExists(atPath: candidate) { return candidate }
+            for candidate in ["\(path)/\(stem)", "\(path)/\(stem).gz"] where somethingExists(at: candidate) {
+                if let problem = regularFileProblem(at: candidate) { throw DendriteError.data(path: candidate, problem: problem) }
+                return candidate
+            }
             throw DendriteError.data(path: "\(path)/\(stem)[.gz]", problem: "no such file")
         }
         let trainImagesPath = try locate(DataFolder.stems.trainImages)
@@ -63,7 +91,7 @@ public struct DataFolder: Sendable {
         let trainLabels = try IDX.readLabels(path: trainLabelsPath)
         let testImages = try IDX.readImages(path: testImagesPath)
         let testLabels = try IDX.readLabels(path: testLabelsPath)
-        train = try Dataset(images: trainImages, labels: trainLabels, imagesPath: trainImagesPath,
+        train = try Dataset(images: trainImages, labels: trainLabels, classCount: classes, imagesPath: trainImagesPath,
                             labelsPath: trainLabelsPath)
         guard testImages.height == trainImages.height, testImages.width == trainImages.width else {
             throw DendriteError.data(path: testImagesPath, problem:

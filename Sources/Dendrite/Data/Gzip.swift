@@ -1,54 +1,77 @@
 import CZlib
 
-/// Decompresses gzip data in memory with zlib: every member of it, in order (as gzip -d does; `cat a.gz
-/// b.gz` is a valid file), ignoring zero padding at the end. Corrupt, truncated or trailing non-gzip
-/// data is an error.
-enum Gzip {
+/// Inflates gzip data with zlib as a stream, as many bytes at a time as the reader asks for, so that a reader
+/// can check a file's header before inflating the rest and never inflate more than the header promises: a
+/// small file that inflates to gigabytes (a "gzip bomb") costs only what is asked of it. Every member is read
+/// in order (as gzip -d does; `cat a.gz b.gz` is a valid file) and zero padding at the end is ignored;
+/// corrupt, truncated or trailing non-gzip data is an error.
+final class GzipReader {
+    /// deflate's densest code (a 258-byte match in two bits) inflates 1032 bytes per input byte at most.
+    static let maxExpansion = 1032
+
     static func isCompressed(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
     }
 
-    static func decompress(_ input: [UInt8], path: String) throws -> [UInt8] {
-        var stream = z_stream()
+    private let path: String
+    /// zlib keeps pointers to both (the stream checks its own address), so neither may move: allocated here.
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    private var finished = false
+
+    init(_ compressed: [UInt8], path: String) throws {
+        self.path = path
+        input = .allocate(capacity: compressed.count)
+        _ = input.initialize(from: compressed)
+        stream.initialize(to: z_stream())
+        stream.pointee.next_in = input.baseAddress
+        stream.pointee.avail_in = uInt(input.count)
         // 16 + MAX_WBITS: expect a gzip header, not a raw zlib one.
-        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            input.deallocate()
+            stream.deallocate()
             throw DendriteError.data(path: path, problem: "zlib could not start decompressing")
         }
-        defer { inflateEnd(&stream) }
-        var output = [UInt8]()
-        output.reserveCapacity(input.count * 4)
-        let chunkSize = 1 << 20
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
-        var status: Int32 = Z_OK
-        try input.withUnsafeBufferPointer { source in
-            stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
-            stream.avail_in = uInt(source.count)
-            repeat {
-                status = chunk.withUnsafeMutableBufferPointer { buffer in
-                    stream.next_out = buffer.baseAddress
-                    stream.avail_out = uInt(chunkSize)
-                    return inflate(&stream, Z_NO_FLUSH)
-                }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+        input.deallocate()
+    }
+
+    /// The next `count` inflated bytes, or fewer where the data ends.
+    func read(_ count: Int) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, produced in
+            produced = 0
+            while produced < count && !finished {
+                let room = Swift.min(count - produced, 1 << 30)  // zlib counts in 32 bits
+                stream.pointee.next_out = buffer.baseAddress! + produced
+                stream.pointee.avail_out = uInt(room)
+                let status = inflate(stream, Z_NO_FLUSH)
+                produced += room - Int(stream.pointee.avail_out)
                 switch status {
-                case Z_OK, Z_STREAM_END:
-                    output.append(contentsOf: chunk[0..<(chunkSize - Int(stream.avail_out))])
-                case Z_BUF_ERROR where stream.avail_in == 0:
+                case Z_OK: continue
+                case Z_STREAM_END: try startNextMember()
+                case Z_BUF_ERROR where stream.pointee.avail_in == 0:
                     throw DendriteError.data(path: path, problem: "truncated gzip data")
                 default:
-                    let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                    let reason = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
                     throw DendriteError.data(path: path, problem: "corrupt gzip data (\(reason))")
                 }
-                if status == Z_STREAM_END && stream.avail_in > 0 {
-                    let rest = source[(source.count - Int(stream.avail_in))...]
-                    if rest.allSatisfy({ $0 == 0 }) { break }
-                    guard rest.count >= 2 && rest.first == 0x1F && rest.dropFirst().first == 0x8B else {
-                        throw DendriteError.data(path: path, problem: "unexpected data after the gzip stream")
-                    }
-                    inflateReset(&stream)  // the next member
-                    status = Z_OK
-                }
-            } while status != Z_STREAM_END
+            }
         }
-        return output
+    }
+
+    /// After a member's end: another member follows, or zero padding, or nothing; anything else is an error.
+    private func startNextMember() throws {
+        let rest = UnsafeBufferPointer(start: stream.pointee.next_in, count: Int(stream.pointee.avail_in))
+        if rest.allSatisfy({ $0 == 0 }) {
+            finished = true
+        } else if rest.count >= 2 && rest[0] == 0x1F && rest[1] == 0x8B {
+            inflateReset(stream)
+        } else {
+            throw DendriteError.data(path: path, problem: "unexpected data after the gzip stream")
+        }
     }
 }

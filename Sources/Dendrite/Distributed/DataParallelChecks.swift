@@ -7,9 +7,9 @@ enum DataParallelChecks {
     static func checkSameRun(_ configuration: TrainingConfiguration, data: DataFolder, group: ProcessGroup) throws {
         var run = configuration
         run.threads = 0  // ranks may use different thread counts
-        let configurationHash = UInt64(Safetensors.crc32(Array(run.json.utf8)))
-        let dataHash = UInt64(data.train.images.pixels.withUnsafeBufferPointer { Safetensors.crc32($0) })
-            ^ UInt64(Safetensors.crc32(data.train.labels.map { UInt8(truncatingIfNeeded: $0) })) << 32
+        let configurationHash = UInt64(Array(run.json.utf8).withUnsafeBytes { Safetensors.crc32($0) })
+        let dataHash = UInt64(data.train.images.pixels.withUnsafeBytes { Safetensors.crc32($0) })
+            ^ UInt64(data.train.labels.map { UInt8(truncatingIfNeeded: $0) }.withUnsafeBytes { Safetensors.crc32($0) }) << 32
         let hashes = group.allGather([configurationHash, dataHash])
         for r in 1..<group.size {
             if hashes[2 * r] != hashes[0] {
@@ -26,8 +26,7 @@ enum DataParallelChecks {
     /// Stops the run when the ranks' weights differ (they apply the same update to the same weights, so
     /// they differ only if something went wrong: a rank with other kernels, or memory corruption).
     static func checkSameWeights(_ arena: ParameterArena, group: ProcessGroup, epoch: Int) throws {
-        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(arena.values.pointer).assumingMemoryBound(to: UInt8.self),
-                                        count: arena.count * MemoryLayout<Float>.stride)
+        let bytes = UnsafeRawBufferPointer(start: arena.values.pointer, count: arena.count * MemoryLayout<Float>.stride)
         let checksums = group.allGather([UInt64(Safetensors.crc32(bytes))])
         if let other = checksums.indices.first(where: { checksums[$0] != checksums[0] }) {
             throw DendriteError.numerical("after epoch \(epoch) the weights of rank \(other) differ from rank 0's "

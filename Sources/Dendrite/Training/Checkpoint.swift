@@ -14,8 +14,21 @@ public struct Checkpoint {
     public var generatorState: (UInt64, UInt64, UInt64, UInt64)
     public var tensors: [String: Tensor]
 
+    /// The largest epoch, batch or step a file may state: no run comes near 2^31 steps, and every sum and
+    /// product the trainer forms from these (step + 1, epoch × batches + batch) stays far from overflowing.
+    public static let maxPosition = Int(Int32.max)
+
     /// File name for a position: sorts by step, so the latest is the last.
-    public static func fileName(step: Int) -> String { String(format: "checkpoint-%09d.\(fileExtension)", step) }
+    public static func fileName(step: Int) -> String { String(format: "checkpoint-%09ld.\(fileExtension)", step) }
+
+    /// The step a name made by `fileName(step:)` states, or nil for any other name (`checkpoint-backup.safetensors`).
+    public static func step(fromFileName name: String) -> Int? {
+        let prefix = "checkpoint-", suffix = ".\(fileExtension)"
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count >= 9, digits.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+        return Int(digits)
+    }
 
     public func write(to path: String, order: [String]) throws {
         let metadata = [
@@ -56,8 +69,11 @@ public struct Checkpoint {
               let configuration = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(configurationJSON.utf8))
         else { throw fail("its configuration metadata is missing or malformed") }
         guard let epoch = metadata["epoch"].flatMap(Int.init), let batch = metadata["batch"].flatMap(Int.init),
-              let step = metadata["step"].flatMap(Int.init), epoch >= 0, batch >= 0, step >= 0 else {
+              let step = metadata["step"].flatMap(Int.init) else {
             throw fail("its epoch, batch or step metadata is missing or malformed")
+        }
+        for (name, value) in [("epoch", epoch), ("batch", batch), ("step", step)] where !(0...maxPosition).contains(value) {
+            throw fail("its \(name) \(value) is outside 0...\(maxPosition)")
         }
         let words = (metadata["generator_state"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
@@ -71,11 +87,13 @@ public struct Checkpoint {
                           generatorState: (words[0], words[1], words[2], words[3]), tensors: tensors)
     }
 
-    /// The checkpoint files of a folder, oldest first.
+    /// The checkpoint files of a folder, oldest first by the step in their names; only names that
+    /// `fileName(step:)` makes count, so a hand-copied `checkpoint-backup.safetensors` is never resumed from
+    /// nor deleted as an old checkpoint.
     public static func files(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".\(fileExtension)") }.sorted()
-            .map { "\(folder)/\($0)" }
+        return names.compactMap { name in step(fromFileName: name).map { (step: $0, name: name) } }
+            .sorted { $0.step < $1.step }.map { "\(folder)/\($0.name)" }
     }
 
     /// Checks that `tensors` hold every parameter and buffer of the model with its shape, and nothing else but
@@ -101,12 +119,20 @@ public struct Checkpoint {
             }
         }
         let known = Set(expected.map(\.name))
-        if let stray = tensors.keys.sorted().first(where: { !known.contains($0) && !isOptimizerState($0) }) {
+        // Optimizer state must belong to a parameter too: `adam.m.<anything>` would let a file bring any number
+        // of tensors the run never reads.
+        if let stray = tensors.keys.sorted().first(where: { !known.contains($0) && !known.contains(parameter(ofState: $0) ?? "") }) {
             throw DendriteError.checkpoint(path: path, problem: "has a tensor '\(stray)' the model does not have (\(cause))")
         }
     }
 
-    private static func isOptimizerState(_ name: String) -> Bool { name.hasPrefix("adam.") || name.hasPrefix("sgd.") }
+    private static func isOptimizerState(_ name: String) -> Bool { parameter(ofState: name) != nil }
+
+    /// The parameter an optimizer's state tensor belongs to ("adam.m.layers.0.weight" → "layers.0.weight"), or nil.
+    private static func parameter(ofState name: String) -> String? {
+        for prefix in ["adam.m.", "adam.v.", "sgd.velocity."] where name.hasPrefix(prefix) { return String(name.dropFirst(prefix.count)) }
+        return nil
+    }
 
     /// Copies saved weights into a model's parameters (their arena windows stay in place), after checking
     /// every name and shape; `cause` says what a mismatch most likely means.

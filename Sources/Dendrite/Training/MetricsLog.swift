@@ -8,6 +8,7 @@ public struct MetricsLog {
         public var elapsedSeconds: Double
     }
 
+    public static let csvFileName = "metrics.csv", svgFileName = "metrics.svg"
     public private(set) var rows: [Row] = []
     public init() {}
 
@@ -34,8 +35,8 @@ public struct MetricsLog {
 
     /// Writes both files into `folder` (atomically: a crash leaves the previous versions).
     public func write(to folder: String) throws {
-        try AtomicFile.write(Array(csv.utf8), to: "\(folder)/metrics.csv")
-        try AtomicFile.write(Array(svg.utf8), to: "\(folder)/metrics.svg")
+        try AtomicFile.write(Array(csv.utf8), to: "\(folder)/\(MetricsLog.csvFileName)")
+        try AtomicFile.write(Array(svg.utf8), to: "\(folder)/\(MetricsLog.svgFileName)")
     }
 }
 

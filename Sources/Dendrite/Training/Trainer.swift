@@ -52,6 +52,11 @@ public final class Trainer {
     private var metrics = MetricsLog()
     private var epoch = 0, batch = 0
     private var lastCheckpoint: String?
+    /// Held from the trainer's creation to the end of its run: no other run writes into the folder meanwhile.
+    private var runLock: RunLock?
+    /// Whether this trainer made the run folder, and has written a checkpoint into it: a run that fails
+    /// before its first checkpoint removes the folder it made, leaving no husk for the next run to trip on.
+    private var createdRunFolder = false, wroteCheckpoint = false
     /// Checkpoints kept in the folder; older ones are removed after a newer one is safely written.
     static let checkpointsKept = 3
 
@@ -89,7 +94,15 @@ public final class Trainer {
         if group.isDistributed {
             do { try DataParallelChecks.checkSameRun(configuration, data: data, group: group) } catch { throw AgreedFailure(error) }
         }
-        if group.isMain { try prepareRunDirectory() }
+        if configuration.batchSize > data.train.count {
+            print("--batch-size \(configuration.batchSize) is capped at the \(data.train.count) training images: one batch per epoch")
+        }
+        if group.isMain {
+            do { try prepareRunDirectory() } catch {
+                removeRunFolderIfUnused()
+                throw error
+            }
+        }
         if group.isDistributed { try startFromRankZero() }
     }
 
@@ -137,6 +150,7 @@ public final class Trainer {
 
     private func prepareRunDirectory() throws {
         let folder = options.runDirectory
+        createdRunFolder = !somethingExists(at: folder)
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
@@ -147,6 +161,14 @@ public final class Trainer {
         guard access(folder, W_OK) == 0 else {
             throw DendriteError.io(path: folder, problem: "the run folder is not writable (\(String(cString: strerror(errno))))")
         }
+        runLock = try RunLock(folder: folder)  // before anything in the folder is read or changed
+        // What the run writes must be writable as a file: found out now, not after an epoch of training.
+        for name in [MetricsLog.csvFileName, MetricsLog.svgFileName, Trainer.modelFileName] {
+            let path = "\(folder)/\(name)"
+            if somethingExists(at: path), let problem = regularFileProblem(at: path) {
+                throw DendriteError.io(path: path, problem: problem)
+            }
+        }
         // A run killed while writing a checkpoint leaves its temporary file (a full checkpoint's size) behind.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") {
@@ -154,10 +176,9 @@ public final class Trainer {
         }
         let existing = Checkpoint.files(in: folder)
         if options.resume {
-            guard let latest = existing.last else {
-                throw DendriteError.checkpoint(path: folder, problem: "--resume: no checkpoint-*.safetensors in this folder")
-            }
-            try restore(from: latest)
+            let (checkpoint, path, skipped) = try ResumePoint.latest(in: folder)
+            for problem in skipped { print("Skipped \(problem)") }
+            try restore(checkpoint, from: path)
         } else {
             guard existing.isEmpty else {
                 throw DendriteError.invalidArgument(
@@ -177,12 +198,12 @@ public final class Trainer {
     /// The model spec's file in the run folder, for `--model` (and for people).
     public static let modelFileName = "model.json"
 
-    private func restore(from path: String) throws {
-        let checkpoint = try Checkpoint.read(path: path)
+    private func restore(_ checkpoint: Checkpoint, from path: String) throws {
         let problems = options.configuration.resumeMismatches(checkpoint.configuration)
         guard problems.isEmpty else {
             throw DendriteError.checkpoint(path: path, problem: "belongs to another run: " + problems.joined(separator: "; "))
         }
+        try ResumePoint.check(checkpoint, path: path, trainingImages: data.train.count, batchSize: options.configuration.batchSize)
         let configuration = options.configuration
         try Checkpoint.load(checkpoint.tensors, into: model, spec: configuration.model, inputShape: configuration.inputShape,
                             classes: configuration.classes, path: path, cause: "the file is inconsistent")
@@ -193,8 +214,9 @@ public final class Trainer {
         epoch = checkpoint.epoch
         batch = checkpoint.batch
         lastCheckpoint = path
-        if FileManager.default.fileExists(atPath: "\(options.runDirectory)/metrics.csv") {
-            metrics = (try? MetricsLog(csvAt: "\(options.runDirectory)/metrics.csv", upToStep: checkpoint.step)) ?? MetricsLog()
+        let csv = "\(options.runDirectory)/\(MetricsLog.csvFileName)"
+        if FileManager.default.fileExists(atPath: csv) {
+            metrics = (try? MetricsLog(csvAt: csv, upToStep: checkpoint.step)) ?? MetricsLog()
         }
         print("Resuming \(path): epoch \(epoch), batch \(batch), step \(checkpoint.step)")
         let saved = checkpoint.configuration
@@ -231,9 +253,19 @@ public final class Trainer {
         try checkpoint.write(to: path, order: order)
         try metrics.write(to: options.runDirectory)
         lastCheckpoint = path
-        for old in Checkpoint.files(in: options.runDirectory).dropLast(Trainer.checkpointsKept) {
+        wroteCheckpoint = true
+        // Files named after later steps (left behind when a resume skipped them) wait to be overwritten.
+        let upToNow = Checkpoint.files(in: options.runDirectory)
+            .filter { Checkpoint.step(fromFileName: ($0 as NSString).lastPathComponent)! <= optimizer.step }
+        for old in upToNow.dropLast(Trainer.checkpointsKept) {
             try? FileManager.default.removeItem(atPath: old)
         }
+    }
+
+    private func removeRunFolderIfUnused() {
+        guard createdRunFolder && !wroteCheckpoint else { return }
+        try? FileManager.default.removeItem(atPath: options.runDirectory)
+        runLock = nil
     }
 
     /// Each epoch shuffles with its own generator derived from the seed, so a resumed run can rebuild the
@@ -244,7 +276,18 @@ public final class Trainer {
 
     // MARK: - The loop
 
+    /// Trains to the configured epochs. A SIGINT or SIGTERM (with ``StopRequest`` installed) ends the run after
+    /// the current step and a checkpoint, throwing ``DendriteError/stopped(signal:message:)``.
     public func run() throws -> TrainingSummary {
+        if group.isMain && runLock == nil { runLock = try RunLock(folder: options.runDirectory) }
+        defer { runLock = nil }  // a run that has ended writes nothing more: another may continue it
+        do { return try loop() } catch {
+            removeRunFolderIfUnused()
+            throw error
+        }
+    }
+
+    private func loop() throws -> TrainingSummary {
         let configuration = options.configuration
         let batches = batcher.batchesPerEpoch
         // Under mpirun a rank's output goes through a pseudo-terminal whatever mpirun's own output is: no bar.
@@ -299,6 +342,8 @@ public final class Trainer {
                 }
                 let periodic = options.checkpointEvery > 0 && optimizer.step % options.checkpointEvery == 0
                 if periodic || batch == 0 { try saveCheckpoint() }
+                // Ranks could see a signal at different steps and part ways: a data-parallel run is not stopped here.
+                if !group.isDistributed, let signal = StopRequest.signal { try stop(by: signal, saved: periodic || batch == 0) }
                 if batch == 0 { continue training }
             }
         }
@@ -308,6 +353,12 @@ public final class Trainer {
         return TrainingSummary(testLoss: testLoss, testAccuracy: testAccuracy, trainSeconds: trainSeconds,
                                samplesPerSecond: trainSeconds > 0 ? Double(samples) / trainSeconds : 0,
                                steps: optimizer.step, stepsThisRun: stepsThisRun, stoppedEarly: stoppedEarly)
+    }
+
+    private func stop(by signal: Int32, saved: Bool) throws -> Never {
+        if !saved { try saveCheckpoint() }
+        throw DendriteError.stopped(signal: signal, message: "Stopped by \(StopRequest.name(of: signal)) after step "
+            + "\(optimizer.step) (epoch \(epoch), batch \(batch)): checkpoint \(lastCheckpoint!); continue with --resume")
     }
 
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
