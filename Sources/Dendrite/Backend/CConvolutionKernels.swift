@@ -57,3 +57,12 @@ extension CKernelSet {
         dk_batchnorm_backward(dinput, dgamma, dbeta, dout, input, mean, invstd, gamma, Int32(rows), Int32(channels))
     }
 }
+
+extension ConvolutionWindow {
+    var c: dk_window {
+        dk_window(batch: Int32(batch), height: Int32(height), width: Int32(width), channels: Int32(channels),
+                  kernel_h: Int32(kernelHeight), kernel_w: Int32(kernelWidth), stride_h: Int32(strideHeight),
+                  stride_w: Int32(strideWidth), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+                  out_h: Int32(outputHeight), out_w: Int32(outputWidth))
+    }
+}

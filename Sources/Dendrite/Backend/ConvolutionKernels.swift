@@ -1,5 +1,3 @@
-import CKernels
-
 /// The data movement of convolutions, and pooling, on NHWC images: a convolution is ``im2col(col:input:window:)``
 /// then a GEMM with the `(kh·kw·in, out)` weight (its backward: GEMMs, then ``col2im(dinput:dcol:window:)``).
 /// Contracts: `dk_im2col`, `dk_col2im`, `dk_maxpool_*`, `dk_avgpool_*` in `CKernels.h`.
@@ -48,23 +46,5 @@ public struct ConvolutionWindow: Equatable, Sendable {
     /// Rows of the unfolded input (output pixels) and their length (one receptive field).
     public var pixels: Int { batch * outputHeight * outputWidth }
     public var fieldSize: Int { kernelHeight * kernelWidth * channels }
-
-    var c: dk_window {
-        dk_window(batch: Int32(batch), height: Int32(height), width: Int32(width), channels: Int32(channels),
-                  kernel_h: Int32(kernelHeight), kernel_w: Int32(kernelWidth), stride_h: Int32(strideHeight),
-                  stride_w: Int32(strideWidth), pad_top: Int32(padTop), pad_left: Int32(padLeft),
-                  out_h: Int32(outputHeight), out_w: Int32(outputWidth))
-    }
-
-    func swift<W: KernelWindow>() -> W {
-        W(batch: batch, height: height, width: width, channels: channels, kernelH: kernelHeight,
-               kernelW: kernelWidth, strideH: strideHeight, strideW: strideWidth, padTop: padTop, padLeft: padLeft,
-               outH: outputHeight, outW: outputWidth)
-    }
 }
 
-/// The window type of a build of the Swift kernels (`SwiftKernels.Window` in each module).
-protocol KernelWindow {
-    init(batch: Int, height: Int, width: Int, channels: Int, kernelH: Int, kernelW: Int,
-         strideH: Int, strideW: Int, padTop: Int, padLeft: Int, outH: Int, outW: Int)
-}

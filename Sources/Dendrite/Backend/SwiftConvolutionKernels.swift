@@ -51,3 +51,17 @@ extension SwiftKernelBackend {
                             invstd: invstd, gamma: gamma, rows: rows, channels: channels)
     }
 }
+
+extension ConvolutionWindow {
+    func swift<W: KernelWindow>() -> W {
+        W(batch: batch, height: height, width: width, channels: channels, kernelH: kernelHeight,
+               kernelW: kernelWidth, strideH: strideHeight, strideW: strideWidth, padTop: padTop, padLeft: padLeft,
+               outH: outputHeight, outW: outputWidth)
+    }
+}
+
+/// The window type of a build of the Swift kernels (`SwiftKernels.Window` in each module).
+protocol KernelWindow {
+    init(batch: Int, height: Int, width: Int, channels: Int, kernelH: Int, kernelW: Int,
+         strideH: Int, strideW: Int, padTop: Int, padLeft: Int, outH: Int, outW: Int)
+}
