@@ -39,7 +39,10 @@ import Testing
         ("conv 3, dense 10", "layer 0 ('conv 3'): needs a kernel size after the filters"),
         ("conv2d 3, dense 10", "layer 0 ('conv2d 3'): unknown layer 'conv2d'"),
         ("relu 2, dense 10", "layer 0 ('relu 2'): relu takes no argument"),
-        ("leaky-relu x, dense 10", "'x' is not a number"),
+        ("leaky-relu x, dense 10", "'x' is not a finite number"),
+        // Found by the model-spec fuzzer: a rate of 1e82 parsed as Float.infinity, which JSON cannot encode.
+        ("dropout 1e82, dense 10", "dropout 1e82"),
+        ("elu inf, dense 10", "'inf' is not a finite number"),
         ("flatten 2", "flatten takes no arguments"),
         ("conv 8 3y3, dense 10", "layer 0 ('conv 8 3y3'): needs a kernel size after the filters, like 3 or 3x3"),
         ("conv 8 3x3 stride=0x, dense 10", "needs a stride"),

@@ -88,19 +88,19 @@ extension ModelSpec {
                 let found = try options(after: 0, allowed: ["momentum", "epsilon"])
                 func number(_ key: String, _ value: Float) throws -> Float {
                     guard let word = found[key] else { return value }
-                    guard let parsed = Float(word) else { throw fail("\(key) must be a number, got '\(word)'") }
+                    guard let parsed = Float(word), parsed.isFinite else { throw fail("\(key) must be a number, got '\(word)'") }
                     return parsed
                 }
                 layers.append(.batchNorm(momentum: try number("momentum", 0.99), epsilon: try number("epsilon", 0.001)))
             case "dropout":
-                guard arguments.count == 1, let rate = Float(arguments[0]) else {
+                guard arguments.count == 1, let rate = Float(arguments[0]), rate.isFinite else {
                     throw fail("needs a rate, like 'dropout 0.25'")
                 }
                 layers.append(.dropout(rate: rate))
             default:
                 guard arguments.count <= 1 else { throw fail("takes at most one argument") }
                 let alpha = try arguments.first.map { word -> Float in
-                    guard let value = Float(word) else { throw fail("'\(word)' is not a number") }
+                    guard let value = Float(word), value.isFinite else { throw fail("'\(word)' is not a finite number") }
                     return value
                 }
                 guard let activation = Activation(name: name, alpha: alpha) else {
