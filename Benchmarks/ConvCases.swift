@@ -2,8 +2,8 @@ import Dendrite
 
 /// Convolutions at the presets' shapes (batch 128) and a VGG-style 3×3 64→64 layer on 32×32 images
 /// (batch 32: its unfolded input alone is 75 MB), each as the three parts of a training step:
-/// forward (im2col, then the product with bias and ReLU), input gradient (the product into the
-/// unfolded buffer, then col2im) and weight gradient (one product). Work is the products' FLOPs.
+/// forward (the product with bias and ReLU), input gradient and weight gradient, through the backend's
+/// convolution products (see `GEMMKernels`). Work is the products' FLOPs.
 /// Then pooling and dropout at the `cnn` preset's shapes, whose work is bytes.
 enum ConvCases {
     struct Layer {
@@ -44,21 +44,28 @@ enum ConvCases {
                 return { backend in { body(backend, buffers) } }
             }
         }
+        // The backend's convolution products, as a training step calls them: the C kernels' implicit GEMM,
+        // or im2col into the whole buffer, the products and col2im for the others.
+        func unfolded(_ backend: Backend, _ b: Buffers) -> UnsafeMutablePointer<Float>? {
+            backend.gemm.convolutionNeedsUnfoldedInput(window) ? b.col.pointer : nil
+        }
         return [
             make("forward") { backend, b in
-                backend.convolution.im2col(col: b.col.pointer, input: b.x.readOnly, window: window)
-                backend.gemm.denseForward(out: b.out.pointer, x: b.col.readOnly, weight: b.weight.readOnly,
-                                          bias: b.bias.readOnly, m: m, n: n, k: k, activation: .relu,
-                                          epilogue: backend.elementwise)
+                backend.gemm.convolutionForward(out: b.out.pointer, input: b.x.readOnly, weight: b.weight.readOnly,
+                                                bias: b.bias.readOnly, outChannels: n, window: window, activation: .relu,
+                                                unfolded: unfolded(backend, b), unfold: backend.convolution,
+                                                epilogue: backend.elementwise)
             },
             make("input grad") { backend, b in
-                backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: b.out.readOnly, lda: n,
-                                   b: b.weight.readOnly, ldb: n, beta: 0, c: b.col.pointer, ldc: k)
-                backend.convolution.col2im(dinput: b.x.pointer, dcol: b.col.readOnly, window: window)
+                backend.gemm.convolutionBackwardInputs(dinput: b.x.pointer, dout: b.out.readOnly, weight: b.weight.readOnly,
+                                                       outChannels: n, window: window, unfolded: unfolded(backend, b),
+                                                       unfold: backend.convolution)
             },
             make("weight grad") { backend, b in
-                backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: b.col.readOnly, lda: k,
-                                   b: b.out.readOnly, ldb: n, beta: 0, c: b.weight.pointer, ldc: n)
+                // The whole-buffer path reads the buffer its forward filled; the implicit GEMM unfolds again.
+                backend.gemm.convolutionBackwardWeights(dweight: b.weight.pointer, dout: b.out.readOnly, input: b.x.readOnly,
+                                                        outChannels: n, window: window, accumulate: false,
+                                                        unfolded: unfolded(backend, b).map { UnsafePointer($0) })
             },
         ]
     }

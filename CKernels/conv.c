@@ -1,6 +1,7 @@
 /*
- * Convolution's data movement: im2col and its adjoint col2im, on NHWC images (see dk_window).
- * The products themselves are dk_sgemm calls made by the caller:
+ * Convolution's data movement: im2col and its adjoint col2im, on NHWC images (see dk_window), whole
+ * (dk_im2col, dk_col2im: the backends that run the products themselves, on a full unfolded buffer)
+ * or a block at a time (dk__im2col_block, dk__col2im_rows: conv_gemm.c's implicit GEMM).
  *   forward        out (M, OC)  = col (M, K) · weight (K, OC)      M = N*OH*OW, K = KH*KW*C
  *   input grad     dcol (M, K)  = dout (M, OC) · weight^T, then dinp = col2im(dcol)
  *   weight grad    dweight (K, OC) = col^T · dout
@@ -23,37 +24,57 @@ DK_INLINE void valid_columns(const dk_window *w, int ox, int *kx0, int *kx1) {
     if (*kx1 < *kx0) *kx1 = *kx0;
 }
 
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *w, size_t r0, size_t r1,
+                      size_t c0, size_t c1) {
+    if (c1 <= c0) return;
+    const size_t C = (size_t)w->channels, pixels = (size_t)w->out_h * w->out_w;
+    /* The columns of one row of the window (one ky): kernel_w pixels of C channels. */
+    const size_t window_row = (size_t)w->kernel_w * C;
+    const int ky_first = (int)(c0 / window_row), ky_last = (int)((c1 - 1) / window_row);
+    for (size_t r = r0; r < r1; r++, dst += ld) {
+        size_t img = r / pixels, pix = r % pixels;
+        int oy = (int)(pix / (size_t)w->out_w), ox = (int)(pix % (size_t)w->out_w);
+        const float *image = inp + img * (size_t)w->height * w->width * C;
+        int kx0, kx1;
+        valid_columns(w, ox, &kx0, &kx1);
+        for (int ky = ky_first; ky <= ky_last; ky++) {
+            /* This window row's share [lo, hi) of the columns asked for; of it, [in_lo, in_hi) lies
+             * inside the image, contiguous in NHWC: one copy, zeros either side. */
+            const size_t base = (size_t)ky * window_row;
+            const size_t lo = max_size(c0, base), hi = min_size(c1, base + window_row);
+            float *d = dst + (lo - c0);
+            int iy = oy * w->stride_h - w->pad_top + ky;
+            if (iy < 0 || iy >= w->height) {
+                memset(d, 0, (hi - lo) * sizeof(float));
+                continue;
+            }
+            const size_t in_first = base + (size_t)kx0 * C;
+            const size_t in_lo = max_size(lo, min_size(in_first, hi));
+            const size_t in_hi = max_size(in_lo, min_size(base + (size_t)kx1 * C, hi));
+            memset(d, 0, (in_lo - lo) * sizeof(float));
+            if (in_hi > in_lo) {
+                int ix0 = ox * w->stride_w - w->pad_left + kx0;
+                const float *src = image + ((size_t)iy * w->width + ix0) * C + (in_lo - in_first);
+                memcpy(d + (in_lo - lo), src, (in_hi - in_lo) * sizeof(float));
+            }
+            memset(d + (in_hi - lo), 0, (hi - in_hi) * sizeof(float));
+        }
+    }
+}
+
 typedef struct {
     float *col;
     const float *inp;
     const dk_window *w;
 } im2col_args;
 
-DK_KERNEL(static, im2col_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
+static void im2col_rows(void *p, size_t r0, size_t r1) {
     const im2col_args *a = p;
-    const dk_window *w = a->w;
-    const size_t C = (size_t)w->channels, row_len = (size_t)w->kernel_h * w->kernel_w * C;
-    for (size_t r = r0; r < r1; r++) {
-        size_t img = r / ((size_t)w->out_h * w->out_w), pix = r % ((size_t)w->out_h * w->out_w);
-        int oy = (int)(pix / (size_t)w->out_w), ox = (int)(pix % (size_t)w->out_w);
-        float *restrict dst = a->col + r * row_len;
-        const float *image = a->inp + img * (size_t)w->height * w->width * C;
-        /* Along a row of the window the in-bounds pixels are contiguous in NHWC: one copy each. */
-        int kx0, kx1;
-        valid_columns(w, ox, &kx0, &kx1);
-        const size_t left = (size_t)kx0 * C, span = (size_t)(kx1 - kx0) * C, right = (size_t)(w->kernel_w - kx1) * C;
-        for (int ky = 0; ky < w->kernel_h; ky++, dst += (size_t)w->kernel_w * C) {
-            int iy = oy * w->stride_h - w->pad_top + ky;
-            if (iy < 0 || iy >= w->height) {
-                memset(dst, 0, (size_t)w->kernel_w * C * sizeof(float));
-                continue;
-            }
-            int ix0 = ox * w->stride_w - w->pad_left + kx0;
-            memset(dst, 0, left * sizeof(float));
-            memcpy(dst + left, image + ((size_t)iy * w->width + ix0) * C, span * sizeof(float));
-            memset(dst + left + span, 0, right * sizeof(float));
-        }
-    }
+    const size_t row_len = (size_t)a->w->kernel_h * a->w->kernel_w * a->w->channels;
+    dk__im2col_block(a->col + r0 * row_len, row_len, a->inp, a->w, r0, r1, 0, row_len);
 }
 
 void dk_im2col(float *col, const float *inp, const dk_window *w) {
@@ -66,41 +87,51 @@ void dk_im2col(float *col, const float *inp, const dk_window *w) {
 
 /* ---------------------------------------------------------------- col2im */
 
+DK_KERNEL(, dk__col2im_rows,
+          (float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1),
+          (dinp, dcol, ld, w, r0, r1)) {
+    const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
+    const size_t pixels = (size_t)w->out_h * w->out_w;
+    for (size_t r = r0; r < r1; r++, dcol += ld) {
+        size_t img = r / pixels, pix = r % pixels;
+        float *image = dinp + img * image_len;
+        if (pix == 0) memset(image, 0, image_len * sizeof(float));
+        int oy = (int)(pix / (size_t)w->out_w), ox = (int)(pix % (size_t)w->out_w);
+        int kx0, kx1;
+        valid_columns(w, ox, &kx0, &kx1);
+        const size_t span = (size_t)(kx1 - kx0) * C;
+        const float *src = dcol;
+        for (int ky = 0; ky < w->kernel_h; ky++, src += (size_t)w->kernel_w * C) {
+            int iy = oy * w->stride_h - w->pad_top + ky;
+            if (iy < 0 || iy >= w->height) continue;
+            int ix0 = ox * w->stride_w - w->pad_left + kx0;
+            float *restrict dst = image + ((size_t)iy * w->width + ix0) * C;
+            const float *restrict s = src + (size_t)kx0 * C;
+            for (size_t i = 0; i < span; i++) dst[i] += s[i];
+        }
+    }
+}
+
 typedef struct {
     float *dinp;
     const float *dcol;
     const dk_window *w;
 } col2im_args;
 
-DK_KERNEL(static, col2im_images, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
+static void col2im_images(void *p, size_t i0, size_t i1) {
     const col2im_args *a = p;
     const dk_window *w = a->w;
-    const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
-    const size_t pixels = (size_t)w->out_h * w->out_w, row_len = (size_t)w->kernel_h * w->kernel_w * C;
-    for (size_t img = i0; img < i1; img++) {
-        float *image = a->dinp + img * image_len;
-        memset(image, 0, image_len * sizeof(float));
-        const float *src = a->dcol + img * pixels * row_len;
-        for (int oy = 0; oy < w->out_h; oy++) {
-            for (int ox = 0; ox < w->out_w; ox++) {
-                int kx0, kx1;
-                valid_columns(w, ox, &kx0, &kx1);
-                const size_t span = (size_t)(kx1 - kx0) * C;
-                for (int ky = 0; ky < w->kernel_h; ky++, src += (size_t)w->kernel_w * C) {
-                    int iy = oy * w->stride_h - w->pad_top + ky;
-                    if (iy < 0 || iy >= w->height) continue;
-                    int ix0 = ox * w->stride_w - w->pad_left + kx0;
-                    float *restrict dst = image + ((size_t)iy * w->width + ix0) * C;
-                    const float *restrict s = src + (size_t)kx0 * C;
-                    for (size_t i = 0; i < span; i++) dst[i] += s[i];
-                }
-            }
-        }
-    }
+    const size_t pixels = (size_t)w->out_h * w->out_w, row_len = (size_t)w->kernel_h * w->kernel_w * w->channels;
+    dk__col2im_rows(a->dinp, a->dcol + i0 * pixels * row_len, row_len, w, i0 * pixels, i1 * pixels);
 }
 
 void dk_col2im(float *dinp, const float *dcol, const dk_window *w) {
     if (w->batch <= 0) return;
+    if ((size_t)w->out_h * w->out_w == 0) {
+        /* No windows: nothing flows back, but dinp is still overwritten. */
+        memset(dinp, 0, (size_t)w->batch * w->height * w->width * w->channels * sizeof(float));
+        return;
+    }
     col2im_args a = {dinp, dcol, w};
     dk__parallel_for((size_t)w->batch, 1, 1, col2im_images, &a);
 }

@@ -7,6 +7,8 @@
 
 #include "include/CKernels.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -94,6 +96,41 @@ typedef void (*dk_range_fn)(void *ctx, size_t begin, size_t end);
 /// vector loops keep their alignment) and calls fn on each. Uses one thread when n < 2 * grain.
 /// Callers must make each output element depend on its own inputs only, so the split is invisible.
 void dk__parallel_for(size_t n, size_t grain, size_t align, dk_range_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- scratch memory (scratch.c) */
+
+#define DK_SCRATCH_SLOTS 64
+/// Per-worker buffers of `floats` floats each (see scratch.c). Zero-initialized except `floats`.
+typedef struct {
+    size_t floats;
+    float *_Atomic memory[DK_SCRATCH_SLOTS];
+    atomic_int busy[DK_SCRATCH_SLOTS];
+} dk_scratch_pool;
+
+/// Claims a free slot of the pool (trying `hint` first; waiting if all are taken), sets *slot, and
+/// returns its memory.
+float *dk__scratch_claim(dk_scratch_pool *pool, int hint, int *slot);
+void dk__scratch_release(dk_scratch_pool *pool, int slot);
+
+/* ---------------------------------------------------------------- GEMM on one thread (matmul.c) */
+
+/// dk_sgemm and dk_sgemm_bias_activation (bias NULL and act DK_ACT_IDENTITY: none) computed
+/// entirely on the calling thread: for kernels that split work between threads themselves and run
+/// a product per piece. Same bits as the parallel entries.
+void dk__sgemm_on_this_thread(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                              int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                              const float *bias, dk_activation act, float act_alpha);
+
+/* ---------------------------------------------------------------- unfolding (conv.c) */
+
+/// Writes rows [r0, r1) and columns [c0, c1) of im2col(inp) (see dk_im2col), row r at
+/// dst + (r - r0) * ld, on the calling thread.
+void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *w, size_t r0, size_t r1,
+                      size_t c0, size_t c1);
+/// Adds rows [r0, r1) of a dcol (row r at dcol + (r - r0) * ld) into dinp as dk_col2im does, rows in
+/// order, zeroing each image first when r0..r1 holds its first row; on the calling thread. Calls over
+/// consecutive ranges of an image give dk_col2im's bits.
+void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1);
 
 /* ---------------------------------------------------------------- activations (activation.c) */
 

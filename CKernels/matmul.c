@@ -24,23 +24,13 @@
  * multiplies by their derivative the same way; the activations that need an exp run on each
  * worker's rectangle once it is done, on the thread that computed it.
  *
- * Memory: no heap. Packing buffers are slots claimed per worker with an atomic flag so that
- * concurrent callers (several threads calling dk_sgemm at once) never share one; a slot's pages are
- * mapped on its first use, sized for the largest blocking dk_set_blocking accepts (untouched pages
- * cost only address space).
+ * Memory: no heap. Each worker packs into a slot of a scratch pool (scratch.c), so concurrent
+ * callers (several threads calling dk_sgemm at once) never share one.
  */
 #include "gemm.h"
 
-#include <sched.h>
-#include <stdatomic.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 
-/* One slot per worker of every concurrent call; a worker waits if all are taken. */
-#define PACK_SLOTS 64
 /* Shortest K for which a product with fewer than NR columns is computed transposed (see dk_sgemm). */
 #define THIN_SWAP_MIN_K 32
 /* Largest transposed A read in place (see dk_sgemm). */
@@ -51,39 +41,9 @@
 #define SLOT_A_FLOATS ((size_t)DK_MC_MAX * DK_KC_MAX)
 #define SLOT_B_FLOATS ((size_t)DK_KC_MAX * DK_NC_MAX)
 
-static float *_Atomic g_slots[PACK_SLOTS];
-static atomic_int g_slot_busy[PACK_SLOTS];
-
-/* The slot's buffer (A's part, then B's), mapped on first use. Mapping is not heap allocation, and
- * it happens once per slot, never in a steady-state training step. */
-static float *slot_memory(int s) {
-    float *mem = atomic_load_explicit(&g_slots[s], memory_order_acquire);
-    if (mem) return mem;
-    void *p = mmap(NULL, (SLOT_A_FLOATS + SLOT_B_FLOATS) * sizeof(float), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        /* A kernel has no way to report failure; without address space there is nothing to do. */
-        fprintf(stderr, "dk_sgemm: cannot map %zu MB of packing buffers\n",
-                (SLOT_A_FLOATS + SLOT_B_FLOATS) * sizeof(float) >> 20);
-        abort();
-    }
-    atomic_store_explicit(&g_slots[s], (float *)p, memory_order_release);
-    return p;
-}
-
-static int claim_slot(int hint) {
-    for (;;) {
-        for (int i = 0; i < PACK_SLOTS; i++) {
-            int s = (hint + i) % PACK_SLOTS;
-            if (atomic_load_explicit(&g_slot_busy[s], memory_order_relaxed) == 0 &&
-                atomic_exchange_explicit(&g_slot_busy[s], 1, memory_order_acquire) == 0)
-                return s;
-        }
-        sched_yield();
-    }
-}
-
-static void release_slot(int s) { atomic_store_explicit(&g_slot_busy[s], 0, memory_order_release); }
+/* Each worker's packing buffers, A's part then B's (see scratch.c); sized for the largest blocking
+ * dk_set_blocking accepts. */
+static dk_scratch_pool g_packing = {.floats = SLOT_A_FLOATS + SLOT_B_FLOATS};
 
 static gemm_rect_fn rect_worker(void) {
     switch (dk__isa()) {
@@ -103,10 +63,10 @@ static void gemm_task(void *ctx, int t) {
     int m0 = tiles_m * ti / g->grid_m * mr, m1 = min_int(g->M, tiles_m * (ti + 1) / g->grid_m * mr);
     int n0 = tiles_n * tj / g->grid_n * nr, n1 = min_int(g->N, tiles_n * (tj + 1) / g->grid_n * nr);
     if (m0 >= m1 || n0 >= n1) return;
-    int s = claim_slot(t);
-    float *mem = slot_memory(s);
+    int slot;
+    float *mem = dk__scratch_claim(&g_packing, t, &slot);
     rect_worker()(g, m0, m1, n0, n1, mem, mem + SLOT_A_FLOATS);
-    release_slot(s);
+    dk__scratch_release(&g_packing, slot);
     if (g->epilogue && !g->epilogue_in_tiles) {
         /* The rectangle in C's own rows and columns (the problem's are swapped when transposed):
          * each worker finishes its own part while it is still in its cache. */
@@ -174,7 +134,7 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 /* dk_sgemm, with the epilogue of dk_sgemm_bias_activation when `epilogue` is set. */
 static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc, int epilogue,
-                  const float *bias, const float *gate, dk_activation act, float act_alpha) {
+                  const float *bias, const float *gate, dk_activation act, float act_alpha, int on_this_thread) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, ldc, M, N, beta);
@@ -219,23 +179,35 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
                  (g.csa != 1 && (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES);
     g.kblocks = ceil_div(K, blocking.kc);
     g.kc_step = ceil_div(K, g.kblocks);
+    if (on_this_thread) {
+        g.grid_m = g.grid_n = 1;
+        gemm_task(&g, 0);
+        return;
+    }
     choose_grid(&g);
     dk__run_tasks(g.grid_m * g.grid_n, gemm_task, &g);
 }
 
 void dk_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, NULL, NULL, DK_ACT_IDENTITY, 0.0f);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, NULL, NULL, DK_ACT_IDENTITY, 0.0f, 0);
 }
 
 void dk_sgemm_bias_activation(int trans_a, int trans_b, int M, int N, int K, float alpha,
                               const float *A, int lda, const float *B, int ldb, float beta, float *C,
                               int ldc, const float *bias, dk_activation act, float act_alpha) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, bias, NULL, act, act_alpha);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, bias, NULL, act, act_alpha, 0);
 }
 
 void dk_sgemm_activation_backward(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                   const float *A, int lda, const float *B, int ldb, float beta, float *C,
                                   int ldc, const float *out, dk_activation act, float act_alpha) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, NULL, out, act, act_alpha);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, NULL, out, act, act_alpha, 0);
+}
+
+void dk__sgemm_on_this_thread(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                              int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                              const float *bias, dk_activation act, float act_alpha) {
+    int epilogue = bias != NULL || act != DK_ACT_IDENTITY;
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, bias, NULL, act, act_alpha, 1);
 }

@@ -14,7 +14,7 @@ mkdir -p "$out"
 # The library with only the backend protocols (the readers never run kernels, whose files need the kernel
 # modules), and stubs for what the rest names from those files.
 sources="$(find Sources/Dendrite -name '*.swift' ! -path '*/Backend/*')
-    $(printf 'Sources/Dendrite/Backend/%s.swift ' Activation Backend {Convolution,Data,Elementwise,GEMM,Loss,Optimizer,Regularization}Kernels)
+    $(printf 'Sources/Dendrite/Backend/%s.swift ' Activation Backend ConvolutionProducts {Convolution,Data,Elementwise,GEMM,Loss,Optimizer,Regularization}Kernels)
     Fuzz/KernelStubs.swift"
 clang -O1 -g -fsanitize=address -c Sources/CStopSignal/stop_signal.c -I Sources/CStopSignal/include -o "$out/stop_signal.o"
 build() {  # name, entry file

@@ -220,6 +220,22 @@ void dk_im2col(float *col, const float *inp, const dk_window *w);
 /// is summed by one thread in a fixed order (rows of dcol in order, then ky, kx).
 void dk_col2im(float *dinp, const float *dcol, const dk_window *w);
 
+/// Implicit-GEMM convolutions: the products above, unfolding the input a cache-sized chunk at a time
+/// (conv_gemm.c) instead of into a whole col buffer; bitwise equal to dk_im2col + dk_sgemm (+ dk_col2im)
+/// for any thread count. They take receptive fields (kernel_h*kernel_w*channels) of up to
+/// dk_conv2d_max_field() floats and do nothing beyond that.
+size_t dk_conv2d_max_field(void);
+/// out (batch*out_h*out_w, out_channels) = act(im2col(inp) · weight + bias), weight (kh*kw*C,
+/// out_channels); bias may be NULL; act as dk_sgemm_bias_activation.
+void dk_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, int out_channels,
+                       const dk_window *w, dk_activation act, float act_alpha);
+/// dinp = col2im(dout · weight^T) (overwrites), dout (batch*out_h*out_w, out_channels).
+void dk_conv2d_backward_input(float *dinp, const float *dout, const float *weight, int out_channels,
+                              const dk_window *w);
+/// dweight = im2col(inp)^T · dout + beta * dweight.
+void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *inp, int out_channels,
+                               const dk_window *w, float beta);
+
 /// out (batch, out_h, out_w, channels) = the largest input in each window, per channel (padding
 /// ignored; a window must hold at least one input element).
 void dk_maxpool_forward(float *out, const float *inp, const dk_window *w);

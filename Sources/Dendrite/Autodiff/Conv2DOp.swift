@@ -1,9 +1,10 @@
 // conv2d: out (N, OH, OW, OC) = f(col · weight + bias), with x (N, H, W, C) NHWC, weight
-// (KH, KW, C, OC) as in Keras (viewed as a (KH·KW·C, OC) matrix), col = im2col(x) (N·OH·OW, KH·KW·C)
-// in a tape buffer; a 1×1 stride-1 unpadded convolution uses x itself as col. The product, bias and
-// activation are the dense layer's one backend call.
+// (KH, KW, C, OC) as in Keras (viewed as a (KH·KW·C, OC) matrix), col = im2col(x) (N·OH·OW, KH·KW·C).
+// The backend's convolution products compute it: the C kernels unfold a cache-sized chunk at a time (implicit
+// GEMM); others need col whole, in a tape buffer the op keeps for the backward. A 1×1 stride-1 unpadded
+// convolution is the dense layer's products on x itself.
 // Backward: dz = dout·f'(out) (from the output alone), dbias = Σ_pixels dz, dweight = colᵀ·dz, then
-// dcol = dz·weightᵀ written over col (no longer needed) and dx = col2im(dcol).
+// dx = col2im(dz·weightᵀ) (written over col when there is one: no longer needed).
 
 extension Tape {
     /// A 2-D convolution of `x` (N, H, W, C) with `weight` (KH, KW, C, OC), then `activation(· + bias)`.
@@ -19,24 +20,29 @@ extension Tape {
                      + "leaves no output pixels of x \(xs)")
         let out = output(Shape(xs[0], window.outputHeight, window.outputWidth, n),
                          requiresGrad: tracksGradient(x, weight) || tracksGradient(bias))
-        let col: Variable
-        if window.isPointwise {
-            col = x
-        } else {
-            col = output(Shape(m, k), requiresGrad: false)
-            let buffer = col.value.mutablePointer
-            profiled(profiler, "conv2d.im2col", .forward, m: m, n: k, bytes: 4 * Double(m * k + x.value.count)) {
-                backend.convolution.im2col(col: buffer, input: x.value.pointer, window: window)
-            }
-        }
         let y = out.value.mutablePointer
-        profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
-            backend.gemm.denseForward(out: y, x: col.value.pointer, weight: weight.value.pointer, bias: bias.value.pointer,
-                                      m: m, n: n, k: k, activation: activation, epilogue: backend.elementwise)
+        let unfolded: Variable?
+        if window.isPointwise {
+            unfolded = nil
+            profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+                backend.gemm.denseForward(out: y, x: x.value.pointer, weight: weight.value.pointer,
+                                          bias: bias.value.pointer, m: m, n: n, k: k, activation: activation,
+                                          epilogue: backend.elementwise)
+            }
+        } else {
+            unfolded = backend.gemm.convolutionNeedsUnfoldedInput(window) ? output(Shape(m, k), requiresGrad: false) : nil
+            let col = unfolded?.value.mutablePointer
+            profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+                backend.gemm.convolutionForward(out: y, input: x.value.pointer, weight: weight.value.pointer,
+                                                bias: bias.value.pointer, outChannels: n, window: window,
+                                                activation: activation, unfolded: col, unfold: backend.convolution,
+                                                epilogue: backend.elementwise)
+            }
         }
         if out.requiresGrad {
             let op = makeOp(Conv2DOp.self)
-            (op.x, op.weight, op.bias, op.out, op.col, op.window, op.activation) = (x, weight, bias, out, col, window, activation)
+            (op.x, op.weight, op.bias, op.out, op.unfolded, op.window, op.activation) =
+                (x, weight, bias, out, unfolded, window, activation)
             record(op)
         }
         return out
@@ -45,8 +51,8 @@ extension Tape {
 
 final class Conv2DOp: TapeOp {
     var x: Variable!, weight: Variable!, bias: Variable!, out: Variable!
-    /// im2col(x), or x itself for a pointwise convolution.
-    var col: Variable!
+    /// im2col(x) when the backend's products need it whole (never for a pointwise convolution).
+    var unfolded: Variable?
     var window = ConvolutionWindow.empty
     var activation = Activation.identity
 
@@ -64,40 +70,36 @@ final class Conv2DOp: TapeOp {
             tape.activationDerivative(out: out, activation, into: scratch)
             dz = UnsafePointer(scratch)
         }
-        let m = window.pixels, k = window.fieldSize, n = weight.value.shape[3]
+        let window = window, m = window.pixels, k = window.fieldSize, n = weight.value.shape[3]
         if bias.requiresGrad { tape.accumulateBiasGradient(bias, dout: dz, shape: Shape(m, n)) }
         let backend = tape.backend
         if weight.requiresGrad {
             let accumulate = weight.hasGradient
             let dweight = weight.gradientBuffer()
-            let a = col.value.pointer
+            let input = x.value.pointer, col = unfolded.map { UnsafePointer($0.value.mutablePointer) }
             profiled(tape.profiler, "conv2d.backward.weights", .backward, m: k, n: n, k: m, flops: 2 * Double(m * n * k)) {
-                backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: a, lda: k,
-                                   b: dz, ldb: n, beta: accumulate ? 1 : 0, c: dweight, ldc: n)
+                if window.isPointwise {
+                    backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: input, lda: k,
+                                       b: dz, ldb: n, beta: accumulate ? 1 : 0, c: dweight, ldc: n)
+                } else {
+                    backend.gemm.convolutionBackwardWeights(dweight: dweight, dout: dz, input: input, outChannels: n,
+                                                            window: window, accumulate: accumulate, unfolded: col)
+                }
             }
             weight.hasGradient = true
         }
         guard x.requiresGrad else { return }
         let w = weight.value.pointer
-        if window.isPointwise {
-            tape.contributeGradient(to: x) { dx in
-                profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+        let dcol = unfolded?.value.mutablePointer  // its last reader was the weight gradient above
+        tape.contributeGradient(to: x) { dx in
+            profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+                if window.isPointwise {
                     backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dz, lda: n,
                                        b: w, ldb: n, beta: 0, c: dx, ldc: k)
+                } else {
+                    backend.gemm.convolutionBackwardInputs(dinput: dx, dout: dz, weight: w, outChannels: n,
+                                                           window: window, unfolded: dcol, unfold: backend.convolution)
                 }
-            }
-            return
-        }
-        let dcol = col.value.mutablePointer  // col's last reader was the weight gradient above
-        profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
-            backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dz, lda: n,
-                               b: w, ldb: n, beta: 0, c: dcol, ldc: k)
-        }
-        let window = window
-        tape.contributeGradient(to: x) { dx in
-            profiled(tape.profiler, "conv2d.col2im", .backward, m: m, n: k, bytes: 4 * Double(m * k + window.batch
-                     * window.height * window.width * window.channels)) {
-                backend.convolution.col2im(dinput: dx, dcol: UnsafePointer(dcol), window: window)
             }
         }
     }

@@ -66,3 +66,48 @@ extension ConvolutionWindow {
                   out_h: Int32(outputHeight), out_w: Int32(outputWidth))
     }
 }
+
+// The convolution products as implicit GEMMs (CKernels/conv_gemm.c): no unfolded buffer, the same bits as the
+// whole-buffer algorithm, which remains for receptive fields larger than the kernels' scratch.
+extension CKernelSet {
+    public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool {
+        window.fieldSize > dk_conv2d_max_field()
+    }
+
+    public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+                                   window: ConvolutionWindow, activation: Activation,
+                                   unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels,
+                                   epilogue: any ElementwiseKernels) {
+        guard !convolutionNeedsUnfoldedInput(window) else {
+            return UnfoldedConvolution.forward(self, out: out, input: input, weight: weight, bias: bias,
+                                               outChannels: outChannels, window: window, activation: activation,
+                                               unfolded: unfolded, unfold: unfold, epilogue: epilogue)
+        }
+        var w = window.c
+        dk_conv2d_forward(out, input, weight, bias, Int32(outChannels), &w, activation.cKind, activation.alpha)
+    }
+
+    public func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                           input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                           accumulate: Bool, unfolded: UnsafePointer<Float>?) {
+        guard !convolutionNeedsUnfoldedInput(window) else {
+            return UnfoldedConvolution.backwardWeights(self, dweight: dweight, dout: dout, outChannels: outChannels,
+                                                       window: window, accumulate: accumulate, unfolded: unfolded)
+        }
+        var w = window.c
+        dk_conv2d_backward_weight(dweight, dout, input, Int32(outChannels), &w, accumulate ? 1 : 0)
+    }
+
+    public func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                          weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                          unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels) {
+        guard !convolutionNeedsUnfoldedInput(window) else {
+            return UnfoldedConvolution.backwardInputs(self, dinput: dinput, dout: dout, weight: weight,
+                                                      outChannels: outChannels, window: window, unfolded: unfolded,
+                                                      unfold: unfold)
+        }
+        var w = window.c
+        dk_conv2d_backward_input(dinput, dout, weight, Int32(outChannels), &w)
+    }
+}

@@ -24,6 +24,29 @@ public protocol GEMMKernels: AnyObject, Sendable {
     func denseBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                              weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
                              m: Int, n: Int, k: Int, activation: Activation, epilogue: any ElementwiseKernels)
+
+    /// Whether the convolution products below need the caller's `unfolded` buffer (`window.pixels` ×
+    /// `window.fieldSize` floats, for im2col(input)) for this window. Kernels that unfold a chunk at a time
+    /// (implicit GEMM) need none; the defaults do.
+    func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool
+
+    /// out (pixels, outChannels) = f(im2col(input) · weight + bias): a convolution's forward. `unfolded` is kept
+    /// for the weight gradient, which receives it again.
+    func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                            bias: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                            activation: Activation, unfolded: UnsafeMutablePointer<Float>?,
+                            unfold: any ConvolutionKernels, epilogue: any ElementwiseKernels)
+
+    /// dweight (fieldSize, outChannels) = im2col(input)ᵀ · dout (+ dweight when `accumulate`); `unfolded` as the
+    /// forward left it.
+    func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                    input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                    accumulate: Bool, unfolded: UnsafePointer<Float>?)
+
+    /// dinput = col2im(dout · weightᵀ) (overwritten); `unfolded` may be overwritten.
+    func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                   unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels)
 }
 
 extension GEMMKernels {
