@@ -24,20 +24,62 @@ DK_INLINE void valid_columns(const dk_window *w, int ox, int *kx0, int *kx1) {
     if (*kx1 < *kx0) *kx1 = *kx0;
 }
 
+/* A row of the unfolded input: its image and output pixel. Rows are walked in order by stepping
+ * this, not by dividing each row number (three 64-bit divisions per row outweigh the copying when
+ * the image has one channel). */
+typedef struct {
+    size_t image;
+    int oy, ox;
+} output_pixel;
+
+DK_INLINE output_pixel output_pixel_of(const dk_window *w, size_t row) {
+    size_t per_image = (size_t)w->out_h * w->out_w, pixel = row % per_image;
+    return (output_pixel){row / per_image, (int)(pixel / (size_t)w->out_w), (int)(pixel % (size_t)w->out_w)};
+}
+
+DK_INLINE void next_output_pixel(const dk_window *w, output_pixel *at) {
+    if (++at->ox < w->out_w) return;
+    at->ox = 0;
+    if (++at->oy < w->out_h) return;
+    at->oy = 0;
+    at->image++;
+}
+
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *w, size_t r0, size_t r1,
+/* Below this many floats, a copy or fill is a plain loop: with few input channels (1 for greyscale
+ * images) every run is a few floats, and a library call per run costs more than the run. The
+ * no_builtin attribute on the callers keeps the compiler from turning the loops back into calls. */
+#define SHORT_RUN 16
+
+DK_INLINE void copy_floats(float *restrict dst, const float *restrict src, size_t n) {
+    if (n > SHORT_RUN) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+DK_INLINE void zero_floats(float *dst, size_t n) {
+    if (n > SHORT_RUN) {
+        memset(dst, 0, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
+__attribute__((no_builtin("memcpy", "memset"))) void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *w, size_t r0, size_t r1,
                       size_t c0, size_t c1) {
     if (c1 <= c0) return;
-    const size_t C = (size_t)w->channels, pixels = (size_t)w->out_h * w->out_w;
+    const size_t C = (size_t)w->channels;
     /* The columns of one row of the window (one ky): kernel_w pixels of C channels. */
     const size_t window_row = (size_t)w->kernel_w * C;
     const int ky_first = (int)(c0 / window_row), ky_last = (int)((c1 - 1) / window_row);
-    for (size_t r = r0; r < r1; r++, dst += ld) {
-        size_t img = r / pixels, pix = r % pixels;
-        int oy = (int)(pix / (size_t)w->out_w), ox = (int)(pix % (size_t)w->out_w);
-        const float *image = inp + img * (size_t)w->height * w->width * C;
+    output_pixel at = output_pixel_of(w, r0);
+    for (size_t r = r0; r < r1; r++, dst += ld, next_output_pixel(w, &at)) {
+        const int oy = at.oy, ox = at.ox;
+        const float *image = inp + at.image * (size_t)w->height * w->width * C;
         int kx0, kx1;
         valid_columns(w, ox, &kx0, &kx1);
         for (int ky = ky_first; ky <= ky_last; ky++) {
@@ -48,19 +90,19 @@ void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *
             float *d = dst + (lo - c0);
             int iy = oy * w->stride_h - w->pad_top + ky;
             if (iy < 0 || iy >= w->height) {
-                memset(d, 0, (hi - lo) * sizeof(float));
+                zero_floats(d, hi - lo);
                 continue;
             }
             const size_t in_first = base + (size_t)kx0 * C;
             const size_t in_lo = max_size(lo, min_size(in_first, hi));
             const size_t in_hi = max_size(in_lo, min_size(base + (size_t)kx1 * C, hi));
-            memset(d, 0, (in_lo - lo) * sizeof(float));
+            zero_floats(d, in_lo - lo);
             if (in_hi > in_lo) {
                 int ix0 = ox * w->stride_w - w->pad_left + kx0;
                 const float *src = image + ((size_t)iy * w->width + ix0) * C + (in_lo - in_first);
-                memcpy(d + (in_lo - lo), src, (in_hi - in_lo) * sizeof(float));
+                copy_floats(d + (in_lo - lo), src, in_hi - in_lo);
             }
-            memset(d + (in_hi - lo), 0, (hi - in_hi) * sizeof(float));
+            zero_floats(d + (in_hi - lo), hi - in_hi);
         }
     }
 }
@@ -91,12 +133,11 @@ DK_KERNEL(, dk__col2im_rows,
           (float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1),
           (dinp, dcol, ld, w, r0, r1)) {
     const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
-    const size_t pixels = (size_t)w->out_h * w->out_w;
-    for (size_t r = r0; r < r1; r++, dcol += ld) {
-        size_t img = r / pixels, pix = r % pixels;
-        float *image = dinp + img * image_len;
-        if (pix == 0) memset(image, 0, image_len * sizeof(float));
-        int oy = (int)(pix / (size_t)w->out_w), ox = (int)(pix % (size_t)w->out_w);
+    output_pixel at = output_pixel_of(w, r0);
+    for (size_t r = r0; r < r1; r++, dcol += ld, next_output_pixel(w, &at)) {
+        const int oy = at.oy, ox = at.ox;
+        float *image = dinp + at.image * image_len;
+        if (oy == 0 && ox == 0) memset(image, 0, image_len * sizeof(float));
         int kx0, kx1;
         valid_columns(w, ox, &kx0, &kx1);
         const size_t span = (size_t)(kx1 - kx0) * C;
