@@ -4,7 +4,7 @@ import Dendrite
 /// (batch 32: its unfolded input alone is 75 MB), each as the three parts of a training step:
 /// forward (the product with bias and ReLU), input gradient and weight gradient, through the backend's
 /// convolution products (see `GEMMKernels`). Work is the products' FLOPs.
-/// Then pooling and dropout at the `cnn` preset's shapes, whose work is bytes.
+/// Then pooling, dropout and batch norm at the `cnn` and `cnn-bn` presets' shapes, whose work is bytes.
 enum ConvCases {
     struct Layer {
         var name: String, input: Shape, filters: Int, kernel: Int, padding: Padding
@@ -97,6 +97,46 @@ enum ConvCases {
             },
             make("dropout 0.25 \(dims(128, 12, 12, 64))", b * Double(2 * small)) { backend, _, y, dx in
                 backend.regularization.dropout(out: dx.pointer, input: y.readOnly, count: small, rate: 0.25, key: 7, first: 0)
+            },
+        ] + batchNormCases(rows: window.batch * window.height * window.width, channels: input[3])
+    }
+
+    /// The `cnn-bn` preset's batch norm after its second convolution (128×24×24 rows of 64 channels), training
+    /// mode. Work is the bytes its passes move: statistics read the input twice (mean, then squared deviations)
+    /// and the forward reads and writes it; the backward's sums read input and gradient, then its second pass
+    /// reads both and writes the input gradient.
+    static func batchNormCases(rows: Int, channels: Int) -> [BenchCase] {
+        let count = rows * channels, b = 4.0
+        struct Buffers {
+            let x, y, dy, mean, variance, invstd, gamma, beta, dgamma, dbeta: FloatBuffer
+            init(count: Int, channels: Int) {
+                (x, y, dy) = (FloatBuffer(count: count, seed: 1), FloatBuffer(count: count), FloatBuffer(count: count, seed: 2))
+                (mean, variance) = (FloatBuffer(count: channels), FloatBuffer(count: channels))
+                invstd = FloatBuffer(count: channels, in: 0.5...2, seed: 3)
+                (gamma, beta) = (FloatBuffer(count: channels, seed: 4), FloatBuffer(count: channels, seed: 5))
+                (dgamma, dbeta) = (FloatBuffer(count: channels), FloatBuffer(count: channels))
+            }
+        }
+        func make(_ name: String, _ bytes: Double, _ body: @escaping (Backend, Buffers) -> Void) -> BenchCase {
+            BenchCase(name: "batchnorm \(name) \(dims(rows, channels))", group: "conv", work: .bytes(bytes)) {
+                let buffers = Buffers(count: count, channels: channels)
+                return { backend in { body(backend, buffers) } }
+            }
+        }
+        return [
+            make("statistics + forward", b * Double(4 * count)) { backend, t in
+                let kernels = backend.regularization
+                kernels.batchNormStatistics(mean: t.mean.pointer, variance: t.variance.pointer, input: t.x.readOnly,
+                                            rows: rows, channels: channels)
+                kernels.batchNormForward(out: t.y.pointer, input: t.x.readOnly, mean: t.mean.readOnly,
+                                         invstd: t.invstd.readOnly, gamma: t.gamma.readOnly, beta: t.beta.readOnly,
+                                         rows: rows, channels: channels)
+            },
+            make("backward", b * Double(5 * count)) { backend, t in
+                backend.regularization.batchNormBackward(dinput: t.y.pointer, dgamma: t.dgamma.pointer,
+                                                         dbeta: t.dbeta.pointer, dout: t.dy.readOnly, input: t.x.readOnly,
+                                                         mean: t.mean.readOnly, invstd: t.invstd.readOnly,
+                                                         gamma: t.gamma.readOnly, rows: rows, channels: channels)
             },
         ]
     }
