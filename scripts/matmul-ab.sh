@@ -4,6 +4,7 @@
 # judged by a ratio measured in one run. DENDRITE_ISA and DENDRITE_BLOCKING apply to both builds
 # (revisions older than the code paths ignore them).
 # Usage: scripts/matmul-ab.sh [REVISION (default HEAD)] [THREADS (default 1)] [TA TB M N K]
+# AB_DRIVER=conv-ab runs scripts/conv-ab.c's convolution timings instead (see scripts/conv-ab.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:-HEAD}; threads=${2:-1}
@@ -17,6 +18,7 @@ build() { # folder with CKernels/ -> shared library
 }
 build "$work/old" "$work/libold.so"
 build . "$work/libnew.so"
-clang -O2 scripts/matmul-ab.c -o "$work/matmul-ab" -ldl
-echo "GEMM: working tree (new) vs $rev (old), $threads thread(s)"
-"$work/matmul-ab" "$work/libold.so" "$work/libnew.so" "$threads" "${@:3}"
+driver=${AB_DRIVER:-matmul-ab}
+clang -O2 "scripts/$driver.c" -o "$work/$driver" -ldl
+echo "$driver: working tree (new) vs $rev (old), $threads thread(s)"
+"$work/$driver" "$work/libold.so" "$work/libnew.so" "$threads" "${@:3}"
