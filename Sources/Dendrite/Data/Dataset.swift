@@ -2,18 +2,18 @@ import Foundation
 
 /// Labeled images held as bytes (a quarter of the memory of floats); batches convert them on the fly.
 public struct Dataset: Sendable {
-    public let images: IDX.Images
+    public let images: Images
     public let labels: [Int32]
     public let classCount: Int
 
     public var count: Int { images.count }
     public var featureCount: Int { images.featureCount }
     /// The shape of one example as a model sees it: (height, width, channels), channels last (NHWC).
-    public var exampleShape: [Int] { [images.height, images.width, 1] }
+    public var exampleShape: [Int] { [images.height, images.width, images.channels] }
 
     /// Pairs images with labels, checking that they agree. `classCount` defaults to the largest label + 1, and
     /// then every class below it must have an example: one stray label of 255 must not build a 256-class model.
-    public init(images: IDX.Images, labels: [UInt8], classCount: Int? = nil, imagesPath: String = "images",
+    public init(images: Images, labels: [UInt8], classCount: Int? = nil, imagesPath: String = "images",
                 labelsPath: String = "labels") throws {
         guard images.count > 0 else { throw DendriteError.data(path: imagesPath, problem: "holds zero images") }
         guard images.featureCount > 0 else {

@@ -4,23 +4,6 @@ import Foundation
 /// "unsigned byte" and dd the number of dimensions, then one u32 per dimension) and the raw bytes.
 /// Files may be gzip-compressed.
 public enum IDX {
-    /// Images: `count` of `height × width` bytes each.
-    public struct Images: Sendable {
-        public let count: Int, height: Int, width: Int
-        public let pixels: [UInt8]
-        public var featureCount: Int { height * width }
-
-        /// Images from bytes already in memory (synthetic data, say): `count` images of `height × width`.
-        public init(count: Int, height: Int, width: Int, pixels: [UInt8]) {
-            precondition(count >= 0 && height >= 0 && width >= 0 && pixels.count == count * height * width,
-                         "IDX.Images: \(pixels.count) pixels for \(count) images of \(height)×\(width)")
-            self.count = count
-            self.height = height
-            self.width = width
-            self.pixels = pixels
-        }
-    }
-
     /// Reads an idx3-ubyte image file (gzip or not).
     public static func readImages(path: String) throws -> Images {
         let (dims, payload) = try read(path: path, expectedDimensions: 3, kind: "idx3 image")
