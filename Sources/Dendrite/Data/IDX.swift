@@ -72,10 +72,6 @@ public enum IDX {
 
     private static func read(path: String, expectedDimensions: Int, kind: String) throws
         -> (dimensions: [Int], payload: [UInt8]) {
-        if let problem = regularFileProblem(at: path) { throw DendriteError.data(path: path, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DendriteError.data(path: path, problem: "cannot read the file")
-        }
-        return try parse([UInt8](data), path: path, expectedDimensions: expectedDimensions, kind: kind)
+        try parse(readDataFile(at: path), path: path, expectedDimensions: expectedDimensions, kind: kind)
     }
 }
