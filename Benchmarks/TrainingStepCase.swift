@@ -104,7 +104,7 @@ enum TrainingCases {
         var generator = SeededGenerator(seed: 4)
         let pixels = (0..<count * inputs).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let labels = (0..<count).map { _ in UInt8(generator.next() % UInt64(classes)) }
-        return try! Dataset(images: IDX.Images(count: count, height: 28, width: 28, pixels: pixels),
+        return try! Dataset(images: Images(count: count, height: 28, width: 28, pixels: pixels),
                             labels: labels, classCount: classes)
     }
 }

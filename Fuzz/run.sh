@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets into .build-fuzz/ and runs each on a seed corpus generated here: the IDX reader,
-# the safetensors reader, a checkpoint's metadata fields (behind valid checksums) and the model-spec parsers.
+# Builds the libFuzzer targets into .build-fuzz/ and runs each on a seed corpus generated here: the IDX and CIFAR-10
+# readers, the safetensors reader, a checkpoint's metadata fields (behind valid checksums) and the model-spec parsers.
 # Usage: Fuzz/run.sh [seconds | -runs=N]   (default 30 seconds per target)
 # swiftc directly, not `swift build`: SwiftPM renames an executable's entry point and the libFuzzer link fails.
 set -euo pipefail
@@ -23,13 +23,15 @@ build() {  # name, entry file
         | { grep -v "Cannot export local symbol" || true; }
 }
 build fuzz-idx IDXFuzz.swift
+build fuzz-cifar CIFAR10Fuzz.swift
 build fuzz-safetensors SafetensorsFuzz.swift
 build fuzz-metadata CheckpointMetadataFuzz.swift
 build fuzz-model ModelSpecFuzz.swift
 
-# Seeds: a small valid idx3 file, the same gzipped, an idx1 file, a valid checkpoint-like safetensors file, and
+# Seeds: a small valid idx3 file, the same gzipped, an idx1 file, a CIFAR-10 batch of one record (the longest
+# input is 4096 bytes) and one of three gzipped, a valid checkpoint-like safetensors file, and
 # the metadata and model seeds below.
-rm -rf "$out/seeds" && mkdir -p "$out/seeds/idx" "$out/seeds/safetensors" "$out/seeds/metadata" "$out/seeds/model"
+rm -rf "$out/seeds" && mkdir -p "$out/seeds/idx" "$out/seeds/cifar" "$out/seeds/safetensors" "$out/seeds/metadata" "$out/seeds/model"
 python3 - "$out/seeds" <<'PY'
 import gzip, json, struct, sys, zlib
 seeds = sys.argv[1]
@@ -37,6 +39,9 @@ idx3 = struct.pack(">I3I", 0x803, 2, 3, 3) + bytes(range(18))
 open(f"{seeds}/idx/images", "wb").write(idx3)
 open(f"{seeds}/idx/images.gz", "wb").write(gzip.compress(idx3, mtime=0))
 open(f"{seeds}/idx/labels", "wb").write(struct.pack(">II", 0x801, 3) + bytes([0, 1, 2]))
+records = [bytes([label]) + bytes((label + i) % 256 for i in range(3 * 32 * 32)) for label in (3, 0, 9)]
+open(f"{seeds}/cifar/batch", "wb").write(records[0])
+open(f"{seeds}/cifar/batch.gz", "wb").write(gzip.compress(b"".join(records), mtime=0))
 data = struct.pack("<6f", 1, -2, 3.5, 0, 1e30, -1e-30) + struct.pack("<3f", 0.25, 0.5, 0.75)
 config = {"activation": "relu", "backend": "c", "batchSize": 2, "classes": 3, "epochs": 1, "hidden": [2],
           "initializer": "normal", "inputs": 3, "learningRate": 0.001, "momentum": 0, "optimizer": "adam",
@@ -68,7 +73,7 @@ open(f"{seeds}/model/json", "w").write(json.dumps({"format": "dendrite-model-1",
 PY
 
 # Each target fuzzes a copy of its seeds (new finds go there, not into the seeds); crashes land in $out.
-for target in idx safetensors metadata model; do
+for target in idx cifar safetensors metadata model; do
     rm -rf "$out/corpus-$target" && cp -r "$out/seeds/$target" "$out/corpus-$target"
     echo "== fuzz-$target ($limit)"
     "$out/fuzz-$target" "$limit" -max_len=4096 -artifact_prefix="$out/crash-$target-" -print_final_stats=1 \

@@ -32,6 +32,15 @@ public func regularFileProblem(at path: String) -> String? {
     }
 }
 
+/// The bytes of a data file, or an error naming it: what stands there instead of a file, or why it cannot be read.
+func readDataFile(at path: String) throws -> [UInt8] {
+    if let problem = regularFileProblem(at: path) { throw DendriteError.data(path: path, problem: problem) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw DendriteError.data(path: path, problem: "cannot read the file")
+    }
+    return [UInt8](data)
+}
+
 /// Why a file could not be written at `path` (replaced if it exists, created in its folder if not), in
 /// words for an error message; nil when it can. Output paths are checked with it before a run starts, so
 /// that a bad one fails at once rather than after the training.

@@ -13,7 +13,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "A checkpoint written by `dendrite train`, or a weights-only safetensors file.")
     var checkpoint: String
-    @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
+    @Option(help: "Folder with the four MNIST-format files or the six CIFAR-10 batch files (plain or .gz; see the README).")
     var data = DataFolder.defaultPath
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var backendOptions: BackendOptions

@@ -4,9 +4,9 @@ import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model (default: the lab's MLP, 784-256-256-10, ReLU, Adam 0.001, batch 128) on MNIST-format data.")
+        abstract: "Train a model (default: the lab's MLP, 784-256-256-10, ReLU, Adam 0.001, batch 128) on MNIST-format or CIFAR-10 data.")
 
-    @Option(help: "Folder with the four MNIST-format files (plain or .gz).")
+    @Option(help: "Folder with the four MNIST-format files or the six CIFAR-10 batch files (plain or .gz; see the README).")
     var data = DataFolder.defaultPath
     // Numeric options parse `.unconditional`ly so that "--epochs -2" reaches validate() and its clear message,
     // rather than "-2" being taken for a flag ("Missing value for '--epochs'").

@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func inconsistentDatasetsAreRejected() throws {
-        let images = IDX.Images(count: 2, height: 1, width: 2, pixels: [1, 2, 3, 4])
+        let images = Images(count: 2, height: 1, width: 2, pixels: [1, 2, 3, 4])
         #expect(throws: DendriteError.data(path: "l", problem: "3 labels for 2 images in i")) {
             try Dataset(images: images, labels: [0, 1, 1], imagesPath: "i", labelsPath: "l")
         }
@@ -84,13 +84,13 @@ import Testing
             try Dataset(images: images, labels: [0, 7], classCount: 3, imagesPath: "i", labelsPath: "l")
         }
         #expect(throws: DendriteError.data(path: "i", problem: "holds zero images")) {
-            try Dataset(images: IDX.Images(count: 0, height: 1, width: 2, pixels: []), labels: [], imagesPath: "i", labelsPath: "l")
+            try Dataset(images: Images(count: 0, height: 1, width: 2, pixels: []), labels: [], imagesPath: "i", labelsPath: "l")
         }
     }
 
     /// Issue 16, item 9: one stray label must not build a model of hundreds of classes, most never seen.
     @Test func labelsImplyingMissingClassesAreRefused() throws {
-        let images = IDX.Images(count: 5, height: 1, width: 1, pixels: [1, 2, 3, 4, 5])
+        let images = Images(count: 5, height: 1, width: 1, pixels: [1, 2, 3, 4, 5])
         #expect(throws: DendriteError.data(path: "l", problem:
             "the largest label is 255, but labels 2, 3, 5–254 have no example; if the data really has 256 classes, pass --classes 256")) {
             try Dataset(images: images, labels: [0, 1, 4, 255, 1], imagesPath: "i", labelsPath: "l")

@@ -4,23 +4,6 @@ import Foundation
 /// "unsigned byte" and dd the number of dimensions, then one u32 per dimension) and the raw bytes.
 /// Files may be gzip-compressed.
 public enum IDX {
-    /// Images: `count` of `height × width` bytes each.
-    public struct Images: Sendable {
-        public let count: Int, height: Int, width: Int
-        public let pixels: [UInt8]
-        public var featureCount: Int { height * width }
-
-        /// Images from bytes already in memory (synthetic data, say): `count` images of `height × width`.
-        public init(count: Int, height: Int, width: Int, pixels: [UInt8]) {
-            precondition(count >= 0 && height >= 0 && width >= 0 && pixels.count == count * height * width,
-                         "IDX.Images: \(pixels.count) pixels for \(count) images of \(height)×\(width)")
-            self.count = count
-            self.height = height
-            self.width = width
-            self.pixels = pixels
-        }
-    }
-
     /// Reads an idx3-ubyte image file (gzip or not).
     public static func readImages(path: String) throws -> Images {
         let (dims, payload) = try read(path: path, expectedDimensions: 3, kind: "idx3 image")
@@ -89,10 +72,6 @@ public enum IDX {
 
     private static func read(path: String, expectedDimensions: Int, kind: String) throws
         -> (dimensions: [Int], payload: [UInt8]) {
-        if let problem = regularFileProblem(at: path) { throw DendriteError.data(path: path, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DendriteError.data(path: path, problem: "cannot read the file")
-        }
-        return try parse([UInt8](data), path: path, expectedDimensions: expectedDimensions, kind: kind)
+        try parse(readDataFile(at: path), path: path, expectedDimensions: expectedDimensions, kind: kind)
     }
 }
