@@ -21,6 +21,14 @@ static dk_scratch_pool g_unfolded = {.floats = (size_t)DK_MC_MAX * DK_KC_MAX};
 
 size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 
+/* Fields below this many floats are unfolded whole (see dk_conv2d_prefers_unfolded). */
+#define SMALL_FIELD 32
+
+int dk_conv2d_prefers_unfolded(const dk_window *w) {
+    size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
+    return k < SMALL_FIELD || k > dk_conv2d_max_field();
+}
+
 /* Floats of unfolded input a worker keeps in cache at once: the GEMM's A block on this path. */
 static size_t chunk_floats(void) {
     dk_blocking b = dk__blocking(dk__isa());

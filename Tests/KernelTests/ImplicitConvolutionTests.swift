@@ -1,8 +1,10 @@
-// The C kernels' implicit-GEMM convolutions (CKernels/conv_gemm.c) against the whole-buffer algorithm they
-// replace (im2col, the dense products, col2im), bit for bit, on every C code path. The shapes are large enough
-// for several unfolded chunks per thread (chunk borders fall inside images), several K blocks in the weight
-// gradient, and a split of the weight gradient's rows between threads.
+// The C kernels' implicit-GEMM convolutions (CKernels/conv_gemm.c, called directly: the backend routes the
+// smallest fields to the whole buffer) against the whole-buffer algorithm (im2col, the dense products, col2im),
+// bit for bit, on every C code path. The shapes are large enough for several unfolded chunks per thread (chunk
+// borders fall inside images), several K blocks in the weight gradient, and a split of the weight gradient's
+// rows between threads.
 
+import CKernels
 import Dendrite
 import Testing
 
@@ -26,7 +28,12 @@ struct ImplicitConvolutionTests {
         let gemm = backend.gemm
         let window = ConvolutionWindow(input: tc.input, kernel: (tc.kernel, tc.kernel), stride: (tc.stride, tc.stride),
                                        padding: tc.padding)
-        #expect(!gemm.convolutionNeedsUnfoldedInput(window), "the C kernels unfold \(window.fieldSize)-float fields themselves")
+        var cWindow = dk_window(batch: Int32(window.batch), height: Int32(window.height), width: Int32(window.width),
+                                channels: Int32(window.channels), kernel_h: Int32(window.kernelHeight),
+                                kernel_w: Int32(window.kernelWidth), stride_h: Int32(window.strideHeight),
+                                stride_w: Int32(window.strideWidth), pad_top: Int32(window.padTop),
+                                pad_left: Int32(window.padLeft), out_h: Int32(window.outputHeight),
+                                out_w: Int32(window.outputWidth))
         let m = window.pixels, k = window.fieldSize, n = tc.filters
         let x = randomFloats(tc.input.count, seed: 1), w = randomFloats(k * n, seed: 2, in: -0.3...0.3)
         let bias = randomFloats(n, seed: 3), dout = randomFloats(m * n, seed: 4)
@@ -36,9 +43,8 @@ struct ImplicitConvolutionTests {
 
         for activation in [Activation.relu, .elu(alpha: 1)] {
             var implicit = [Float](repeating: .nan, count: m * n), whole = implicit
-            gemm.convolutionForward(out: &implicit, input: x, weight: w, bias: bias, outChannels: n, window: window,
-                                    activation: activation, unfolded: nil, unfold: backend.convolution,
-                                    epilogue: backend.elementwise)
+            let (kind, alpha): (dk_activation, Float) = activation == .relu ? (DK_ACT_RELU, 0) : (DK_ACT_ELU, 1)
+            dk_conv2d_forward(&implicit, x, w, bias, Int32(n), &cWindow, kind, alpha)
             gemm.denseForward(out: &whole, x: col, weight: w, bias: bias, m: m, n: n, k: k, activation: activation,
                               epilogue: backend.elementwise)
             expectBitwiseEqual(implicit, whole, "conv forward \(activation)[\(backendName)]", shape: shape)
@@ -47,8 +53,7 @@ struct ImplicitConvolutionTests {
         for accumulate in [false, true] {
             let start = accumulate ? randomFloats(k * n, seed: 5) : [Float](repeating: .nan, count: k * n)
             var implicit = start, whole = start
-            gemm.convolutionBackwardWeights(dweight: &implicit, dout: dout, input: x, outChannels: n, window: window,
-                                            accumulate: accumulate, unfolded: nil)
+            dk_conv2d_backward_weight(&implicit, dout, x, Int32(n), &cWindow, accumulate ? 1 : 0)
             gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: col, lda: k, b: dout, ldb: n,
                        beta: accumulate ? 1 : 0, c: &whole, ldc: n)
             expectBitwiseEqual(implicit, whole, "conv weight gradient, accumulate \(accumulate)[\(backendName)]",
@@ -56,12 +61,20 @@ struct ImplicitConvolutionTests {
         }
 
         var implicit = [Float](repeating: .nan, count: tc.input.count), whole = implicit
-        gemm.convolutionBackwardInputs(dinput: &implicit, dout: dout, weight: w, outChannels: n, window: window,
-                                       unfolded: nil, unfold: backend.convolution)
+        dk_conv2d_backward_input(&implicit, dout, w, Int32(n), &cWindow)
         var dcol = [Float](repeating: 0, count: m * k)
         gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dout, lda: n, b: w, ldb: n, beta: 0,
                    c: &dcol, ldc: k)
         backend.convolution.col2im(dinput: &whole, dcol: dcol, window: window)
         expectBitwiseEqual(implicit, whole, "conv input gradient[\(backendName)]", shape: shape)
+    }
+
+    /// The backend takes the implicit GEMMs except where the whole buffer is faster: the smallest fields.
+    @Test func smallFieldsAreUnfoldedWhole() {
+        let gemm = Backends.c.gemm
+        let grey = ConvolutionWindow(input: Shape(128, 28, 28, 1), kernel: (3, 3), stride: (1, 1), padding: .valid)
+        let wide = ConvolutionWindow(input: Shape(128, 26, 26, 32), kernel: (3, 3), stride: (1, 1), padding: .valid)
+        #expect(gemm.convolutionNeedsUnfoldedInput(grey), "a 9-float field: unfolded once, whole")
+        #expect(!gemm.convolutionNeedsUnfoldedInput(wide), "a 288-float field: implicit GEMM")
     }
 }

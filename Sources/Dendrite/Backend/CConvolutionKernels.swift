@@ -68,10 +68,11 @@ extension ConvolutionWindow {
 }
 
 // The convolution products as implicit GEMMs (CKernels/conv_gemm.c): no unfolded buffer, the same bits as the
-// whole-buffer algorithm, which remains for receptive fields larger than the kernels' scratch.
+// whole-buffer algorithm, which remains for the windows that run faster that way (dk_conv2d_prefers_unfolded).
 extension CKernelSet {
     public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool {
-        window.fieldSize > dk_conv2d_max_field()
+        var w = window.c
+        return dk_conv2d_prefers_unfolded(&w) != 0
     }
 
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
