@@ -127,11 +127,15 @@ public final class GradientSync {
         }
         for (b, bucket) in buckets.enumerated() {
             let destination = arena.gradients.pointer + bucket.range.lowerBound
-            let copies = gathered.pointer + gatheredOffsets[b]
-            destination.update(from: copies, count: bucket.range.count)
-            for r in 1..<group.size {
-                elementwise.addInPlace(destination, copies + r * bucket.range.count, count: bucket.range.count)
+            let copies = gathered.pointer + gatheredOffsets[b], count = bucket.range.count
+            if group.size == 2 {
+                // The arena still holds this rank's own copy, and a + b == b + a bit for bit: one pass adds the
+                // other rank's, and both ranks get rank 0's copy + rank 1's.
+                elementwise.addInPlace(destination, copies + (1 - group.rank) * count, count: count)
+                continue
             }
+            destination.update(from: copies, count: count)
+            for r in 1..<group.size { elementwise.addInPlace(destination, copies + r * count, count: count) }
         }
         var sums = (0.0, 0.0, 0.0)
         for r in 0..<group.size {
