@@ -47,7 +47,7 @@ enum ConvCases {
         // The backend's convolution products, as a training step calls them: the C kernels' implicit GEMM,
         // or im2col into the whole buffer, the products and col2im for the others.
         func unfolded(_ backend: Backend, _ b: Buffers) -> UnsafeMutablePointer<Float>? {
-            backend.gemm.convolutionNeedsUnfoldedInput(window) ? b.col.pointer : nil
+            backend.gemm.convolutionNeedsUnfoldedInput(window, outChannels: n) ? b.col.pointer : nil
         }
         return [
             make("forward") { backend, b in

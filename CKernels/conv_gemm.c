@@ -24,7 +24,9 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 /* Fields below this many floats are unfolded whole (see dk_conv2d_prefers_unfolded). */
 #define SMALL_FIELD 32
 
-int dk_conv2d_prefers_unfolded(const dk_window *w) {
+int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
+    /* Thin greyscale layers run their forward directly: nothing is unfolded twice. */
+    if (dk__conv2d_direct_applies(w, out_channels)) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
 }
@@ -78,6 +80,10 @@ void dk_conv2d_forward(float *out, const float *inp, const float *weight, const 
                        const dk_window *w, dk_activation act, float act_alpha) {
     size_t m = pixels(w), k = field(w);
     if (m == 0 || out_channels <= 0 || k == 0 || k > dk_conv2d_max_field()) return;
+    if (dk__conv2d_direct_applies(w, out_channels)) {
+        dk__conv2d_forward_direct(out, inp, weight, bias, out_channels, w, act, act_alpha);
+        return;
+    }
     forward_args a = {out, inp, weight, bias, w, out_channels, act, act_alpha, chunk_rows(k)};
     dk__parallel_for(m, a.rows, 1, forward_range, &a);
 }

@@ -132,6 +132,15 @@ void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *
 /// consecutive ranges of an image give dk_col2im's bits.
 void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1);
 
+/* ---------------------------------------------------------------- thin convolutions (conv_direct.c) */
+
+/// Whether dk__conv2d_forward_direct takes this convolution: one input channel, stride 1 along the
+/// width, at most 16 filters, a field within one K block.
+int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
+/// dk_conv2d_forward's result (same bits) by the direct kernel.
+void dk__conv2d_forward_direct(float *out, const float *inp, const float *weight, const float *bias, int out_channels,
+                               const dk_window *w, dk_activation act, float act_alpha);
+
 /* ---------------------------------------------------------------- activations (activation.c) */
 
 /// c[r, j] = f(c[r, j] + bias[j]) in place over a rows x cols block with row stride ldc, on the

@@ -30,7 +30,7 @@ extension Tape {
                                           epilogue: backend.elementwise)
             }
         } else {
-            unfolded = backend.gemm.convolutionNeedsUnfoldedInput(window) ? output(Shape(m, k), requiresGrad: false) : nil
+            unfolded = backend.gemm.convolutionNeedsUnfoldedInput(window, outChannels: n) ? output(Shape(m, k), requiresGrad: false) : nil
             let col = unfolded?.value.mutablePointer
             profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
                 backend.gemm.convolutionForward(out: y, input: x.value.pointer, weight: weight.value.pointer,

@@ -70,9 +70,9 @@ extension ConvolutionWindow {
 // The convolution products as implicit GEMMs (CKernels/conv_gemm.c): no unfolded buffer, the same bits as the
 // whole-buffer algorithm, which remains for the windows that run faster that way (dk_conv2d_prefers_unfolded).
 extension CKernelSet {
-    public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool {
+    public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
         var w = window.c
-        return dk_conv2d_prefers_unfolded(&w) != 0
+        return dk_conv2d_prefers_unfolded(&w, Int32(outChannels)) != 0
     }
 
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
@@ -80,7 +80,7 @@ extension CKernelSet {
                                    window: ConvolutionWindow, activation: Activation,
                                    unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels,
                                    epilogue: any ElementwiseKernels) {
-        guard !convolutionNeedsUnfoldedInput(window) else {
+        guard !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
             return UnfoldedConvolution.forward(self, out: out, input: input, weight: weight, bias: bias,
                                                outChannels: outChannels, window: window, activation: activation,
                                                unfolded: unfolded, unfold: unfold, epilogue: epilogue)
@@ -92,7 +92,7 @@ extension CKernelSet {
     public func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                            input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
                                            accumulate: Bool, unfolded: UnsafePointer<Float>?) {
-        guard !convolutionNeedsUnfoldedInput(window) else {
+        guard !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
             return UnfoldedConvolution.backwardWeights(self, dweight: dweight, dout: dout, outChannels: outChannels,
                                                        window: window, accumulate: accumulate, unfolded: unfolded)
         }
@@ -103,7 +103,7 @@ extension CKernelSet {
     public func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
                                           unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels) {
-        guard !convolutionNeedsUnfoldedInput(window) else {
+        guard !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
             return UnfoldedConvolution.backwardInputs(self, dinput: dinput, dout: dout, weight: weight,
                                                       outChannels: outChannels, window: window, unfolded: unfolded,
                                                       unfold: unfold)

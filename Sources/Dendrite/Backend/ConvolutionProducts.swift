@@ -3,7 +3,7 @@
 /// brings only a GEMM (a CBLAS library) or a plain kernel set; kernels that fuse the unfolding into their
 /// products (the C kernels' implicit GEMM) implement the entries themselves and need no buffer.
 extension GEMMKernels {
-    public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool { true }
+    public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool { true }
 
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,

@@ -26,9 +26,9 @@ public protocol GEMMKernels: AnyObject, Sendable {
                              m: Int, n: Int, k: Int, activation: Activation, epilogue: any ElementwiseKernels)
 
     /// Whether the convolution products below need the caller's `unfolded` buffer (`window.pixels` ×
-    /// `window.fieldSize` floats, for im2col(input)) for this window. Kernels that unfold a chunk at a time
-    /// (implicit GEMM) need none; the defaults do.
-    func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow) -> Bool
+    /// `window.fieldSize` floats, for im2col(input)) for this window and filter count. Kernels that unfold a
+    /// chunk at a time (implicit GEMM) need none; the defaults do.
+    func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool
 
     /// out (pixels, outChannels) = f(im2col(input) · weight + bias): a convolution's forward. `unfolded` is kept
     /// for the weight gradient, which receives it again.
