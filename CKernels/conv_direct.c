@@ -19,6 +19,11 @@
 #define MAX_FILTERS 16  /* accumulators: one per filter */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
 
+/* Vector types (as in gemm_kernel.h), so each accumulator is one vector on every path rather than
+ * whatever the auto-vectorizer makes of a 2-D array. */
+typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
+typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
+
 static dk_scratch_pool g_direct = {.floats = SCRATCH_FLOATS};
 
 /* A padded input row: every LANES-wide load of an output block, at any kx, stays inside it. */
@@ -76,13 +81,13 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
         }
         float *out_row = a->out + row * (size_t)ow * n;
         for (int ox0 = 0; ox0 < ow; ox0 += LANES) {
-            float acc[MAX_FILTERS][LANES] = {{0}};
+            lanes_vec acc[MAX_FILTERS];
+            for (int f = 0; f < MAX_FILTERS; f++) acc[f] = (lanes_vec){0};
             for (int ky = 0; ky < kh; ky++)
                 for (int kx = 0; kx < kw; kx++) {
-                    const float *restrict v = rows + ky * span + ox0 + kx;
+                    lanes_vec v = *(const lanes_vecu *)(rows + ky * span + ox0 + kx);
                     const float *restrict wk = filters + (size_t)(ky * kw + kx) * MAX_FILTERS;
-                    for (int f = 0; f < MAX_FILTERS; f++)
-                        for (int l = 0; l < LANES; l++) acc[f][l] += v[l] * wk[f];
+                    for (int f = 0; f < MAX_FILTERS; f++) acc[f] += wk[f] * v;
                 }
             int lanes = ow - ox0 < LANES ? ow - ox0 : LANES;
             for (int l = 0; l < lanes; l++) {

@@ -24,11 +24,13 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 /* Fields below this many floats are unfolded whole (see dk_conv2d_prefers_unfolded). */
 #define SMALL_FIELD 32
 
-int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
-    /* Thin greyscale layers run their forward directly: nothing is unfolded twice. */
-    if (dk__conv2d_direct_applies(w, out_channels)) return 0;
+int dk_conv2d_prefers_unfolded(const dk_window *w) {
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
+}
+
+int dk_conv2d_forward_is_direct(const dk_window *w, int out_channels) {
+    return dk__conv2d_direct_applies(w, out_channels);
 }
 
 /* Floats of unfolded input a worker keeps in cache at once: the GEMM's A block on this path. */
