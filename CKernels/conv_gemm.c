@@ -24,13 +24,11 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 /* Fields below this many floats are unfolded whole (see dk_conv2d_prefers_unfolded). */
 #define SMALL_FIELD 32
 
-int dk_conv2d_prefers_unfolded(const dk_window *w) {
+int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
+    /* Thin greyscale layers run their forward and weight gradient directly, unfolding nothing. */
+    if (dk__conv2d_direct_applies(w, out_channels)) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
-}
-
-int dk_conv2d_forward_is_direct(const dk_window *w, int out_channels) {
-    return dk__conv2d_direct_applies(w, out_channels);
 }
 
 /* Floats of unfolded input a worker keeps in cache at once: the GEMM's A block on this path. */
@@ -168,6 +166,10 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
     if (k == 0 || out_channels <= 0) return;
     if (m == 0) {
         dk_sgemm(1, 0, (int)k, out_channels, 0, 1.0f, inp, (int)k, dout, out_channels, beta, dweight, out_channels);
+        return;
+    }
+    if (dk__conv2d_direct_applies(w, out_channels)) {
+        dk__conv2d_backward_weight_direct(dweight, dout, inp, out_channels, w, beta);
         return;
     }
     int kc = dk__blocking(dk__isa()).kc;

@@ -134,12 +134,14 @@ void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window 
 
 /* ---------------------------------------------------------------- thin convolutions (conv_direct.c) */
 
-/// Whether dk__conv2d_forward_direct takes this convolution: one input channel, stride 1 along the
+/// Whether the direct kernels take this convolution: one input channel, stride 1 along the
 /// width, at most 16 filters, a field within one K block.
 int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
-/// dk_conv2d_forward's result (same bits) by the direct kernel.
+/// dk_conv2d_forward's and dk_conv2d_backward_weight's results (same bits) by the direct kernels.
 void dk__conv2d_forward_direct(float *out, const float *inp, const float *weight, const float *bias, int out_channels,
                                const dk_window *w, dk_activation act, float act_alpha);
+void dk__conv2d_backward_weight_direct(float *dweight, const float *dout, const float *inp, int out_channels,
+                                       const dk_window *w, float beta);
 
 /* ---------------------------------------------------------------- activations (activation.c) */
 

@@ -226,13 +226,11 @@ void dk_col2im(float *dinp, const float *dcol, const dk_window *w);
 /// dk_conv2d_max_field() floats and do nothing beyond that.
 size_t dk_conv2d_max_field(void);
 /// Whether this window's convolution is faster through the whole unfolded buffer (dk_im2col once, the
-/// weight gradient reusing it) than as implicit GEMMs: when the field is too large for them, or so small
-/// (a greyscale input's first layer) that unfolding, done twice by the implicit GEMMs, outweighs the products.
-int dk_conv2d_prefers_unfolded(const dk_window *w);
-/// Whether dk_conv2d_forward computes this convolution without unfolding at all: one input channel, stride 1
-/// along the width, at most 16 filters (a direct kernel, conv_direct.c; same bits). Such a layer's whole
-/// unfolded buffer, when it uses one, is then filled by its weight gradient instead of its forward.
-int dk_conv2d_forward_is_direct(const dk_window *w, int out_channels);
+/// weight gradient reusing it) than through the entries above: when the field is too large for them, or so
+/// small that unfolding, done twice by the implicit GEMMs, outweighs the products — unless the layer has one
+/// input channel, stride 1 along the width and at most 16 filters, whose forward and weight gradient the
+/// entries above compute directly, unfolding nothing (conv_direct.c; same bits).
+int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels);
 /// out (batch*out_h*out_w, out_channels) = act(im2col(inp) · weight + bias), weight (kh*kw*C,
 /// out_channels); bias may be NULL; act as dk_sgemm_bias_activation.
 void dk_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, int out_channels,

@@ -17,8 +17,8 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         ImplicitConvCase(input: Shape(6, 20, 20, 7), filters: 16, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(5, 23, 19, 12), filters: 9, kernel: 3, stride: 2, padding: .explicit(rows: 2, cols: 1)),
         ImplicitConvCase(input: Shape(3, 30, 30, 1), filters: 40, kernel: 3, stride: 1, padding: .valid),
-        // One input channel and at most 16 filters: the direct forward kernel (conv_direct.c), with a last
-        // block of fewer than 16 output pixels.
+        // One input channel and at most 16 filters: the direct kernels (conv_direct.c), with a last block of
+        // fewer than 16 output pixels, a 25-float field (two groups of field positions) and a 9-float one.
         ImplicitConvCase(input: Shape(4, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 19, 37, 1), filters: 16, kernel: 3, stride: 1, padding: .explicit(rows: 2, cols: 1)),
     ]
@@ -72,12 +72,14 @@ struct ImplicitConvolutionTests {
         expectBitwiseEqual(implicit, whole, "conv input gradient[\(backendName)]", shape: shape)
     }
 
-    /// The backend takes the implicit GEMMs except where the whole buffer is faster: the smallest fields.
+    /// The backend takes the implicit GEMMs except where the whole buffer is faster: the smallest fields, unless
+    /// a greyscale layer runs directly.
     @Test func smallFieldsAreUnfoldedWhole() {
         let gemm = Backends.c.gemm
         let grey = ConvolutionWindow(input: Shape(128, 28, 28, 1), kernel: (3, 3), stride: (1, 1), padding: .valid)
         let wide = ConvolutionWindow(input: Shape(128, 26, 26, 32), kernel: (3, 3), stride: (1, 1), padding: .valid)
-        #expect(gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 32), "a 9-float field: unfolded once, whole")
+        #expect(gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 32), "a 9-float field, 32 filters: unfolded whole")
+        #expect(!gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 6), "6 filters on one channel: direct kernels")
         #expect(!gemm.convolutionNeedsUnfoldedInput(wide, outChannels: 64), "a 288-float field: implicit GEMM")
     }
 }

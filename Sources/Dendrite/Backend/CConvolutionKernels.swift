@@ -67,18 +67,13 @@ extension ConvolutionWindow {
     }
 }
 
-// The convolution products as implicit GEMMs (CKernels/conv_gemm.c), and thin greyscale layers' forward as a
-// direct kernel (conv_direct.c): no unfolded buffer, the same bits as the whole-buffer algorithm, which remains
-// for the windows that run faster that way (dk_conv2d_prefers_unfolded).
+// The convolution products as implicit GEMMs (CKernels/conv_gemm.c), or direct kernels for thin greyscale layers
+// (conv_direct.c): no unfolded buffer, the same bits as the whole-buffer algorithm, which remains for the windows
+// that run faster that way (dk_conv2d_prefers_unfolded).
 extension CKernelSet {
     public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
         var w = window.c
-        return dk_conv2d_prefers_unfolded(&w) != 0
-    }
-
-    private func forwardIsDirect(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
-        var w = window.c
-        return dk_conv2d_forward_is_direct(&w, Int32(outChannels)) != 0
+        return dk_conv2d_prefers_unfolded(&w, Int32(outChannels)) != 0
     }
 
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
@@ -86,8 +81,7 @@ extension CKernelSet {
                                    window: ConvolutionWindow, activation: Activation,
                                    unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels,
                                    epilogue: any ElementwiseKernels) {
-        guard forwardIsDirect(window, outChannels: outChannels)
-            || !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
+        guard !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
             return UnfoldedConvolution.forward(self, out: out, input: input, weight: weight, bias: bias,
                                                outChannels: outChannels, window: window, activation: activation,
                                                unfolded: unfolded, unfold: unfold, epilogue: epilogue)
@@ -100,10 +94,6 @@ extension CKernelSet {
                                            input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
                                            accumulate: Bool, unfolded: UnsafePointer<Float>?) {
         guard !convolutionNeedsUnfoldedInput(window, outChannels: outChannels) else {
-            if forwardIsDirect(window, outChannels: outChannels), let unfolded {
-                // The forward ran directly and left the buffer empty: unfold once, here.
-                im2col(col: UnsafeMutablePointer(mutating: unfolded), input: input, window: window)
-            }
             return UnfoldedConvolution.backwardWeights(self, dweight: dweight, dout: dout, outChannels: outChannels,
                                                        window: window, accumulate: accumulate, unfolded: unfolded)
         }
