@@ -42,15 +42,6 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
            field <= (size_t)dk__blocking(dk__isa()).kc && scratch <= SCRATCH_FLOATS;
 }
 
-typedef struct {
-    float *out;
-    const float *inp, *weight, *bias;
-    const dk_window *w;
-    int oc;
-    dk_activation act;
-    float act_alpha;
-} direct_args;
-
 /* The GEMM's tile-store epilogue for the activations it applies there (see gemm_kernel.h). */
 DK_INLINE float tile_epilogue(float x, const float *bias, int f, dk_activation act, float slope) {
     if (bias) x = x + bias[f];
@@ -61,7 +52,7 @@ DK_INLINE float tile_epilogue(float x, const float *bias, int f, dk_activation a
 
 /* Output rows [r0, r1) (row = image * out_h + oy). */
 DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
-    const direct_args *a = p;
+    const dk__conv_forward *a = p;
     const dk_window *w = a->w;
     const int kh = w->kernel_h, kw = w->kernel_w, ow = w->out_w, n = a->oc;
     const size_t span = padded_row(w), field = (size_t)kh * kw;
@@ -108,28 +99,17 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     dk__scratch_release(&g_direct, slot);
 }
 
-void dk__conv2d_forward_direct(float *out, const float *inp, const float *weight, const float *bias, int out_channels,
-                               const dk_window *w, dk_activation act, float act_alpha) {
-    direct_args a = {out, inp, weight, bias, w, out_channels, act, act_alpha};
-    dk__parallel_for((size_t)w->batch * w->out_h, 8, 1, direct_rows, &a);
+void dk__conv2d_forward_direct(const dk__conv_forward *a) {
+    dk__parallel_for((size_t)a->w->batch * a->w->out_h, 8, 1, direct_rows, (void *)a);
 }
 
 /* ---------------------------------------------------------------- weight gradient */
 
 #define FIELD_GROUP 16  /* field positions per pass: one accumulator each */
 
-typedef struct {
-    float *dweight;
-    const float *dout, *inp;
-    const dk_window *w;
-    int oc;
-    float beta;
-    size_t step, blocks; /* dk_sgemm's K blocks over the pixels */
-} direct_weight_args;
-
 /* Groups [g0, g1) of FIELD_GROUP field positions. */
 DK_KERNEL(static, direct_weight_groups, (void *p, size_t g0, size_t g1), (p, g0, g1)) {
-    const direct_weight_args *a = p;
+    const dk__conv_weight *a = p;
     const dk_window *w = a->w;
     const int kw = w->kernel_w, ow = w->out_w, n = a->oc;
     const size_t field = (size_t)w->kernel_h * kw, per_image = (size_t)w->out_h * ow;
@@ -180,10 +160,7 @@ DK_KERNEL(static, direct_weight_groups, (void *p, size_t g0, size_t g1), (p, g0,
     dk__scratch_release(&g_direct, slot);
 }
 
-void dk__conv2d_backward_weight_direct(float *dweight, const float *dout, const float *inp, int out_channels,
-                                       const dk_window *w, float beta) {
-    size_t m = (size_t)w->batch * w->out_h * w->out_w, field = (size_t)w->kernel_h * w->kernel_w;
-    size_t kc = (size_t)dk__blocking(dk__isa()).kc, blocks = (m + kc - 1) / kc;
-    direct_weight_args a = {dweight, dout, inp, w, out_channels, beta, (m + blocks - 1) / blocks, blocks};
-    dk__parallel_for((field + FIELD_GROUP - 1) / FIELD_GROUP, 1, 1, direct_weight_groups, &a);
+void dk__conv2d_backward_weight_direct(const dk__conv_weight *a) {
+    size_t field = (size_t)a->w->kernel_h * a->w->kernel_w;
+    dk__parallel_for((field + FIELD_GROUP - 1) / FIELD_GROUP, 1, 1, direct_weight_groups, (void *)a);
 }

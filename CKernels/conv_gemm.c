@@ -52,18 +52,8 @@ static size_t pixels(const dk_window *w) { return (size_t)w->batch * w->out_h * 
 
 /* ---------------------------------------------------------------- forward */
 
-typedef struct {
-    float *out;
-    const float *inp, *weight, *bias;
-    const dk_window *w;
-    int oc;
-    dk_activation act;
-    float act_alpha;
-    size_t rows;
-} forward_args;
-
 static void forward_range(void *p, size_t r0, size_t r1) {
-    const forward_args *a = p;
+    const dk__conv_forward *a = p;
     const size_t k = field(a->w);
     int slot;
     float *col = dk__scratch_claim(&g_unfolded, (int)(r0 / a->rows), &slot);
@@ -80,11 +70,12 @@ void dk_conv2d_forward(float *out, const float *inp, const float *weight, const 
                        const dk_window *w, dk_activation act, float act_alpha) {
     size_t m = pixels(w), k = field(w);
     if (m == 0 || out_channels <= 0 || k == 0 || k > dk_conv2d_max_field()) return;
+    dk__conv_forward a = {out, inp, weight, bias, w, out_channels, act, act_alpha, 0};
     if (dk__conv2d_direct_applies(w, out_channels)) {
-        dk__conv2d_forward_direct(out, inp, weight, bias, out_channels, w, act, act_alpha);
+        dk__conv2d_forward_direct(&a);
         return;
     }
-    forward_args a = {out, inp, weight, bias, w, out_channels, act, act_alpha, chunk_rows(k)};
+    a.rows = chunk_rows(k);
     dk__parallel_for(m, a.rows, 1, forward_range, &a);
 }
 
@@ -129,20 +120,11 @@ void dk_conv2d_backward_input(float *dinp, const float *dout, const float *weigh
 
 /* ---------------------------------------------------------------- weight gradient */
 
-typedef struct {
-    float *dweight;
-    const float *dout, *inp;
-    const dk_window *w;
-    int oc;
-    float beta;
-    size_t step, blocks; /* dk_sgemm's K blocks over the m pixels */
-} weight_args;
-
 /* Rows [c0, c1) of dweight (columns of the unfolded input): for each of the K blocks in order,
  * unfold the block's pixels over these columns and add its product, as one K block of the whole
  * product would. */
 static void weight_rows(void *p, size_t c0, size_t c1) {
-    const weight_args *a = p;
+    const dk__conv_weight *a = p;
     const size_t m = pixels(a->w), oc = (size_t)a->oc;
     const size_t width = chunk_floats() / a->step < 1 ? 1 : chunk_floats() / a->step;
     int slot;
@@ -168,13 +150,13 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
         dk_sgemm(1, 0, (int)k, out_channels, 0, 1.0f, inp, (int)k, dout, out_channels, beta, dweight, out_channels);
         return;
     }
-    if (dk__conv2d_direct_applies(w, out_channels)) {
-        dk__conv2d_backward_weight_direct(dweight, dout, inp, out_channels, w, beta);
-        return;
-    }
     int kc = dk__blocking(dk__isa()).kc;
     size_t blocks = (m + (size_t)kc - 1) / (size_t)kc;
-    weight_args a = {dweight, dout, inp, w, out_channels, beta, (m + blocks - 1) / blocks, blocks};
+    dk__conv_weight a = {dweight, dout, inp, w, out_channels, beta, (m + blocks - 1) / blocks, blocks};
+    if (dk__conv2d_direct_applies(w, out_channels)) {
+        dk__conv2d_backward_weight_direct(&a);
+        return;
+    }
     /* Each worker's rows of dweight take the whole of every K block. Fewer than 16 rows (a greyscale
      * input's 3x3 field: 9) stay on one thread: splitting the output channels instead measured slower on
      * 2 threads than 1 (each part unfolds the whole field, and the unfolding is most of the work). */

@@ -134,14 +134,34 @@ void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window 
 
 /* ---------------------------------------------------------------- thin convolutions (conv_direct.c) */
 
+/// A convolution's forward (dk_conv2d_forward's arguments) and weight gradient (dk_conv2d_backward_weight's,
+/// with dk_sgemm's K blocks over the pixels, which both its kernels follow), as conv_gemm.c and
+/// conv_direct.c split them between threads.
+typedef struct {
+    float *out;
+    const float *inp, *weight, *bias;
+    const dk_window *w;
+    int oc;
+    dk_activation act;
+    float act_alpha;
+    size_t rows; /* the implicit GEMM's rows per unfolded chunk */
+} dk__conv_forward;
+
+typedef struct {
+    float *dweight;
+    const float *dout, *inp;
+    const dk_window *w;
+    int oc;
+    float beta;
+    size_t step, blocks;
+} dk__conv_weight;
+
 /// Whether the direct kernels take this convolution: one input channel, stride 1 along the
 /// width, at most 16 filters, a field within one K block.
 int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's and dk_conv2d_backward_weight's results (same bits) by the direct kernels.
-void dk__conv2d_forward_direct(float *out, const float *inp, const float *weight, const float *bias, int out_channels,
-                               const dk_window *w, dk_activation act, float act_alpha);
-void dk__conv2d_backward_weight_direct(float *dweight, const float *dout, const float *inp, int out_channels,
-                                       const dk_window *w, float beta);
+void dk__conv2d_forward_direct(const dk__conv_forward *a);
+void dk__conv2d_backward_weight_direct(const dk__conv_weight *a);
 
 /* ---------------------------------------------------------------- activations (activation.c) */
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ab-timing.h"
+
 /* CKernels.h's dk_window, field for field. */
 typedef struct {
     int batch, height, width, channels, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w;
@@ -35,17 +37,6 @@ static build load(const char *path, int threads) {
     }
     set_threads(threads);
     return b;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ab-timing.h"
+
 typedef void sgemm_fn(int, int, int, int, int, float, const float *, int, const float *, int, float,
                       float *, int);
 static sgemm_fn *dk_sgemm_old, *dk_sgemm_new;
@@ -26,17 +28,6 @@ static sgemm_fn *load(const char *path, int threads) {
 }
 
 typedef struct { int ta, tb, m, n, k; } shape;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Seconds per call of `calls` back-to-back calls. */
 static double time_calls(sgemm_fn *f, shape s, int calls, const float *a, const float *b, float *c) {
