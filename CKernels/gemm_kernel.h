@@ -213,7 +213,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             pack += NR;
         }
         for (int i = 0; i < ROWS; i++) {
-            float x = a[i * rsa]; /* broadcast by the vector operation (embedded on AVX-512) */
+            float x = a[i * rsa]; /* broadcast to a vector, shared by the two FMAs */
             acc[i][0] += x * b0;
             acc[i][1] += x * b1;
         }
@@ -252,8 +252,18 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
                     const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
                     ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, int nr, float alpha,
                     float beta, const tile_epilogue *ep, int column) {
-#define DK_TILE(R) \
-    micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha, beta, ep, column)
+/* A packed panel (and a small column-major A) has rsa == 1: as a constant, the rows' elements are
+ * fixed offsets from one pointer, where a variable stride costs a chain of address additions that
+ * is as long as the FMAs of a k step. */
+#define DK_TILE(R)                                                                                     \
+    do {                                                                                               \
+        if (rsa == 1)                                                                                  \
+            micro_kernel(kc, a, 1, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha,      \
+                         beta, ep, column);                                                            \
+        else                                                                                           \
+            micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha,    \
+                         beta, ep, column);                                                            \
+    } while (0)
     switch (rows) {
 #if MR == 12
     case 12: DK_TILE(12); break;

@@ -8,8 +8,8 @@
  * padded at the right edge), and a register-blocked micro-kernel computes each tile of up to MR rows
  * by NR columns (6 x 16 on AVX2, 12 x 32 on AVX-512). Untransposed B is packed
  * by the first tile that reads each panel, as it goes, so it costs no pass of its own. When op(A) is cheap to
- * read in place (row-major, or small) it is not packed: the micro-kernel broadcasts straight from
- * A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
+ * read in place (row-major with fewer than 512 columns, or small) it is not packed: the
+ * micro-kernel broadcasts straight from A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
  * shapes of an MLP (N = 10 outputs, K = 10 inputs). Row panels are 6 high except at the bottom
  * edge, where exact heights replace zero padding (see panel_rows). A product with fewer than 16
  * columns is computed as its transpose, so that its few columns become rows (see dk_sgemm).
@@ -33,6 +33,8 @@
 
 /* Shortest K for which a product with fewer than NR columns is computed transposed (see dk_sgemm). */
 #define THIN_SWAP_MIN_K 32
+/* Fewest columns for which row-major A is packed (see dk_sgemm; measured in BENCHMARKS.md). */
+#define PACKED_A_MIN_N 512
 /* Largest transposed A read in place (see dk_sgemm). */
 #define DIRECT_A_MAX_BYTES (512 * 1024)
 /* Below this many multiply-adds, thread wake-up costs more than it saves. */
@@ -173,9 +175,10 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
         t.transposed_c = 1;
         g = t;
     }
-    /* Row-major A streams along each of the MR rows. Column-major A touches a new row of memory
-     * (often a new page) every k step, which only pays while all of A stays in L2. */
-    g.direct_a = (g.csa == 1 && !rows_share_l1_sets(g.rsa, g.mr)) ||
+    /* Row-major A streams along each of the MR rows, until many column panels read each block of it:
+     * then a contiguous copy, made once, is cheaper to read than MR streams. Column-major A touches
+     * a new row of memory (often a new page) every k step, which only pays while all of A stays in L2. */
+    g.direct_a = (g.csa == 1 && !rows_share_l1_sets(g.rsa, g.mr) && g.N < PACKED_A_MIN_N) ||
                  (g.csa != 1 && (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES);
     g.kblocks = ceil_div(K, blocking.kc);
     g.kc_step = ceil_div(K, g.kblocks);
