@@ -96,3 +96,17 @@ struct DistributedTests {
                 "\(tooMany.output)")
     }
 }
+
+/// The optimizer's shards (ZeRO stage 1): contiguous, covering the arena once, starting on 64-byte lines.
+@Test(arguments: [(269_322, 2), (269_322, 3), (10, 3), (0, 2), (1_000_003, 7)])
+func shardsCoverTheArenaOnce(count: Int, ranks: Int) {
+    let shards = GradientSync.shards(count: count, ranks: ranks)
+    #expect(shards.count == ranks)
+    #expect(shards.first?.lowerBound == 0 && shards.last?.upperBound == count)
+    for (a, b) in zip(shards, shards.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+    for shard in shards { #expect(shard.lowerBound % GradientSync.shardAlignment == 0) }
+    if count >= 1000 * ranks {
+        let sizes = shards.map(\.count)
+        #expect(sizes.max()! - sizes.min()! <= 2 * GradientSync.shardAlignment, "\(sizes)")
+    }
+}

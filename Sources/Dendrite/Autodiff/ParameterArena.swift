@@ -7,6 +7,9 @@ public final class ParameterArena {
     public let gradients: Arena
     /// Where each parameter's window starts, in both arenas.
     public let offsets: [Int]
+    /// The floats this process's optimizer updates: all of them, or, in a data-parallel run, this rank's
+    /// shard (each rank updates its own and the ranks then exchange the results; see ``GradientSync``).
+    public var shard: Range<Int>
 
     /// Moves `parameters` (their current values, and gradients where they have them) into new arenas, in order.
     public init(gathering parameters: [Variable]) {
@@ -15,6 +18,7 @@ public final class ParameterArena {
         self.offsets = offsets
         values = Arena(count: count)
         gradients = Arena(count: count)
+        shard = 0..<count
         for (parameter, offset) in zip(parameters, offsets) {
             let shape = parameter.value.shape
             var window = Tensor(window: values, offset: offset, shape: shape)

@@ -13,6 +13,11 @@ final class OpenMPI: @unchecked Sendable {
     private typealias CommInt = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
     private typealias Iallgather = @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle,
                                                    Handle, UnsafeMutablePointer<Handle?>) -> Int32
+    private typealias Ialltoallv = @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>, UnsafePointer<Int32>, Handle,
+                                                   UnsafeMutableRawPointer?, UnsafePointer<Int32>, UnsafePointer<Int32>, Handle,
+                                                   Handle, UnsafeMutablePointer<Handle?>) -> Int32
+    private typealias Allgatherv = @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, UnsafePointer<Int32>,
+                                                   UnsafePointer<Int32>, Handle, Handle) -> Int32
     private typealias Allreduce = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle) -> Int32
     private typealias Bcast = @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle) -> Int32
     private typealias Allgather = @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle) -> Int32
@@ -28,6 +33,7 @@ final class OpenMPI: @unchecked Sendable {
 
     let comm: Handle, float: Handle, double: Handle, byte: Handle, sum: Handle
     private let initialize: Init, commRank: CommInt, commSize: CommInt, iallgather: Iallgather, allreduce: Allreduce
+    private let ialltoallv: Ialltoallv, allgatherv: Allgatherv
     private let bcast: Bcast, allgather: Allgather, gatherv: Gatherv, waitall: Waitall, testall: Testall
     private let abort: Abort, finalize: Finalize
 
@@ -56,6 +62,8 @@ final class OpenMPI: @unchecked Sendable {
         commSize = try symbol("MPI_Comm_size", as: CommInt.self)
         iallgather = try symbol("MPI_Iallgather", as: Iallgather.self)
         allreduce = try symbol("MPI_Allreduce", as: Allreduce.self)
+        ialltoallv = try symbol("MPI_Ialltoallv", as: Ialltoallv.self)
+        allgatherv = try symbol("MPI_Allgatherv", as: Allgatherv.self)
         bcast = try symbol("MPI_Bcast", as: Bcast.self)
         allgather = try symbol("MPI_Allgather", as: Allgather.self)
         gatherv = try symbol("MPI_Gatherv", as: Gatherv.self)
@@ -89,6 +97,20 @@ final class OpenMPI: @unchecked Sendable {
     func startAllGather(_ send: UnsafePointer<Float>, count: Int, into receive: UnsafeMutablePointer<Float>,
                         request: UnsafeMutablePointer<Handle?>) {
         _ = iallgather(send, Int32(count), float, receive, Int32(count), float, comm, request)
+    }
+
+    /// Starts sending `sendCounts[r]` floats from `send + sendOffsets[r]` to each rank r and receiving
+    /// `receiveCounts[r]` floats from each rank r into `receive + receiveOffsets[r]`; `request` completes it.
+    /// The four lists (one entry per rank) must stay unchanged until then.
+    func startAllToAll(_ send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+                       into receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>,
+                       receiveOffsets: UnsafePointer<Int32>, request: UnsafeMutablePointer<Handle?>) {
+        _ = ialltoallv(send, sendCounts, sendOffsets, float, receive, receiveCounts, receiveOffsets, float, comm, request)
+    }
+
+    /// Each rank r's `counts[r]` floats at `buffer + offsets[r]` (its own part, in place) to every rank.
+    func allGatherInPlace(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>) {
+        _ = allgatherv(UnsafeRawPointer(bitPattern: 1), 0, float, buffer, counts, offsets, float, comm)  // MPI_IN_PLACE
     }
 
     /// Waits for every request.

@@ -44,6 +44,8 @@ public final class Adam: Optimizer {
         }
     }
 
+    public var stateArenas: [Arena] { [m, v] }
+
     public func restore(state saved: [String: Tensor]) throws {
         try restore(m, prefix: "adam.m", from: saved)
         try restore(v, prefix: "adam.v", from: saved)

@@ -10,23 +10,34 @@ public protocol Optimizer: AnyObject {
     var state: [(name: String, tensor: Tensor)] { get }
     /// Restores state saved from `state`; names or shapes that differ are an error.
     func restore(state: [String: Tensor]) throws
+    /// The arenas behind `state`, each laid out like the parameter arena (so a data-parallel run can
+    /// gather the shards the ranks updated).
+    var stateArenas: [Arena] { get }
 }
 
 extension Optimizer {
     /// The parameters, in order.
     public var parameters: [Variable] { arena.parameters }
 
-    /// Calls `update` on what this step updates, then clears the gradients: the whole arena in one call
-    /// when every parameter has a gradient, else each parameter that has one. `offset` locates the range
-    /// in arenas laid out like the parameters' (an optimizer's moments).
+    /// Calls `update` on what this step updates within the arena's shard, then clears the gradients: the
+    /// whole shard in one call when every parameter has a gradient, else the part of each parameter that
+    /// has one. `offset` locates the range in arenas laid out like the parameters' (an optimizer's moments).
     func sweep(_ update: (_ offset: Int, _ count: Int, _ param: UnsafeMutablePointer<Float>,
                           _ grad: UnsafePointer<Float>) -> Void) {
+        let shard = arena.shard
         if arena.canSweep {
-            update(0, arena.count, arena.values.pointer, arena.gradients.pointer)
+            if !shard.isEmpty {
+                update(shard.lowerBound, shard.count, arena.values.pointer + shard.lowerBound,
+                       arena.gradients.pointer + shard.lowerBound)
+            }
         } else {
             for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
                 var value = parameter.value
-                update(arena.offsets[i], value.count, value.mutablePointer, parameter.grad!.pointer)
+                let window = arena.offsets[i]..<(arena.offsets[i] + value.count)
+                let part = window.clamped(to: shard)
+                guard !part.isEmpty else { continue }
+                let skip = part.lowerBound - window.lowerBound
+                update(part.lowerBound, part.count, value.mutablePointer + skip, parameter.grad!.pointer + skip)
             }
         }
         for parameter in parameters { parameter.zeroGradient() }

@@ -36,6 +36,8 @@ public final class SGD: Optimizer {
         return parameters.indices.map { i in ("sgd.velocity.\(parameters[i].name)", arena.window(of: velocity, index: i)) }
     }
 
+    public var stateArenas: [Arena] { velocity.map { [$0] } ?? [] }
+
     public func restore(state saved: [String: Tensor]) throws {
         if let velocity { try restore(velocity, prefix: "sgd.velocity", from: saved) }
     }

@@ -228,6 +228,8 @@ public final class Trainer {
     }
 
     private func saveCheckpoint() throws {
+        // Every rank takes part: in a data-parallel run each rank's optimizer holds its own shard of the state.
+        trainingStep.gradientSync?.gatherOptimizerState(optimizer.stateArenas)
         guard group.isMain else { return }
         // Never let a diverged model replace a good checkpoint.
         for parameter in model.parameters
@@ -362,10 +364,24 @@ public final class Trainer {
     }
 
     /// "layers.1.weight: 1.2e-02  layers.3.weight: …" — the weight gradients' L2 norms, first layer first.
+    /// In a data-parallel run each rank holds the summed gradients of its shard only: every rank adds up the
+    /// squares in its shard and the sums are summed over the ranks.
     private func gradientNorms() -> String {
-        model.parameters.filter { $0.name.hasSuffix("weight") && $0.hasGradient }.map { parameter in
-            let norm = backend.elementwise.sumOfSquares(parameter.grad!.pointer, count: parameter.value.count).squareRoot()
-            return "\(parameter.name): " + String(format: "%.3e", norm)
+        let arena = optimizer.arena
+        let weights = arena.parameters.indices.filter {
+            arena.parameters[$0].name.hasSuffix("weight") && arena.parameters[$0].hasGradient
+        }
+        var squares = weights.map { index -> Double in
+            let parameter = arena.parameters[index]
+            let window = arena.offsets[index]..<(arena.offsets[index] + parameter.value.count)
+            let part = window.clamped(to: arena.shard)
+            guard !part.isEmpty else { return 0 }
+            return Double(backend.elementwise.sumOfSquares(parameter.grad!.pointer + (part.lowerBound - window.lowerBound),
+                                                            count: part.count))
+        }
+        squares.withUnsafeMutableBufferPointer { group.sum($0) }
+        return zip(weights, squares).map { index, sum in
+            "\(arena.parameters[index].name): " + String(format: "%.3e", sum.squareRoot())
         }.joined(separator: "  ")
     }
 

@@ -68,6 +68,7 @@ public final class TrainingStep {
             }
             try beforeUpdate(outcome.loss)
             optimizer.update(on: tape.backend, profiler: profiler)
+            gradientSync?.shareUpdatedWeights()  // each rank updated its shard
             return outcome
         }
     }
