@@ -203,8 +203,11 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
                             const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
                             ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
                             int nr, float alpha, float beta, const tile_epilogue *ep, int column) {
+    /* Every loop over the tile's rows is unrolled: an accumulator indexed by a variable, or whose
+     * address is taken, lives in memory (zeroed by a memset and reloaded before the k loop). */
+#define EACH_ROW _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++)
     vec acc[MR][2];
-    for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = (vec){0};
+    EACH_ROW acc[i][0] = acc[i][1] = (vec){0};
     for (int p = 0; p < kc; p++) {
         vec b0 = LOADV(b), b1 = LOADV(b + VL);
         if (PACK_B) {
@@ -212,7 +215,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             STOREV(pack + VL, b1);
             pack += NR;
         }
-        for (int i = 0; i < ROWS; i++) {
+        EACH_ROW {
             float x = a[i * rsa]; /* broadcast to a vector, shared by the two FMAs */
             acc[i][0] += x * b0;
             acc[i][1] += x * b1;
@@ -223,13 +226,13 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
     /* Separate row loops (not one with the tests inside) keep the accumulators in registers. */
     if (TRANSPOSED_C) {
         float t[MR][NR];
-        for (int i = 0; i < ROWS; i++) {
+        EACH_ROW {
             STOREV(t[i], acc[i][0]);
             STOREV(t[i] + VL, acc[i][1]);
         }
         store_tile_transposed(c, ldc, t, ROWS, nr, alpha, beta, ep, column);
     } else if (nr == NR) {
-        for (int i = 0; i < ROWS; i++) {
+        EACH_ROW {
             float *ci = c + i * ldc;
             for (int h = 0; h < 2; h++) {
                 vec r = acc[i][h] * alpha;
@@ -242,9 +245,14 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
             }
         }
     } else {
-        for (int i = 0; i < ROWS; i++)
-            store_row_edge(c + i * ldc, acc[i], nr, alpha, beta, ep, column);
+        vec edge[MR][2]; /* a copy whose rows store_row_edge may take by address */
+        EACH_ROW {
+            edge[i][0] = acc[i][0];
+            edge[i][1] = acc[i][1];
+        }
+        for (int i = 0; i < ROWS; i++) store_row_edge(c + i * ldc, edge[i], nr, alpha, beta, ep, column);
     }
+#undef EACH_ROW
 }
 
 /* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
@@ -254,10 +262,11 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
                     float beta, const tile_epilogue *ep, int column) {
 /* A packed panel (and a small column-major A) has rsa == 1: as a constant, the rows' elements are
  * fixed offsets from one pointer, where a variable stride costs a chain of address additions that
- * is as long as the FMAs of a k step. */
+ * is as long as the FMAs of a k step. The first tile of each B panel, which packs it, does without:
+ * one tile in MC / MR, and this file's compile time doubled with it. */
 #define DK_TILE(R)                                                                                     \
     do {                                                                                               \
-        if (rsa == 1)                                                                                  \
+        if (rsa == 1 && !PACK_B)                                                                       \
             micro_kernel(kc, a, 1, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha,      \
                          beta, ep, column);                                                            \
         else                                                                                           \
