@@ -3,6 +3,8 @@
 # of one epoch's training steps (evaluation excluded), interleaved round by round; and the exchange's cost:
 # rank 0's wait per step with the overlap (buckets sent during backward) and without it (DENDRITE_OVERLAP=0).
 # Usage: scripts/bench-data-parallel.sh [rounds] [extra train flags, e.g. --model cnn]
+# BASELINE=/path/to/another/dendrite adds that binary's ratio to each round (built from another revision:
+# the two are then compared in the same minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
@@ -24,4 +26,9 @@ for round in $(seq "$rounds"); do
         --checkpoint-dir "$work/h$round" "$@" | wait_per_step)
     printf "%5d  %11s  %10s  %5.2f  %30s  %14s\n" "$round" "$single" "$parallel" \
         "$(echo "$parallel / $single" | bc -l)" "$overlapped" "$held"
+    if [[ -n "${BASELINE:-}" ]]; then
+        single=$("$BASELINE" train --threads 2 --log-every 0 --checkpoint-dir "$work/bs$round" "$@" | rate)
+        parallel=$("${mpi[@]}" "$BASELINE" train --threads 1 --log-every 0 --checkpoint-dir "$work/bp$round" "$@" | rate)
+        printf "%5s  %11s  %10s  %5.2f  (BASELINE)\n" "" "$single" "$parallel" "$(echo "$parallel / $single" | bc -l)"
+    fi
 done
