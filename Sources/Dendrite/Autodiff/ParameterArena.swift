@@ -33,6 +33,11 @@ public final class ParameterArena {
     /// Floats in each arena, alignment padding included.
     public var count: Int { values.count }
 
+    /// The floats of parameter `index`'s window that lie in the shard (empty when none do).
+    public func windowInShard(of index: Int) -> Range<Int> {
+        (offsets[index]..<(offsets[index] + parameters[index].value.count)).clamped(to: shard)
+    }
+
     /// Whether one sweep over the whole arena updates exactly the parameters due for an update: every
     /// parameter got a gradient this step and still lives in this arena. (A parameter that got none
     /// must not move, and one whose value was replaced by hand no longer lives here.)

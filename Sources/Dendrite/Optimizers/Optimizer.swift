@@ -33,10 +33,9 @@ extension Optimizer {
         } else {
             for (i, parameter) in parameters.enumerated() where parameter.hasGradient {
                 var value = parameter.value
-                let window = arena.offsets[i]..<(arena.offsets[i] + value.count)
-                let part = window.clamped(to: shard)
+                let part = arena.windowInShard(of: i)
                 guard !part.isEmpty else { continue }
-                let skip = part.lowerBound - window.lowerBound
+                let skip = part.lowerBound - arena.offsets[i]
                 update(part.lowerBound, part.count, value.mutablePointer + skip, parameter.grad!.pointer + skip)
             }
         }

@@ -372,12 +372,10 @@ public final class Trainer {
             arena.parameters[$0].name.hasSuffix("weight") && arena.parameters[$0].hasGradient
         }
         var squares = weights.map { index -> Double in
-            let parameter = arena.parameters[index]
-            let window = arena.offsets[index]..<(arena.offsets[index] + parameter.value.count)
-            let part = window.clamped(to: arena.shard)
+            let part = arena.windowInShard(of: index)
             guard !part.isEmpty else { return 0 }
-            return Double(backend.elementwise.sumOfSquares(parameter.grad!.pointer + (part.lowerBound - window.lowerBound),
-                                                            count: part.count))
+            let gradient = arena.parameters[index].grad!.pointer + (part.lowerBound - arena.offsets[index])
+            return backend.elementwise.sumOfSquares(gradient, count: part.count)
         }
         squares.withUnsafeMutableBufferPointer { group.sum($0) }
         return zip(weights, squares).map { index, sum in
