@@ -138,8 +138,9 @@ struct DeterminismChecks {
                 return p + vel
             }
         case .biasBackward:
-            // C splits columns once cols > 2·max(64, 131072/rows); Swift once rows·cols > 2·65536.
-            for (rows, cols) in [(256, 1030), (128, 2051), (1000, 300)] {
+            // C splits columns once cols > 2·max(64, 131072/rows), and rows into bands once rows ≥ 8192 and
+            // cols ≤ 512; Swift splits once rows·cols > 2·65536.
+            for (rows, cols) in [(256, 1030), (128, 2051), (1000, 300), (9001, 64), (8192, 3)] {
                 let d = randomFloats(rows * cols, seed: seed(108, rows, cols), in: -5...5)
                 let previous = randomFloats(cols, seed: seed(109, rows, cols))
                 expectSameBits(be, "biasBackward", shape: "\(rows)×\(cols)") {
