@@ -3,7 +3,8 @@
  * inp is (batch, height, width, C), out and dout (batch, out_h, out_w, C); windows skip padding.
  * Forward passes split output rows between threads (each output written once). Backward passes
  * give each image to one thread, which zeroes its dinp and adds every window's share in a fixed
- * order: overlapping windows (stride < size) then sum the same way for any thread count.
+ * order: overlapping windows (stride < size) then sum the same way for any thread count. Max pool
+ * windows that tile the image write each pixel's gradient once instead (same bits).
  * The inner loops run over the contiguous channel vector.
  */
 #include "internal.h"
@@ -71,14 +72,41 @@ void dk_avgpool_forward(float *out, const float *inp, const dk_window *w) { pool
 /* Channels whose window argmax is tracked at once (kept in registers / L1). */
 #define POOL_CHANNEL_BLOCK 64
 
+/* Windows that tile the image without overlap or padding (a stride equal to the size, the usual
+ * max pool): each input pixel has at most one window, so its gradient can be written outright, with no
+ * zeroing pass over dinp and no scatter. */
+DK_INLINE int windows_tile(const dk_window *w) {
+    return w->stride_h == w->kernel_h && w->stride_w == w->kernel_w && w->pad_top == 0 && w->pad_left == 0;
+}
+
+/* The argmax of each of the cn channels from c0 over the window [y0, y1) x [x0, x1) of image, as an
+ * offset y * width + x: the first maximum in row-major order. */
+DK_INLINE void window_argmax(const dk_window *w, const float *image, size_t c0, size_t cn, int y0, int y1,
+                             int x0, int x1, int where[POOL_CHANNEL_BLOCK]) {
+    const size_t C = (size_t)w->channels;
+    float best[POOL_CHANNEL_BLOCK];
+    for (size_t c = 0; c < cn; c++) { best[c] = -FLT_MAX; where[c] = y0 * w->width + x0; }
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const float *restrict s = image + ((size_t)y * w->width + x) * C + c0;
+            int at = y * w->width + x;
+            for (size_t c = 0; c < cn; c++) {
+                int better = s[c] > best[c];
+                best[c] = better ? s[c] : best[c];
+                where[c] = better ? at : where[c];
+            }
+        }
+}
+
 DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
     const pool_args *a = p;
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
+    const int tiles = windows_tile(w);
     for (size_t img = i0; img < i1; img++) {
         float *dimage = a->out + img * image_len;
         const float *image = a->inp + img * image_len;
-        memset(dimage, 0, image_len * sizeof(float));
+        if (!tiles) memset(dimage, 0, image_len * sizeof(float));
         for (int oy = 0; oy < w->out_h; oy++)
             for (int ox = 0; ox < w->out_w; ox++) {
                 int y0, y1, x0, x1;
@@ -86,22 +114,29 @@ DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
                 const float *d = a->dout + ((img * w->out_h + oy) * w->out_w + ox) * C;
                 for (size_t c0 = 0; c0 < C; c0 += POOL_CHANNEL_BLOCK) {
                     size_t cn = C - c0 < POOL_CHANNEL_BLOCK ? C - c0 : POOL_CHANNEL_BLOCK;
-                    float best[POOL_CHANNEL_BLOCK];
                     int where[POOL_CHANNEL_BLOCK];
-                    for (size_t c = 0; c < cn; c++) { best[c] = -FLT_MAX; where[c] = y0 * w->width + x0; }
+                    window_argmax(w, image, c0, cn, y0, y1, x0, x1, where);
+                    if (!tiles) {
+                        for (size_t c = 0; c < cn; c++) dimage[(size_t)where[c] * C + c0 + c] += d[c0 + c];
+                        continue;
+                    }
+                    /* 0 + d, as the zeroed-then-added path computes it (it turns -0 into +0). */
                     for (int y = y0; y < y1; y++)
                         for (int x = x0; x < x1; x++) {
-                            const float *restrict s = image + ((size_t)y * w->width + x) * C + c0;
+                            float *restrict g = dimage + ((size_t)y * w->width + x) * C + c0;
                             int at = y * w->width + x;
-                            for (size_t c = 0; c < cn; c++) {
-                                int better = s[c] > best[c];
-                                best[c] = better ? s[c] : best[c];
-                                where[c] = better ? at : where[c];
-                            }
+                            for (size_t c = 0; c < cn; c++) g[c] = where[c] == at ? 0.0f + d[c0 + c] : 0.0f;
                         }
-                    for (size_t c = 0; c < cn; c++) dimage[(size_t)where[c] * C + c0 + c] += d[c0 + c];
                 }
             }
+        if (tiles) {
+            /* The pixels right of and below the last whole window belong to none. */
+            size_t covered_w = (size_t)w->out_w * w->kernel_w, covered_h = (size_t)w->out_h * w->kernel_h;
+            for (size_t y = 0; y < covered_h && covered_w < (size_t)w->width; y++)
+                memset(dimage + (y * w->width + covered_w) * C, 0, (w->width - covered_w) * C * sizeof(float));
+            if (covered_h < (size_t)w->height)
+                memset(dimage + covered_h * w->width * C, 0, (w->height - covered_h) * w->width * C * sizeof(float));
+        }
     }
 }
 

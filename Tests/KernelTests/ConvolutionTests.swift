@@ -135,6 +135,8 @@ struct PoolCase: Sendable, CustomTestStringConvertible {
         PoolCase(n: 1, h: 6, w: 6, c: 3, size: 2, stride: 2, padding: .valid),
         PoolCase(n: 2, h: 7, w: 5, c: 11, size: 3, stride: 2, padding: .same),
         PoolCase(n: 2, h: 5, w: 6, c: 9, size: 3, stride: 1, padding: .explicit(rows: 1, cols: 1)),
+        // Windows that tile the image, with a row and a column left over, and more than 64 channels.
+        PoolCase(n: 2, h: 7, w: 9, c: 70, size: 2, stride: 2, padding: .valid),
     ]
 }
 
