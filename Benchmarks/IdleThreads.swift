@@ -25,8 +25,16 @@ enum IdleThreads {
         .flatMap { dlsym($0, "blas_thread_shutdown_") }
         .map { unsafeBitCast($0, to: Shutdown.self) }
 
+    /// A CBLAS library named by DENDRITE_BLAS may have no call that stops its pool: PyPI's scipy-openblas
+    /// exports none, and its workers spin for about 2^28 cycles (0.1 s at 2.8 GHz) after each call. Its
+    /// multi-threaded samples are followed by this long a wait; without it, the C backend's 2-thread
+    /// samples measured 0.55-0.67x OpenBLAS while a run without that library gave 1.15-1.23x. (That
+    /// library's own 2-thread samples are erratic either way: it wakes its sleeping pool slowly.)
+    private static let cblasSpinSeconds = 0.15
+
     static func sleep(after backend: String) {
         if backend == "openblas" { _ = stopOpenBLAS?() }
+        if backend == "blas" && Threads.count > 1 { usleep(useconds_t(cblasSpinSeconds * 1e6)) }
         _ = pauseOpenMP?(2)
     }
 }
