@@ -37,17 +37,17 @@ void dk_bias_add(float *out, const float *inp, const float *bias, int rows, int 
 /* Columns summed together: a block's double accumulators stay in L1 while rows stream by. */
 #define BIAS_COL_BLOCK 512
 /* A gradient at least this tall and at most BIAS_COL_BLOCK wide (a convolution's: 73728 x 64) is cut
- * into BIAS_ROW_CHUNKS bands of rows instead, whose partial sums are added in band order: its few
+ * into BIAS_ROW_BANDS bands of rows instead, whose partial sums are added in band order: its few
  * columns would leave all but one thread idle. Both numbers are constants, not the thread count, so the
  * bits do not depend on it; a batch of dense rows (128) stays below the threshold, summed as before. */
 #define BIAS_ROW_SPLIT_MIN_ROWS 8192
-#define BIAS_ROW_CHUNKS 32
+#define BIAS_ROW_BANDS 32
 
 typedef struct {
     float *dbias;
     const float *dout;
     int rows, cols, accumulate;
-    double *partial; /* row-split path: BIAS_ROW_CHUNKS x cols partial sums */
+    double *partial; /* row-split path: BIAS_ROW_BANDS x cols partial sums */
 } bias_back_args;
 
 /* acc[c] = the sum of dout's rows [r0, r1) over the w columns from c0, in row order. */
@@ -90,7 +90,7 @@ static void bias_backward_cols(void *p, size_t c0, size_t c1) {
 static void bias_backward_bands(void *p, size_t k0, size_t k1) {
     const bias_back_args *a = p;
     size_t rows = (size_t)a->rows, cols = (size_t)a->cols;
-    size_t band = (rows + BIAS_ROW_CHUNKS - 1) / BIAS_ROW_CHUNKS;
+    size_t band = (rows + BIAS_ROW_BANDS - 1) / BIAS_ROW_BANDS;
     for (size_t k = k0; k < k1; k++) {
         size_t r0 = k * band, r1 = r0 + band < rows ? r0 + band : rows;
         column_sums(a->partial + k * cols, a->dout, cols, r0 < rows ? r0 : rows, r1, 0, cols);
@@ -98,7 +98,7 @@ static void bias_backward_bands(void *p, size_t k0, size_t k1) {
 }
 
 /* One slot per concurrent caller: the bands' partial sums, as doubles. */
-static dk_scratch_pool g_partials = {.floats = 2 * BIAS_ROW_CHUNKS * BIAS_COL_BLOCK};
+static dk_scratch_pool g_partials = {.floats = 2 * BIAS_ROW_BANDS * BIAS_COL_BLOCK};
 
 void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int accumulate) {
     if (cols <= 0) return;
@@ -106,10 +106,10 @@ void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int a
     if (rows >= BIAS_ROW_SPLIT_MIN_ROWS && cols <= BIAS_COL_BLOCK) {
         int slot;
         a.partial = (double *)(void *)dk__scratch_claim(&g_partials, 0, &slot);
-        dk__parallel_for(BIAS_ROW_CHUNKS, 1, 1, bias_backward_bands, &a);
+        dk__parallel_for(BIAS_ROW_BANDS, 1, 1, bias_backward_bands, &a);
         double acc[BIAS_COL_BLOCK];
         for (int c = 0; c < cols; c++) acc[c] = a.partial[c];
-        for (size_t k = 1; k < BIAS_ROW_CHUNKS; k++)
+        for (size_t k = 1; k < BIAS_ROW_BANDS; k++)
             for (int c = 0; c < cols; c++) acc[c] += a.partial[k * (size_t)cols + c];
         store_sums(dbias, acc, (size_t)cols, accumulate);
         dk__scratch_release(&g_partials, slot);

@@ -235,16 +235,15 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
     EACH_ROW acc[i][0] = acc[i][1] = (vec){0};
     /* C's rows lie a row stride apart, in other pages, where no hardware prefetcher follows them: the
      * tile's store would wait on each of its lines from L3 or memory. Asked for into L2 now, they
-     * arrive during the k loop (NT 73728x288x64 +20 %, 1024² +3-6 %, scripts/matmul-ab.sh). A short
-     * k loop would not cover the fetch, and the prefetches cost more than they save there. */
+     * arrive during the k loop (BENCHMARKS.md, fourth Ice Lake session). A short k loop would not
+     * cover the fetch, and the prefetches cost more than they save there. */
     if (!TRANSPOSED_C && kc >= PREFETCH_C_MIN_KC) EACH_ROW {
         __builtin_prefetch(c + i * ldc, 1, 2);
         __builtin_prefetch(c + i * ldc + NR - 1, 1, 2);
     }
     /* Each row's element is a plus a few strides held in registers (see row_at): one pointer to
      * advance per k step. Where the compiler may derive the rows from each other instead, it chains
-     * eleven additions per step, as long as the step's FMAs (NN 128x256x784 +18 %, cnn conv2
-     * forward +11 %, scripts/matmul-ab.sh and conv-ab.sh). */
+     * eleven additions per step, as long as the step's FMAs (BENCHMARKS.md, fourth Ice Lake session). */
     ptrdiff_t r1 = rsa * (ptrdiff_t)sizeof(float), r3 = 3 * r1, r5 = 5 * r1, r7 = 7 * r1;
     for (int p = 0; p < kc; p++) {
         /* Opaque to the optimizer, so that it cannot derive one row from another; a constant rsa
