@@ -4,7 +4,9 @@
  * Forward passes split output rows between threads (each output written once). Backward passes
  * give each image to one thread, which zeroes its dinp and adds every window's share in a fixed
  * order: overlapping windows (stride < size) then sum the same way for any thread count. Max pool
- * windows that tile the image write each pixel's gradient once instead (same bits).
+ * windows that tile the image (stride = size, no padding: the usual max pool) have kernels of their
+ * own, a row of windows at a time with no clipping, the backward writing each pixel's gradient once;
+ * same bits.
  * The inner loops run over the contiguous channel vector.
  */
 #include "internal.h"
@@ -64,24 +66,63 @@ static void pool_forward(float *out, const float *inp, const dk_window *w, dk_ra
     dk__parallel_for(rows, 1 + (32 * 1024) / ((size_t)w->channels * w->kernel_h * w->kernel_w), 1, fn, &a);
 }
 
-void dk_maxpool_forward(float *out, const float *inp, const dk_window *w) { pool_forward(out, inp, w, maxpool_rows); }
+/* ---------------------------------------------------------------- windows that tile the image */
+
+/* A stride equal to the size and no padding: each input pixel is in at most one window, windows
+ * need no clipping, and a row of windows reads kernel_h whole input rows. With a few channels
+ * (LeNet's 6) the general kernels' per-window bookkeeping cost about 250 cycles a window. */
+DK_INLINE int windows_tile(const dk_window *w) {
+    return w->stride_h == w->kernel_h && w->stride_w == w->kernel_w && w->pad_top == 0 && w->pad_left == 0;
+}
+
+/* One row of windows: dst[ox, c] = the first maximum of window ox in row-major order, from -FLT_MAX
+ * as pool_rows starts (NaN never wins a comparison); src is the window row's first input row. kh and
+ * kw are constants where it matters (2x2), so the window loops unroll. */
+DK_INLINE void tiled_max_row(const dk_window *w, float *restrict dst, const float *restrict src, const int kh,
+                             const int kw) {
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C;
+    for (int ox = 0; ox < w->out_w; ox++, dst += C, src += (size_t)kw * C)
+        for (size_t c = 0; c < C; c++) {
+            float best = -FLT_MAX;
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++) {
+                    float s = src[(size_t)y * line + (size_t)x * C + c];
+                    best = s > best ? s : best;
+                }
+            dst[c] = best;
+        }
+}
+
+/* Rows of windows [r0, r1) (row = image * out_h + oy). */
+DK_KERNEL(static, tiled_max_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
+    const pool_args *a = p;
+    const dk_window *w = a->w;
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C, image_len = (size_t)w->height * line;
+    for (size_t r = r0; r < r1; r++) {
+        float *dst = a->out + r * w->out_w * C;
+        const float *src = a->inp + r / (size_t)w->out_h * image_len + r % (size_t)w->out_h * w->kernel_h * line;
+        if (w->kernel_h == 2 && w->kernel_w == 2) tiled_max_row(w, dst, src, 2, 2);
+        else tiled_max_row(w, dst, src, w->kernel_h, w->kernel_w);
+    }
+}
+
+void dk_maxpool_forward(float *out, const float *inp, const dk_window *w) {
+    if (!windows_tile(w)) {
+        pool_forward(out, inp, w, maxpool_rows);
+        return;
+    }
+    size_t rows = (size_t)w->batch * w->out_h;
+    if (rows == 0 || w->out_w <= 0 || w->channels <= 0) return;
+    pool_args a = {out, inp, NULL, w};
+    dk__parallel_for(rows, 1 + (32 * 1024) / ((size_t)w->channels * w->kernel_h * w->kernel_w * w->out_w), 1,
+                     tiled_max_rows, &a);
+}
 void dk_avgpool_forward(float *out, const float *inp, const dk_window *w) { pool_forward(out, inp, w, avgpool_rows); }
 
 /* ---------------------------------------------------------------- backward */
 
 /* Channels whose window argmax is tracked at once (kept in registers / L1). */
 #define POOL_CHANNEL_BLOCK 64
-
-/* Windows that tile the image without overlap or padding (a stride equal to the size, the usual
- * max pool): each input pixel has at most one window, so its gradient can be written outright, with no
- * zeroing pass over dinp and no scatter. Only with a vector's worth of channels or more: with a few
- * (LeNet's 6), the writes' per-channel tests cost more than memset and six scattered additions
- * (0.55 -> 0.91 ms on 128x28x28x6). */
-#define TILED_MIN_CHANNELS 16
-DK_INLINE int windows_tile(const dk_window *w) {
-    return w->stride_h == w->kernel_h && w->stride_w == w->kernel_w && w->pad_top == 0 && w->pad_left == 0 &&
-           w->channels >= TILED_MIN_CHANNELS;
-}
 
 /* The argmax of each of the cn channels from c0 over the window [y0, y1) x [x0, x1) of image, as an
  * offset y * width + x: the first maximum in row-major order. */
@@ -106,11 +147,10 @@ DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
     const pool_args *a = p;
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, image_len = (size_t)w->height * w->width * C;
-    const int tiles = windows_tile(w);
     for (size_t img = i0; img < i1; img++) {
         float *dimage = a->out + img * image_len;
         const float *image = a->inp + img * image_len;
-        if (!tiles) memset(dimage, 0, image_len * sizeof(float));
+        memset(dimage, 0, image_len * sizeof(float));
         for (int oy = 0; oy < w->out_h; oy++)
             for (int ox = 0; ox < w->out_w; ox++) {
                 int y0, y1, x0, x1;
@@ -120,27 +160,66 @@ DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
                     size_t cn = C - c0 < POOL_CHANNEL_BLOCK ? C - c0 : POOL_CHANNEL_BLOCK;
                     int where[POOL_CHANNEL_BLOCK];
                     window_argmax(w, image, c0, cn, y0, y1, x0, x1, where);
-                    if (!tiles) {
-                        for (size_t c = 0; c < cn; c++) dimage[(size_t)where[c] * C + c0 + c] += d[c0 + c];
-                        continue;
-                    }
-                    /* 0 + d, as the zeroed-then-added path computes it (it turns -0 into +0). */
-                    for (int y = y0; y < y1; y++)
-                        for (int x = x0; x < x1; x++) {
-                            float *restrict g = dimage + ((size_t)y * w->width + x) * C + c0;
-                            int at = y * w->width + x;
-                            for (size_t c = 0; c < cn; c++) g[c] = where[c] == at ? 0.0f + d[c0 + c] : 0.0f;
-                        }
+                    for (size_t c = 0; c < cn; c++) dimage[(size_t)where[c] * C + c0 + c] += d[c0 + c];
                 }
             }
-        if (tiles) {
-            /* The pixels right of and below the last whole window belong to none. */
-            size_t covered_w = (size_t)w->out_w * w->kernel_w, covered_h = (size_t)w->out_h * w->kernel_h;
-            for (size_t y = 0; y < covered_h && covered_w < (size_t)w->width; y++)
-                memset(dimage + (y * w->width + covered_w) * C, 0, (w->width - covered_w) * C * sizeof(float));
-            if (covered_h < (size_t)w->height)
-                memset(dimage + covered_h * w->width * C, 0, (w->height - covered_h) * w->width * C * sizeof(float));
+    }
+}
+
+/* v if keep is 1, +0 if it is 0: a select the compiler cannot turn into a branch (a window's argmax is
+ * data-dependent, so a branch on it mispredicts about every other window). */
+DK_INLINE float keep_if(float v, int keep) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= 0u - (uint32_t)keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* One row of windows that tile the image: each window's gradient goes to its first maximum in
+ * row-major order (as window_argmax picks it), 0 + d as the zeroed-then-added path computes it
+ * (turning -0 into +0), and zero to the window's other pixels. */
+DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const float *restrict src,
+                                  const float *restrict d, const int kh, const int kw) {
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C;
+    for (int ox = 0; ox < w->out_w; ox++, g += (size_t)kw * C, src += (size_t)kw * C, d += C)
+        /* One vector of channels per step: interleaving several would leave fewer than 64 channels scalar. */
+#pragma clang loop interleave_count(1)
+        for (size_t c = 0; c < C; c++) {
+            float best = -FLT_MAX;
+            int at = 0;
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++) {
+                    float s = src[(size_t)y * line + (size_t)x * C + c];
+                    int better = s > best;
+                    best = better ? s : best;
+                    at ^= (at ^ (y * kw + x)) & -better;
+                }
+            const float grad = 0.0f + d[c];
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++) g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, at == y * kw + x);
         }
+}
+
+DK_KERNEL(static, tiled_max_back_images, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
+    const pool_args *a = p;
+    const dk_window *w = a->w;
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C, image_len = (size_t)w->height * line;
+    const size_t covered_w = (size_t)w->out_w * w->kernel_w, covered_h = (size_t)w->out_h * w->kernel_h;
+    for (size_t img = i0; img < i1; img++) {
+        float *dimage = a->out + img * image_len;
+        const float *image = a->inp + img * image_len;
+        for (int oy = 0; oy < w->out_h; oy++) {
+            size_t first = (size_t)oy * w->kernel_h * line;
+            const float *d = a->dout + (img * w->out_h + oy) * w->out_w * C;
+            if (w->kernel_h == 2 && w->kernel_w == 2) tiled_max_back_row(w, dimage + first, image + first, d, 2, 2);
+            else tiled_max_back_row(w, dimage + first, image + first, d, w->kernel_h, w->kernel_w);
+        }
+        /* The pixels right of and below the last whole window belong to none. */
+        for (size_t y = 0; y < covered_h && covered_w < (size_t)w->width; y++)
+            memset(dimage + y * line + covered_w * C, 0, (w->width - covered_w) * C * sizeof(float));
+        if (covered_h < (size_t)w->height)
+            memset(dimage + covered_h * line, 0, (w->height - covered_h) * line * sizeof(float));
     }
 }
 
@@ -169,7 +248,7 @@ DK_KERNEL(static, avgpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
 void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w) {
     if (w->batch <= 0) return;
     pool_args a = {dinp, inp, dout, w};
-    dk__parallel_for((size_t)w->batch, 1, 1, maxpool_back_images, &a);
+    dk__parallel_for((size_t)w->batch, 1, 1, windows_tile(w) ? tiled_max_back_images : maxpool_back_images, &a);
 }
 
 void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w) {

@@ -137,6 +137,9 @@ struct PoolCase: Sendable, CustomTestStringConvertible {
         PoolCase(n: 2, h: 5, w: 6, c: 9, size: 3, stride: 1, padding: .explicit(rows: 1, cols: 1)),
         // Windows that tile the image, with a row and a column left over, and more than 64 channels.
         PoolCase(n: 2, h: 7, w: 9, c: 70, size: 2, stride: 2, padding: .valid),
+        // The same with fewer channels than a vector (LeNet's 6), and with 3×3 windows.
+        PoolCase(n: 3, h: 9, w: 7, c: 6, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 2, h: 8, w: 10, c: 5, size: 3, stride: 3, padding: .valid),
     ]
 }
 

@@ -21,6 +21,9 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // fewer than 16 output pixels, a 25-float field (two groups of field positions) and a 9-float one.
         ImplicitConvCase(input: Shape(4, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 19, 37, 1), filters: 16, kernel: 3, stride: 1, padding: .explicit(rows: 2, cols: 1)),
+        // Enough K blocks for the weight gradient's partial sums to take several passes; 3 filters (4 accumulators).
+        ImplicitConvCase(input: Shape(24, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
+        ImplicitConvCase(input: Shape(3, 11, 40, 1), filters: 3, kernel: 5, stride: 1, padding: .valid),
     ]
 }
 
