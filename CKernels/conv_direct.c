@@ -41,7 +41,7 @@ static size_t padded_height(const dk_window *w) { return (size_t)(w->out_h - 1) 
 
 int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
     size_t field = (size_t)w->kernel_h * w->kernel_w;
-    size_t scratch = field * MAX_FILTERS + padded_height(w) * forward_span(w);
+    size_t scratch = (field + 1) * MAX_FILTERS + padded_height(w) * forward_span(w);
     return w->channels == 1 && w->stride_w == 1 && out_channels >= 1 && out_channels <= MAX_FILTERS &&
            field <= (size_t)dk__blocking(dk__isa()).kc && scratch <= SCRATCH_FLOATS;
 }
@@ -62,19 +62,15 @@ DK_INLINE void pad_image(float *restrict dst, size_t span, const float *inp, siz
 
 /* ---------------------------------------------------------------- forward */
 
-/* The GEMM's tile-store epilogue for the activations it applies there (see gemm_kernel.h). */
-DK_INLINE float tile_epilogue(float x, const float *bias, int f, dk_activation act, float slope) {
-    if (bias) x = x + bias[f];
-    if (act == DK_ACT_RELU) return x < 0.0f ? 0.0f : x;
-    if (act == DK_ACT_LEAKY_RELU) return x < 0.0f ? slope * x : x;
-    return x;
-}
+typedef int lanes_ivec __attribute__((vector_size(LANES * 4)));
 
 /* The sums of filters [0, nf) for output pixels ox0 .. ox0 + LANES - 1 of one row, whose window rows
- * start at `rows` (each `span` floats); nf is a constant at each call, so the accumulators stay in
- * registers. */
-DK_INLINE void forward_block(lanes_vec *acc, const float *rows, size_t span, const float *filters, int kh, int kw,
-                             const int nf) {
+ * start at `rows` (each `span` floats), into sums[f]; with the GEMM's tile-store epilogue when `act`
+ * is one it applies there (see gemm_kernel.h): + bias, then ReLU or leaky ReLU, elementwise as it does.
+ * nf is a constant at each call, so the accumulators stay in registers. */
+DK_INLINE void forward_block(float sums[][LANES], const float *rows, size_t span, const float *filters,
+                             const float *bias, dk_activation act, float slope, int kh, int kw, const int nf) {
+    lanes_vec acc[MAX_FILTERS];
     for (int f = 0; f < nf; f++) acc[f] = (lanes_vec){0};
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) {
@@ -82,6 +78,14 @@ DK_INLINE void forward_block(lanes_vec *acc, const float *rows, size_t span, con
             const float *restrict wk = filters + (size_t)(ky * kw + kx) * MAX_FILTERS;
             for (int f = 0; f < nf; f++) acc[f] += wk[f] * v;
         }
+    for (int f = 0; f < nf; f++) {
+        lanes_vec x = acc[f];
+        if (bias) x = x + bias[f];
+        lanes_ivec negative = x < 0.0f;
+        if (act == DK_ACT_RELU) x = (lanes_vec)((lanes_ivec)x & ~negative);
+        if (act == DK_ACT_LEAKY_RELU) x = (lanes_vec)(((lanes_ivec)(slope * x) & negative) | ((lanes_ivec)x & ~negative));
+        *(lanes_vecu *)sums[f] = x;
+    }
 }
 
 /* Output rows [r0, r1) (row = image * out_h + oy). */
@@ -91,12 +95,17 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const int kh = w->kernel_h, kw = w->kernel_w, ow = w->out_w, n = a->oc;
     const size_t span = forward_span(w), field = (size_t)kh * kw;
     const int in_tiles = a->act == DK_ACT_IDENTITY || a->act == DK_ACT_RELU || a->act == DK_ACT_LEAKY_RELU;
+    /* Bias and activation in the tiles, or (the exp-based activations) on the stored rows afterwards. */
+    const dk_activation act = in_tiles ? a->act : DK_ACT_IDENTITY;
     int slot;
     float *mem = dk__scratch_claim(&g_direct, (int)r0, &slot);
-    float *restrict filters = mem;                      /* field x MAX_FILTERS, zeros past n */
-    float *restrict padded = mem + field * MAX_FILTERS; /* the current image */
+    float *restrict filters = mem;                          /* field x MAX_FILTERS, zeros past n */
+    float *restrict biases = mem + field * MAX_FILTERS;     /* MAX_FILTERS, zeros past n */
+    float *restrict padded = biases + MAX_FILTERS;          /* the current image */
     for (size_t k = 0; k < field; k++)
         for (int f = 0; f < MAX_FILTERS; f++) filters[k * MAX_FILTERS + f] = f < n ? a->weight[k * n + f] : 0.0f;
+    for (int f = 0; f < MAX_FILTERS; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
+    const float *bias = in_tiles && a->bias ? biases : NULL;
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
     pad_image(padded, span, a->inp, image, w);
@@ -108,18 +117,17 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
         const float *rows = padded + (size_t)oy * w->stride_h * span;
         float *out_row = a->out + row * (size_t)ow * n;
         for (int ox0 = 0; ox0 < ow; ox0 += LANES) {
-            lanes_vec acc[MAX_FILTERS];
-            if (n <= 4) forward_block(acc, rows + ox0, span, filters, kh, kw, 4);
-            else if (n <= 8) forward_block(acc, rows + ox0, span, filters, kh, kw, 8);
-            else forward_block(acc, rows + ox0, span, filters, kh, kw, MAX_FILTERS);
-            /* Lanes out of the registers once, then written pixel by pixel (filters contiguous). */
             float sums[MAX_FILTERS][LANES];
-            for (int f = 0; f < n; f++) *(lanes_vecu *)sums[f] = acc[f];
+            if (n <= 4) forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, 4);
+            else if (n <= 8) forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, 8);
+            else forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, MAX_FILTERS);
+            /* Written pixel by pixel, filters contiguous: plain copies (vectorized, the loop reads the
+             * sums with gathers, which took half the time). */
             int lanes = ow - ox0 < LANES ? ow - ox0 : LANES;
             for (int l = 0; l < lanes; l++) {
                 float *o = out_row + (size_t)(ox0 + l) * n;
-                for (int f = 0; f < n; f++)
-                    o[f] = in_tiles ? tile_epilogue(sums[f][l], a->bias, f, a->act, a->act_alpha) : sums[f][l];
+#pragma clang loop vectorize(disable)
+                for (int f = 0; f < n; f++) o[f] = sums[f][l];
             }
         }
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
@@ -147,15 +155,29 @@ typedef struct {
     size_t first_block;
 } weight_pass;
 
+/* How a group's accumulators map to field positions. With a kernel 3 or 5 wide (the usual), a group is
+ * FIELD_GROUP / kernel_w whole kernel rows: each position is one of a few row offsets, held in registers,
+ * plus a constant. Otherwise a group is FIELD_GROUP consecutive positions, each at an offset of its own
+ * read from a table every pixel. */
+static int group_kernel_width(const dk_window *w) { return w->kernel_w == 3 || w->kernel_w == 5 ? w->kernel_w : 0; }
+static size_t group_rows(const dk_window *w) { return FIELD_GROUP / (size_t)group_kernel_width(w); }
+
 static size_t field_groups(const dk_window *w) {
+    if (group_kernel_width(w)) return ((size_t)w->kernel_h + group_rows(w) - 1) / group_rows(w);
     return ((size_t)w->kernel_h * w->kernel_w + FIELD_GROUP - 1) / FIELD_GROUP;
 }
 
+/* The field position of group g's first accumulator (the others follow it). */
+static size_t group_first(const dk_window *w, size_t g) {
+    return g * (group_kernel_width(w) ? group_rows(w) * (size_t)w->kernel_w : FIELD_GROUP);
+}
+
 /* Adds pixels [p0, p1) of one image (dout rows from `dout`, `n` floats each, loaded whole below
- * `full_rows`) into the accumulators of one group of field positions (offsets into the padded image). */
+ * `full_rows`) into the accumulators of one group. With row_kw (a constant: 3, 5, or 0 for the
+ * table), offset holds the group's row offsets into the padded image, else each position's offset. */
 DK_INLINE void weight_segment(lanes_vec acc[FIELD_GROUP], const float *padded, size_t span, const int *offset,
-                              const dk_window *w, size_t p0, size_t p1, const float *dout, int n,
-                              size_t full_rows) {
+                              const int row_kw, const dk_window *w, size_t p0, size_t p1, const float *dout,
+                              int n, size_t full_rows) {
     const size_t ow = (size_t)w->out_w, row_step = (size_t)w->stride_h * span;
     size_t ox = p0 % ow;
     const float *line = padded + p0 / ow * row_step;
@@ -170,7 +192,11 @@ DK_INLINE void weight_segment(lanes_vec acc[FIELD_GROUP], const float *padded, s
             d = *(const lanes_vecu *)row;
         }
         const float *window = line + ox;
-        for (int j = 0; j < FIELD_GROUP; j++) acc[j] += window[offset[j]] * d;
+        if (row_kw)
+            for (int r = 0; r < FIELD_GROUP / row_kw; r++)
+                for (int kx = 0; kx < row_kw; kx++) acc[r * row_kw + kx] += window[offset[r] + kx] * d;
+        else
+            for (int j = 0; j < FIELD_GROUP; j++) acc[j] += window[offset[j]] * d;
         if (++ox == ow) {
             ox = 0;
             line += row_step;
@@ -189,11 +215,18 @@ DK_KERNEL(static, direct_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
     const size_t span = (size_t)w->out_w + kw - 1;
     /* Pixels whose dout row can be loaded as a whole vector without reading past the end. */
     const size_t full_rows = m * n >= LANES ? (m * n - LANES) / n + 1 : 0;
-    int offset[DK_KC_MAX]; /* each group's positions in a window of the padded image */
-    for (size_t k = 0; k < groups * FIELD_GROUP; k++) {
-        size_t at = k < field ? k : k - k % FIELD_GROUP; /* positions past the field repeat the group's first */
-        offset[k] = (int)(at / (size_t)kw * span + at % (size_t)kw);
-    }
+    /* Group g's offsets from offset + g * FIELD_GROUP: rows or positions past the field repeat the last
+     * one, so every read stays in the padded image; their sums are never added to dweight. */
+    const int row_kw = group_kernel_width(w);
+    const int size = row_kw ? FIELD_GROUP / row_kw * row_kw : FIELD_GROUP; /* accumulators per group */
+    int offset[DK_KC_MAX];
+    for (size_t g = 0; g < groups; g++)
+        for (size_t j = 0; j < FIELD_GROUP; j++) {
+            size_t k = row_kw ? g * group_rows(w) + j : group_first(w, g) + j; /* a row, or a position */
+            size_t last = row_kw ? (size_t)w->kernel_h - 1 : field - 1;
+            if (k > last) k = last;
+            offset[g * FIELD_GROUP + j] = row_kw ? (int)(k * span) : (int)(k / (size_t)kw * span + k % (size_t)kw);
+        }
     int slot;
     float *restrict padded = dk__scratch_claim(&g_direct, (int)i0, &slot);
     size_t image = (size_t)-1;
@@ -207,12 +240,17 @@ DK_KERNEL(static, direct_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
             if (img != image) pad_image(padded, span, a->inp, image = img, w);
             for (size_t g = 0; g < groups; g++) {
                 lanes_vec acc[FIELD_GROUP];
-                lanes_vecu *saved = (lanes_vecu *)(partial + g * FIELD_GROUP * LANES);
-                for (int j = 0; j < FIELD_GROUP; j++) acc[j] = s0 == r0 ? (lanes_vec){0} : saved[j];
-                weight_segment(acc, padded, span, offset + g * FIELD_GROUP, w, s0 - img * per_image,
-                               s1 - img * per_image, a->dout + s0 * (size_t)n, n,
-                               full_rows > s0 ? full_rows - img * per_image : 0);
-                for (int j = 0; j < FIELD_GROUP; j++) saved[j] = acc[j];
+                lanes_vecu *saved = (lanes_vecu *)(partial + group_first(w, g) * LANES);
+                for (int j = 0; j < FIELD_GROUP; j++) acc[j] = s0 == r0 || j >= size ? (lanes_vec){0} : saved[j];
+                const int *at = offset + g * FIELD_GROUP;
+                size_t q0 = s0 - img * per_image, q1 = s1 - img * per_image;
+                const float *d = a->dout + s0 * (size_t)n;
+                size_t full = full_rows > s0 ? full_rows - img * per_image : 0;
+                if (row_kw == 5) weight_segment(acc, padded, span, at, 5, w, q0, q1, d, n, full);
+                else if (row_kw == 3) weight_segment(acc, padded, span, at, 3, w, q0, q1, d, n, full);
+                else weight_segment(acc, padded, span, at, 0, w, q0, q1, d, n, full);
+                for (int j = 0; j < FIELD_GROUP; j++)
+                    if (j < size) saved[j] = acc[j];
             }
             s0 = s1;
         }

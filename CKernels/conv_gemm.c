@@ -75,6 +75,10 @@ void dk_conv2d_forward(float *out, const float *inp, const float *weight, const 
         dk__conv2d_forward_direct(&a);
         return;
     }
+    if (dk__conv2d_narrow_applies(w, out_channels)) {
+        dk__conv2d_forward_narrow(&a);
+        return;
+    }
     a.rows = chunk_rows(k);
     dk__parallel_for(m, a.rows, 1, forward_range, &a);
 }

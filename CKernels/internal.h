@@ -163,6 +163,14 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
 void dk__conv2d_forward_direct(const dk__conv_forward *a);
 void dk__conv2d_backward_weight_direct(const dk__conv_weight *a);
 
+/* ---------------------------------------------------------------- narrow convolutions (conv_narrow.c) */
+
+/// Whether the narrow forward takes this convolution: several input channels, at most 16 filters, a
+/// field within one K block.
+int dk__conv2d_narrow_applies(const dk_window *w, int out_channels);
+/// dk_conv2d_forward's result (same bits) with the filters in a vector's lanes.
+void dk__conv2d_forward_narrow(const dk__conv_forward *a);
+
 /* ---------------------------------------------------------------- activations (activation.c) */
 
 /// c[r, j] = f(c[r, j] + bias[j]) in place over a rows x cols block with row stride ldc, on the
