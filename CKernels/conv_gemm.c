@@ -26,7 +26,7 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 
 int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
     /* Thin greyscale layers run their forward and weight gradient directly, unfolding nothing. */
-    if (dk__conv2d_direct_applies(w, out_channels)) return 0;
+    if (dk__conv2d_direct_applies(w, out_channels) && dk__conv2d_narrow_weight_applies(w, out_channels)) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
 }
@@ -157,8 +157,8 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
     int kc = dk__blocking(dk__isa()).kc;
     size_t blocks = (m + (size_t)kc - 1) / (size_t)kc;
     dk__conv_weight a = {dweight, dout, inp, w, out_channels, beta, (m + blocks - 1) / blocks, blocks};
-    if (dk__conv2d_direct_applies(w, out_channels)) {
-        dk__conv2d_backward_weight_direct(&a);
+    if (dk__conv2d_narrow_weight_applies(w, out_channels)) {
+        dk__conv2d_backward_weight_narrow(&a);
         return;
     }
     /* Each worker's rows of dweight take the whole of every K block. Fewer than 16 rows (a greyscale

@@ -132,11 +132,11 @@ void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *
 /// consecutive ranges of an image give dk_col2im's bits.
 void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1);
 
-/* ---------------------------------------------------------------- thin convolutions (conv_direct.c) */
+/* ---------------------------------------------------------------- direct convolutions (conv_direct.c, conv_narrow*.c) */
 
 /// A convolution's forward (dk_conv2d_forward's arguments) and weight gradient (dk_conv2d_backward_weight's,
-/// with dk_sgemm's K blocks over the pixels, which both its kernels follow), as conv_gemm.c and
-/// conv_direct.c split them between threads.
+/// with dk_sgemm's K blocks over the pixels, which its kernels follow), as the convolution files split
+/// them between threads.
 typedef struct {
     float *out;
     const float *inp, *weight, *bias;
@@ -156,20 +156,23 @@ typedef struct {
     size_t step, blocks;
 } dk__conv_weight;
 
-/// Whether the direct kernels take this convolution: one input channel, stride 1 along the
-/// width, at most 16 filters, a field within one K block.
+/// Whether the direct forward takes this convolution: one input channel, stride 1 along the width, at
+/// most 16 filters, a field within one K block.
 int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
-/// dk_conv2d_forward's and dk_conv2d_backward_weight's results (same bits) by the direct kernels.
+/// dk_conv2d_forward's result (same bits) with output pixels in a vector's lanes.
 void dk__conv2d_forward_direct(const dk__conv_forward *a);
-void dk__conv2d_backward_weight_direct(const dk__conv_weight *a);
-
-/* ---------------------------------------------------------------- narrow convolutions (conv_narrow.c) */
 
 /// Whether the narrow forward takes this convolution: several input channels, at most 16 filters, a
 /// field within one K block.
 int dk__conv2d_narrow_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_forward_narrow(const dk__conv_forward *a);
+
+/// Whether the narrow weight gradient takes this convolution: at most 16 filters, a field within one
+/// K block.
+int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels);
+/// dk_conv2d_backward_weight's result (same bits) with the filters in a vector's lanes.
+void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a);
 
 /* ---------------------------------------------------------------- activations (activation.c) */
 

@@ -24,6 +24,10 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // Enough K blocks for the weight gradient's partial sums to take several passes; 3 filters (4 accumulators).
         ImplicitConvCase(input: Shape(24, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(3, 11, 40, 1), filters: 3, kernel: 5, stride: 1, padding: .valid),
+        // At most 16 filters over several channels (conv_narrow*.c): kernel rows of 9 floats (a table of
+        // offsets), of exactly 16 (one segment), and the 35- and 36-float rows above (overlapping segments).
+        ImplicitConvCase(input: Shape(2, 13, 17, 3), filters: 5, kernel: 3, stride: 2, padding: .same),
+        ImplicitConvCase(input: Shape(3, 9, 9, 8), filters: 12, kernel: 2, stride: 1, padding: .valid),
     ]
 }
 
