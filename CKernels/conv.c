@@ -157,6 +157,34 @@ void dk_im2col(float *col, const float *inp, const dk_window *w) {
     dk__parallel_for(rows, 1 + (64 * 1024) / row_len, 1, im2col_rows, &a);
 }
 
+/* ---------------------------------------------------------------- windows read in place */
+
+size_t dk__window_reach_h(const dk_window *w) { return (size_t)(w->out_h - 1) * w->stride_h + w->kernel_h; }
+size_t dk__window_reach_w(const dk_window *w) { return (size_t)(w->out_w - 1) * w->stride_w + w->kernel_w; }
+
+int dk__window_reads_padding(const dk_window *w) {
+    return w->pad_top > 0 || w->pad_left > 0 || dk__window_reach_h(w) > (size_t)w->height ||
+           dk__window_reach_w(w) > (size_t)w->width;
+}
+
+void dk__pad_image(float *dst, size_t cols, const float *inp, size_t image, const dk_window *w) {
+    const size_t C = (size_t)w->channels, rows = dk__window_reach_h(w), line = cols * C;
+    const float *in = inp + image * (size_t)w->height * w->width * C;
+    /* Each row: zeros left of the input, its pixels in one copy, zeros to the right. */
+    const size_t left = (size_t)w->pad_left < cols ? (size_t)w->pad_left : cols;
+    const size_t inside = (size_t)w->width < cols - left ? (size_t)w->width : cols - left;
+    for (size_t y = 0; y < rows; y++, dst += line) {
+        int iy = (int)y - w->pad_top;
+        if (iy < 0 || iy >= w->height) {
+            memset(dst, 0, line * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, left * C * sizeof(float));
+        memcpy(dst + left * C, in + (size_t)iy * w->width * C, inside * C * sizeof(float));
+        memset(dst + (left + inside) * C, 0, (cols - left - inside) * C * sizeof(float));
+    }
+}
+
 /* ---------------------------------------------------------------- col2im */
 
 DK_KERNEL(, dk__col2im_rows,

@@ -28,28 +28,11 @@ static dk_scratch_pool g_direct = {.floats = SCRATCH_FLOATS};
 
 /* A padded image row of the forward: every LANES-wide load of an output block, at any kx, stays inside it. */
 static size_t forward_span(const dk_window *w) { return (size_t)(w->out_w + LANES - 1) / LANES * LANES + w->kernel_w; }
-/* Rows of a padded image: those the windows reach. */
-static size_t padded_height(const dk_window *w) { return (size_t)(w->out_h - 1) * w->stride_h + w->kernel_h; }
-
 int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
     size_t field = (size_t)w->kernel_h * w->kernel_w;
-    size_t scratch = (field + 1) * MAX_FILTERS + padded_height(w) * forward_span(w);
+    size_t scratch = (field + 1) * MAX_FILTERS + dk__window_reach_h(w) * forward_span(w);
     return w->channels == 1 && w->stride_w == 1 && out_channels >= 1 && out_channels <= MAX_FILTERS &&
            field <= (size_t)dk__blocking(dk__isa()).kc && scratch <= SCRATCH_FLOATS;
-}
-
-/* Image `image` of inp, zero-padded into dst (rows of `span` floats): row y, column x of dst is input
- * row y - pad_top, column x - pad_left, or zero outside the input. */
-DK_INLINE void pad_image(float *restrict dst, size_t span, const float *inp, size_t image, const dk_window *w) {
-    const float *in = inp + image * (size_t)w->height * w->width;
-    const size_t rows = padded_height(w);
-    for (size_t y = 0; y < rows; y++) {
-        int iy = (int)y - w->pad_top;
-        for (size_t x = 0; x < span; x++) {
-            int ix = (int)x - w->pad_left;
-            dst[y * span + x] = iy >= 0 && iy < w->height && ix >= 0 && ix < w->width ? in[(size_t)iy * w->width + ix] : 0.0f;
-        }
-    }
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -100,11 +83,11 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const float *bias = in_tiles && a->bias ? biases : NULL;
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
-    pad_image(padded, span, a->inp, image, w);
+    dk__pad_image(padded, span, a->inp, image, w);
     for (size_t row = r0; row < r1; row++) {
         if (oy == w->out_h) {
             oy = 0;
-            pad_image(padded, span, a->inp, ++image, w);
+            dk__pad_image(padded, span, a->inp, ++image, w);
         }
         const float *rows = padded + (size_t)oy * w->stride_h * span;
         float *out_row = a->out + row * (size_t)ow * n;

@@ -118,6 +118,10 @@ void dk_conv2d_backward_input(float *dinp, const float *dout, const float *weigh
         memset(dinp, 0, (size_t)w->batch * w->height * w->width * w->channels * sizeof(float));
         return;
     }
+    if (dk__conv2d_narrow_input_applies(w, out_channels)) {
+        dk__conv2d_backward_input_narrow(dinp, dout, weight, out_channels, w);
+        return;
+    }
     input_args a = {dinp, dout, weight, w, out_channels, chunk_rows(k)};
     dk__parallel_for((size_t)w->batch, 1, 1, input_images, &a);
 }

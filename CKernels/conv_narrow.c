@@ -24,36 +24,14 @@ typedef int lanes_ivec __attribute__((vector_size(LANES * 4)));
 
 static dk_scratch_pool g_narrow = {.floats = SCRATCH_FLOATS};
 
-/* The rows and columns of the (padded) image that the windows reach. */
-static size_t reach_h(const dk_window *w) { return (size_t)(w->out_h - 1) * w->stride_h + w->kernel_h; }
-static size_t reach_w(const dk_window *w) { return (size_t)(w->out_w - 1) * w->stride_w + w->kernel_w; }
-
-/* Whether some window reaches past the input, so that it is read from a zero-padded copy. */
-static int reads_padding(const dk_window *w) {
-    return w->pad_top > 0 || w->pad_left > 0 || reach_h(w) > (size_t)w->height || reach_w(w) > (size_t)w->width;
-}
 
 static size_t field_floats(const dk_window *w) { return (size_t)w->kernel_h * w->kernel_w * w->channels; }
 
 int dk__conv2d_narrow_applies(const dk_window *w, int out_channels) {
-    size_t padded = reads_padding(w) ? reach_h(w) * reach_w(w) * (size_t)w->channels : 0;
+    size_t padded = dk__window_reads_padding(w) ? dk__window_reach_h(w) * dk__window_reach_w(w) * (size_t)w->channels : 0;
     return w->channels > 1 && out_channels >= 1 && out_channels <= LANES && w->out_w > 0 &&
            field_floats(w) <= (size_t)dk__blocking(dk__isa()).kc &&
            (field_floats(w) + 1) * LANES + padded <= SCRATCH_FLOATS;
-}
-
-/* Image `image` of inp, zero-padded into dst: row y, column x of dst (reach_w(w) * C floats a row)
- * is input row y - pad_top, column x - pad_left, or zeros outside the input. */
-DK_INLINE void pad_image(float *restrict dst, const float *inp, size_t image, const dk_window *w) {
-    const size_t C = (size_t)w->channels, cols = reach_w(w), rows = reach_h(w);
-    const float *in = inp + image * (size_t)w->height * w->width * C;
-    for (size_t y = 0; y < rows; y++)
-        for (size_t x = 0; x < cols; x++) {
-            int iy = (int)y - w->pad_top, ix = (int)x - w->pad_left;
-            int inside = iy >= 0 && iy < w->height && ix >= 0 && ix < w->width;
-            for (size_t c = 0; c < C; c++)
-                dst[(y * cols + x) * C + c] = inside ? in[((size_t)iy * w->width + ix) * C + c] : 0.0f;
-        }
 }
 
 /* Output pixels [0, P) of a block (P a constant at each call): window i starts at window + i *
@@ -95,8 +73,8 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const dk__conv_forward *a = p;
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, field = field_floats(w), run = (size_t)w->kernel_w * C;
-    const int n = a->oc, ow = w->out_w, padding = reads_padding(w);
-    const size_t line = (padding ? reach_w(w) : (size_t)w->width) * C, pixel_step = (size_t)w->stride_w * C;
+    const int n = a->oc, ow = w->out_w, padding = dk__window_reads_padding(w);
+    const size_t line = (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, pixel_step = (size_t)w->stride_w * C;
     const size_t image_floats = (size_t)w->height * w->width * C;
     const int in_tiles = a->act == DK_ACT_IDENTITY || a->act == DK_ACT_RELU || a->act == DK_ACT_LEAKY_RELU;
     /* Bias and activation in the tiles, or (the exp-based activations) on the stored rows afterwards. */
@@ -112,11 +90,11 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const float *bias = in_tiles && a->bias ? biases : NULL;
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
-    if (padding) pad_image(padded, a->inp, image, w);
+    if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
     for (size_t row = r0; row < r1; row++) {
         if (oy == w->out_h) {
             oy = 0;
-            if (padding) pad_image(padded, a->inp, ++image, w);
+            if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, ++image, w);
             else ++image;
         }
         const float *top = (padding ? padded : a->inp + image * image_floats) + (size_t)oy * w->stride_h * line;

@@ -41,12 +41,6 @@ static dk_scratch_pool g_partials = {.floats = PARTIAL_FLOATS};
 
 typedef enum { GROUP_SEGMENTS, GROUP_ROWS, GROUP_TABLE } group_kind;
 
-/* The rows and columns of the (padded) image that the windows reach. */
-static size_t reach_h(const dk_window *w) { return (size_t)(w->out_h - 1) * w->stride_h + w->kernel_h; }
-static size_t reach_w(const dk_window *w) { return (size_t)(w->out_w - 1) * w->stride_w + w->kernel_w; }
-static int reads_padding(const dk_window *w) {
-    return w->pad_top > 0 || w->pad_left > 0 || reach_h(w) > (size_t)w->height || reach_w(w) > (size_t)w->width;
-}
 
 static size_t kernel_run(const dk_window *w) { return (size_t)w->kernel_w * w->channels; }
 static size_t field_floats(const dk_window *w) { return (size_t)w->kernel_h * kernel_run(w); }
@@ -92,24 +86,10 @@ static size_t group_overlap(const dk_window *w, size_t g) {
 }
 
 int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels) {
-    size_t image = reads_padding(w) ? reach_h(w) * reach_w(w) * (size_t)w->channels : 0;
+    size_t image = dk__window_reads_padding(w) ? dk__window_reach_h(w) * dk__window_reach_w(w) * (size_t)w->channels : 0;
     return out_channels >= 1 && out_channels <= LANES && w->out_w > 0 && w->out_h > 0 &&
            field_floats(w) <= (size_t)dk__blocking(dk__isa()).kc && image <= SCRATCH_FLOATS &&
            group_count(w) * GROUP <= DK_KC_MAX && group_count(w) * GROUP * LANES <= PARTIAL_FLOATS;
-}
-
-/* Image `image` of inp, zero-padded into dst: row y, column x of dst (reach_w(w) * C floats a row)
- * is input row y - pad_top, column x - pad_left, or zeros outside the input. */
-DK_INLINE void pad_image(float *restrict dst, const float *inp, size_t image, const dk_window *w) {
-    const size_t C = (size_t)w->channels, cols = reach_w(w), rows = reach_h(w);
-    const float *in = inp + image * (size_t)w->height * w->width * C;
-    for (size_t y = 0; y < rows; y++)
-        for (size_t x = 0; x < cols; x++) {
-            int iy = (int)y - w->pad_top, ix = (int)x - w->pad_left;
-            int inside = iy >= 0 && iy < w->height && ix >= 0 && ix < w->width;
-            for (size_t c = 0; c < C; c++)
-                dst[(y * cols + x) * C + c] = inside ? in[((size_t)iy * w->width + ix) * C + c] : 0.0f;
-        }
 }
 
 typedef struct {
@@ -165,14 +145,14 @@ DK_KERNEL(static, narrow_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
     const weight_pass *pass = p;
     const dk__conv_weight *a = pass->a;
     const dk_window *w = a->w;
-    const int n = a->oc, padding = reads_padding(w);
+    const int n = a->oc, padding = dk__window_reads_padding(w);
     const size_t C = (size_t)w->channels, run = kernel_run(w), field = field_floats(w);
     const size_t per_image = (size_t)w->out_h * w->out_w, m = (size_t)w->batch * per_image;
     const size_t groups = group_count(w), image_floats = (size_t)w->height * w->width * C;
     const group_kind kind = kind_of(w);
     const int row_kw = kind == GROUP_ROWS ? w->kernel_w : 0;
     const int size = (int)group_size(w);
-    image_view view = {NULL, (padding ? reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C};
+    image_view view = {NULL, (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C};
     /* Pixels whose dout row can be loaded as a whole vector without reading past the end. */
     const size_t full_rows = m * n >= LANES ? (m * n - LANES) / n + 1 : 0;
     /* Group g's offsets from offset + g * GROUP; rows or positions past the field repeat the last one,
@@ -202,7 +182,7 @@ DK_KERNEL(static, narrow_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
             size_t img = s0 / per_image, s1 = (img + 1) * per_image < r1 ? (img + 1) * per_image : r1;
             if (img != image) {
                 image = img;
-                if (padding) pad_image(padded, a->inp, image, w);
+                if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
                 view.top = padding ? padded : a->inp + image * image_floats;
             }
             size_t q0 = s0 - img * per_image, q1 = s1 - img * per_image;

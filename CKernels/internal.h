@@ -127,6 +127,16 @@ void dk__sgemm_on_this_thread(int trans_a, int trans_b, int M, int N, int K, flo
 /// dst + (r - r0) * ld, on the calling thread.
 void dk__im2col_block(float *dst, size_t ld, const float *inp, const dk_window *w, size_t r0, size_t r1,
                       size_t c0, size_t c1);
+/// The rows and columns of the padded input that a convolution's windows reach.
+size_t dk__window_reach_h(const dk_window *w);
+size_t dk__window_reach_w(const dk_window *w);
+/// Whether some window reaches past the input (into padding), so that a kernel reading windows in
+/// place needs a zero-padded copy.
+int dk__window_reads_padding(const dk_window *w);
+/// Image `image` of inp, zero-padded into dst: dk__window_reach_h rows of `cols` pixels of C floats
+/// (cols >= dk__window_reach_w); pixel (y, x) of dst is input pixel (y - pad_top, x - pad_left), or
+/// zeros outside the input.
+void dk__pad_image(float *dst, size_t cols, const float *inp, size_t image, const dk_window *w);
 /// Adds rows [r0, r1) of a dcol (row r at dcol + (r - r0) * ld) into dinp as dk_col2im does, rows in
 /// order, zeroing each image first when r0..r1 holds its first row; on the calling thread. Calls over
 /// consecutive ranges of an image give dk_col2im's bits.
@@ -173,6 +183,13 @@ void dk__conv2d_forward_narrow(const dk__conv_forward *a);
 int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a);
+
+/// Whether the narrow input gradient takes this convolution: at most 16 filters, a field within one K
+/// block.
+int dk__conv2d_narrow_input_applies(const dk_window *w, int out_channels);
+/// dk_conv2d_backward_input's result (same bits) with field positions in a vector's lanes.
+void dk__conv2d_backward_input_narrow(float *dinp, const float *dout, const float *weight, int out_channels,
+                                      const dk_window *w);
 
 /* ---------------------------------------------------------------- activations (activation.c) */
 
