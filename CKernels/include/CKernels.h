@@ -221,7 +221,8 @@ void dk_im2col(float *col, const float *inp, const dk_window *w);
 void dk_col2im(float *dinp, const float *dcol, const dk_window *w);
 
 /// Implicit-GEMM convolutions: the products above, unfolding the input a cache-sized chunk at a time
-/// (conv_gemm.c) instead of into a whole col buffer; bitwise equal to dk_im2col + dk_sgemm (+ dk_col2im)
+/// (conv_gemm.c) instead of into a whole col buffer, or, for layers of at most 16 filters, reading the
+/// windows in place (conv_direct.c, conv_narrow*.c); bitwise equal to dk_im2col + dk_sgemm (+ dk_col2im)
 /// for any thread count. They take receptive fields (kernel_h*kernel_w*channels) of up to
 /// dk_conv2d_max_field() floats and do nothing beyond that.
 size_t dk_conv2d_max_field(void);
@@ -229,7 +230,7 @@ size_t dk_conv2d_max_field(void);
 /// weight gradient reusing it) than through the entries above: when the field is too large for them, or so
 /// small that unfolding, done twice by the implicit GEMMs, outweighs the products — unless the layer has one
 /// input channel, stride 1 along the width and at most 16 filters, whose forward and weight gradient the
-/// entries above compute directly, unfolding nothing (conv_direct.c; same bits).
+/// entries above compute directly, unfolding nothing (conv_direct.c, conv_narrow_weight.c; same bits).
 int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels);
 /// out (batch*out_h*out_w, out_channels) = act(im2col(inp) · weight + bias), weight (kh*kw*C,
 /// out_channels); bias may be NULL; act as dk_sgemm_bias_activation.

@@ -17,7 +17,7 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         ImplicitConvCase(input: Shape(6, 20, 20, 7), filters: 16, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(5, 23, 19, 12), filters: 9, kernel: 3, stride: 2, padding: .explicit(rows: 2, cols: 1)),
         ImplicitConvCase(input: Shape(3, 30, 30, 1), filters: 40, kernel: 3, stride: 1, padding: .valid),
-        // One input channel and at most 16 filters: the direct kernels (conv_direct.c), with a last block of
+        // One input channel and at most 16 filters: the direct kernels (conv_direct.c, conv_narrow_weight.c), with a last block of
         // fewer than 16 output pixels, a 25-float field (two groups of field positions) and a 9-float one.
         ImplicitConvCase(input: Shape(4, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 19, 37, 1), filters: 16, kernel: 3, stride: 1, padding: .explicit(rows: 2, cols: 1)),

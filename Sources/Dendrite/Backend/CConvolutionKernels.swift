@@ -67,9 +67,9 @@ extension ConvolutionWindow {
     }
 }
 
-// The convolution products as implicit GEMMs (CKernels/conv_gemm.c), or direct kernels for thin greyscale layers
-// (conv_direct.c): no unfolded buffer, the same bits as the whole-buffer algorithm, which remains for the windows
-// that run faster that way (dk_conv2d_prefers_unfolded).
+// The convolution products as implicit GEMMs (CKernels/conv_gemm.c), or direct kernels for layers of at most 16
+// filters (conv_direct.c, conv_narrow*.c): no unfolded buffer, the same bits as the whole-buffer algorithm, which
+// remains for the windows that run faster that way (dk_conv2d_prefers_unfolded).
 extension CKernelSet {
     public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
         var w = window.c
