@@ -1,59 +1,121 @@
 /*
  * Batch normalization over the last dimension of (rows, channels) buffers: per-channel statistics,
  * the normalizing forward pass, and the backward pass with batch statistics.
- * Reductions give each thread a block of channels and sum every channel over the rows in order, in
- * double, so results do not depend on the thread count; elementwise passes split rows.
+ * Reductions sum in double over a fixed number of row bands (one below BN_SPLIT_MIN_ROWS rows),
+ * each band's rows in order, and add the bands' partial sums in band order: threads split the bands,
+ * never the order, so results do not depend on the thread count. Each thread streams its rows whole
+ * (a channel-block split read every row's cache lines once per block). Elementwise passes split rows.
  * The running (moving) averages and 1/sqrt(var + eps) are the caller's: a few floats per channel.
  */
 #include "internal.h"
 
 #include <stddef.h>
 
-/* Channels summed together: one 64-byte line of floats per row, double accumulators in registers. */
-#define BN_BLOCK 16
+/* Rows at which the reductions are cut into BN_ROW_BANDS bands (a convolution's 73728 x 64); both are
+ * constants, not the thread count. */
+#define BN_SPLIT_MIN_ROWS 8192
+#define BN_ROW_BANDS 32
+/* Channels whose partial sums a band holds at once (its two sums stay in L1/L2). */
+#define BN_CHANNEL_CHUNK 1024
 
 typedef struct {
     float *out, *dgamma, *dbeta;
     const float *inp, *dout, *mean, *invstd, *gamma, *beta;
     size_t rows, channels;
+    /* Reductions: channels [c0, c0 + cw) of this pass, BN_ROW_BANDS x cw partial sums of each kind. */
+    size_t c0, cw, bands;
+    double *first, *second;
+    const double *mean_d;
 } bn_args;
 
-/* mean and variance (two passes: the mean first, then squares of deviations) for channels [c0, c1). */
-DK_KERNEL(static, statistics_channels, (void *p, size_t c0, size_t c1), (p, c0, c1)) {
+static dk_scratch_pool g_bn_partials = {.floats = 2 * 2 * BN_ROW_BANDS * BN_CHANNEL_CHUNK};
+
+static size_t row_bands(size_t rows) { return rows >= BN_SPLIT_MIN_ROWS ? BN_ROW_BANDS : 1; }
+static size_t band_start(const bn_args *a, size_t b) { return a->rows * b / a->bands; }
+
+/* Band b's sums of x (first) and, once the mean is known (mean_d), of (x - mean)^2 (second). */
+DK_KERNEL(static, statistics_bands, (void *p, size_t b0, size_t b1), (p, b0, b1)) {
     const bn_args *a = p;
-    const size_t C = a->channels, rows = a->rows;
-    for (size_t cb = c0; cb < c1; cb += BN_BLOCK) {
-        size_t w = c1 - cb < BN_BLOCK ? c1 - cb : BN_BLOCK;
-        double sum[BN_BLOCK] = {0}, squares[BN_BLOCK] = {0}, mean[BN_BLOCK];
-        for (size_t r = 0; r < rows; r++) {
-            const float *restrict x = a->inp + r * C + cb;
-            for (size_t j = 0; j < w; j++) sum[j] += (double)x[j];
-        }
-        for (size_t j = 0; j < w; j++) mean[j] = sum[j] / (double)rows;
-        for (size_t r = 0; r < rows; r++) {
-            const float *restrict x = a->inp + r * C + cb;
-            for (size_t j = 0; j < w; j++) {
-                double d = (double)x[j] - mean[j];
-                squares[j] += d * d;
+    const size_t C = a->channels, cw = a->cw;
+    for (size_t b = b0; b < b1; b++) {
+        double *restrict acc = (a->mean_d ? a->second : a->first) + b * cw;
+        for (size_t j = 0; j < cw; j++) acc[j] = 0.0;
+        for (size_t r = band_start(a, b); r < band_start(a, b + 1); r++) {
+            const float *restrict x = a->inp + r * C + a->c0;
+            if (!a->mean_d) {
+                for (size_t j = 0; j < cw; j++) acc[j] += (double)x[j];
+            } else {
+                const double *restrict mean = a->mean_d;
+                for (size_t j = 0; j < cw; j++) {
+                    double d = (double)x[j] - mean[j];
+                    acc[j] += d * d;
+                }
             }
-        }
-        for (size_t j = 0; j < w; j++) {
-            a->out[cb + j] = (float)mean[j];
-            a->dgamma[cb + j] = (float)(squares[j] / (double)rows);
         }
     }
 }
 
-/* Threads for a per-channel reduction: blocks of channels, at least ~64K elements each. */
-static void over_channels(bn_args *a, dk_range_fn fn) {
-    size_t grain = (64 * 1024) / (a->rows ? a->rows : 1);
-    dk__parallel_for(a->channels, grain < BN_BLOCK ? BN_BLOCK : grain, BN_BLOCK, fn, a);
+/* Band b's sums of dout (first) and of dout * xhat (second). */
+DK_KERNEL(static, backward_bands, (void *p, size_t b0, size_t b1), (p, b0, b1)) {
+    const bn_args *a = p;
+    const size_t C = a->channels, cw = a->cw;
+    const float *restrict mean = a->mean + a->c0, *restrict invstd = a->invstd + a->c0;
+    for (size_t b = b0; b < b1; b++) {
+        double *restrict sd = a->first + b * cw, *restrict sdx = a->second + b * cw;
+        for (size_t j = 0; j < cw; j++) sd[j] = sdx[j] = 0.0;
+        for (size_t r = band_start(a, b); r < band_start(a, b + 1); r++) {
+            const float *restrict x = a->inp + r * C + a->c0, *restrict d = a->dout + r * C + a->c0;
+            for (size_t j = 0; j < cw; j++) {
+                sd[j] += (double)d[j];
+                sdx[j] += (double)(d[j] * ((x[j] - mean[j]) * invstd[j]));
+            }
+        }
+    }
+}
+
+/* total[j] = the bands' partial sums (cw apart) added in band order. */
+static void add_bands(double *total, const double *partial, size_t bands, size_t cw) {
+    for (size_t j = 0; j < cw; j++) total[j] = partial[j];
+    for (size_t b = 1; b < bands; b++)
+        for (size_t j = 0; j < cw; j++) total[j] += partial[b * cw + j];
+}
+
+/* Runs fn over the bands of each chunk of channels, then finish(a, chunk) with the partial sums. */
+static void reduce_bands(bn_args *a, dk_range_fn fn, void (*finish)(bn_args *a)) {
+    int slot;
+    double *mem = (double *)dk__scratch_claim(&g_bn_partials, 0, &slot);
+    a->bands = row_bands(a->rows);
+    a->first = mem;
+    a->second = mem + BN_ROW_BANDS * BN_CHANNEL_CHUNK;
+    for (a->c0 = 0; a->c0 < a->channels; a->c0 += BN_CHANNEL_CHUNK) {
+        a->cw = a->channels - a->c0 < BN_CHANNEL_CHUNK ? a->channels - a->c0 : BN_CHANNEL_CHUNK;
+        size_t per_band = a->rows / a->bands * a->cw;
+        dk__parallel_for(a->bands, per_band >= 32 * 1024 ? 1 : a->bands, 1, fn, a);
+        finish(a);
+    }
+    dk__scratch_release(&g_bn_partials, slot);
+}
+
+/* mean (a->out) and variance (a->dgamma): two passes, the mean first, then squares of deviations. */
+static void finish_statistics(bn_args *a) {
+    double mean[BN_CHANNEL_CHUNK], squares[BN_CHANNEL_CHUNK];
+    add_bands(mean, a->first, a->bands, a->cw);
+    for (size_t j = 0; j < a->cw; j++) mean[j] /= (double)a->rows;
+    a->mean_d = mean;
+    size_t per_band = a->rows / a->bands * a->cw;
+    dk__parallel_for(a->bands, per_band >= 32 * 1024 ? 1 : a->bands, 1, statistics_bands, a);
+    a->mean_d = NULL;
+    add_bands(squares, a->second, a->bands, a->cw);
+    for (size_t j = 0; j < a->cw; j++) {
+        a->out[a->c0 + j] = (float)mean[j];
+        a->dgamma[a->c0 + j] = (float)(squares[j] / (double)a->rows);
+    }
 }
 
 void dk_batchnorm_statistics(float *mean, float *variance, const float *inp, int rows, int channels) {
     if (rows <= 0 || channels <= 0) return;
     bn_args a = {.out = mean, .dgamma = variance, .inp = inp, .rows = (size_t)rows, .channels = (size_t)channels};
-    over_channels(&a, statistics_channels);
+    reduce_bands(&a, statistics_bands, finish_statistics);
 }
 
 DK_KERNEL(static, forward_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
@@ -78,24 +140,13 @@ void dk_batchnorm_forward(float *out, const float *inp, const float *mean, const
 
 /* ---------------------------------------------------------------- backward */
 
-DK_KERNEL(static, backward_sums, (void *p, size_t c0, size_t c1), (p, c0, c1)) {
-    const bn_args *a = p;
-    const size_t C = a->channels, rows = a->rows;
-    for (size_t cb = c0; cb < c1; cb += BN_BLOCK) {
-        size_t w = c1 - cb < BN_BLOCK ? c1 - cb : BN_BLOCK;
-        double sd[BN_BLOCK] = {0}, sdx[BN_BLOCK] = {0};
-        const float *restrict mean = a->mean + cb, *restrict invstd = a->invstd + cb;
-        for (size_t r = 0; r < rows; r++) {
-            const float *restrict x = a->inp + r * C + cb, *restrict d = a->dout + r * C + cb;
-            for (size_t j = 0; j < w; j++) {
-                sd[j] += (double)d[j];
-                sdx[j] += (double)(d[j] * ((x[j] - mean[j]) * invstd[j]));
-            }
-        }
-        for (size_t j = 0; j < w; j++) {
-            a->dgamma[cb + j] = (float)sdx[j];
-            a->dbeta[cb + j] = (float)sd[j];
-        }
+static void finish_backward_sums(bn_args *a) {
+    double sd[BN_CHANNEL_CHUNK], sdx[BN_CHANNEL_CHUNK];
+    add_bands(sd, a->first, a->bands, a->cw);
+    add_bands(sdx, a->second, a->bands, a->cw);
+    for (size_t j = 0; j < a->cw; j++) {
+        a->dgamma[a->c0 + j] = (float)sdx[j];
+        a->dbeta[a->c0 + j] = (float)sd[j];
     }
 }
 
@@ -120,6 +171,6 @@ void dk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float
     if (rows <= 0 || channels <= 0) return;
     bn_args a = {.out = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout, .mean = mean,
                  .invstd = invstd, .gamma = gamma, .rows = (size_t)rows, .channels = (size_t)channels};
-    over_channels(&a, backward_sums);
+    reduce_bands(&a, backward_bands, finish_backward_sums);
     dk__parallel_for((size_t)rows, 1 + (64 * 1024) / (size_t)channels, 1, backward_rows, &a);
 }
