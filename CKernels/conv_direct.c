@@ -11,18 +11,12 @@
  * zeros, from zero (the field is within one K block), and finished by the same epilogue arithmetic; so
  * the results equal dk_im2col + dk_sgemm_bias_activation bit for bit, for any thread count.
  */
-#include "internal.h"
+#include "conv_lanes.h"
 
 #include <stddef.h>
 
-#define LANES 16        /* output pixels per accumulator (forward), filters per vector (weight gradient) */
-#define MAX_FILTERS 16
+#define MAX_FILTERS LANES /* one accumulator per filter; lanes_forward_setup lays them out LANES to a row */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
-
-/* Vector types (as in gemm_kernel.h), so each accumulator is one vector on every path rather than
- * whatever the auto-vectorizer makes of a 2-D array. */
-typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
-typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
 
 static dk_scratch_pool g_direct = {.floats = SCRATCH_FLOATS};
 
@@ -36,8 +30,6 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
 }
 
 /* ---------------------------------------------------------------- forward */
-
-typedef int lanes_ivec __attribute__((vector_size(LANES * 4)));
 
 /* The sums of filters [0, nf) for output pixels ox0 .. ox0 + LANES - 1 of one row, whose window rows
  * start at `rows` (each `span` floats), into sums[f]; with the GEMM's tile-store epilogue when `act`
@@ -56,9 +48,7 @@ DK_INLINE void forward_block(float sums[][LANES], const float *rows, size_t span
     for (int f = 0; f < nf; f++) {
         lanes_vec x = acc[f];
         if (bias) x = x + bias[f];
-        lanes_ivec negative = x < 0.0f;
-        if (act == DK_ACT_RELU) x = (lanes_vec)((lanes_ivec)x & ~negative);
-        if (act == DK_ACT_LEAKY_RELU) x = (lanes_vec)(((lanes_ivec)(slope * x) & negative) | ((lanes_ivec)x & ~negative));
+        lanes_activate(&x, act, slope);
         *(lanes_vecu *)sums[f] = x;
     }
 }
@@ -69,18 +59,11 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const dk_window *w = a->w;
     const int kh = w->kernel_h, kw = w->kernel_w, ow = w->out_w, n = a->oc;
     const size_t span = forward_span(w), field = (size_t)kh * kw;
-    const int in_tiles = a->act == DK_ACT_IDENTITY || a->act == DK_ACT_RELU || a->act == DK_ACT_LEAKY_RELU;
-    /* Bias and activation in the tiles, or (the exp-based activations) on the stored rows afterwards. */
-    const dk_activation act = in_tiles ? a->act : DK_ACT_IDENTITY;
     int slot;
-    float *mem = dk__scratch_claim(&g_direct, (int)r0, &slot);
-    float *restrict filters = mem;                          /* field x MAX_FILTERS, zeros past n */
-    float *restrict biases = mem + field * MAX_FILTERS;     /* MAX_FILTERS, zeros past n */
-    float *restrict padded = biases + MAX_FILTERS;          /* the current image */
-    for (size_t k = 0; k < field; k++)
-        for (int f = 0; f < MAX_FILTERS; f++) filters[k * MAX_FILTERS + f] = f < n ? a->weight[k * n + f] : 0.0f;
-    for (int f = 0; f < MAX_FILTERS; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
-    const float *bias = in_tiles && a->bias ? biases : NULL;
+    float *filters = dk__scratch_claim(&g_direct, (int)r0, &slot);
+    const float *bias;
+    dk_activation act;
+    float *restrict padded = lanes_forward_setup(filters, a, field, &bias, &act); /* the current image */
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
     dk__pad_image(padded, span, a->inp, image, w);
@@ -106,7 +89,7 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
             }
         }
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
-        if (!in_tiles) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
+        if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
         oy++;
     }
     dk__scratch_release(&g_direct, slot);

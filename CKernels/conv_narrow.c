@@ -10,20 +10,14 @@
  * the GEMM's order for a field within one K block, then the GEMM's tile epilogue; so the results equal
  * dk_im2col + dk_sgemm_bias_activation bit for bit, for any thread count.
  */
-#include "internal.h"
+#include "conv_lanes.h"
 
 #include <stddef.h>
 
-#define LANES 16       /* filters per vector */
 #define PIXEL_BLOCK 8  /* output pixels whose accumulators are in registers at once */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
 
-typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
-typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
-typedef int lanes_ivec __attribute__((vector_size(LANES * 4)));
-
 static dk_scratch_pool g_narrow = {.floats = SCRATCH_FLOATS};
-
 
 static size_t field_floats(const dk_window *w) { return (size_t)w->kernel_h * w->kernel_w * w->channels; }
 
@@ -54,9 +48,7 @@ DK_INLINE void narrow_block(float *out, const float *window, size_t line, size_t
     for (int i = 0; i < P; i++) {
         lanes_vec x = acc[i];
         if (bias) x = x + *(const lanes_vec *)bias;
-        lanes_ivec negative = x < 0.0f;
-        if (act == DK_ACT_RELU) x = (lanes_vec)((lanes_ivec)x & ~negative);
-        if (act == DK_ACT_LEAKY_RELU) x = (lanes_vec)(((lanes_ivec)(slope * x) & negative) | ((lanes_ivec)x & ~negative));
+        lanes_activate(&x, act, slope);
         if (n == LANES) {
             *(lanes_vecu *)(out + (size_t)i * n) = x;
         } else {
@@ -76,18 +68,11 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const int n = a->oc, ow = w->out_w, padding = dk__window_reads_padding(w);
     const size_t line = (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, pixel_step = (size_t)w->stride_w * C;
     const size_t image_floats = (size_t)w->height * w->width * C;
-    const int in_tiles = a->act == DK_ACT_IDENTITY || a->act == DK_ACT_RELU || a->act == DK_ACT_LEAKY_RELU;
-    /* Bias and activation in the tiles, or (the exp-based activations) on the stored rows afterwards. */
-    const dk_activation act = in_tiles ? a->act : DK_ACT_IDENTITY;
     int slot;
-    float *mem = dk__scratch_claim(&g_narrow, (int)r0, &slot);
-    float *restrict weights = mem;                  /* field x LANES, zeros past n */
-    float *restrict biases = mem + field * LANES;   /* LANES, zeros past n */
-    float *restrict padded = biases + LANES;        /* the current image, when the layer pads */
-    for (size_t k = 0; k < field; k++)
-        for (int f = 0; f < LANES; f++) weights[k * LANES + f] = f < n ? a->weight[k * n + f] : 0.0f;
-    for (int f = 0; f < LANES; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
-    const float *bias = in_tiles && a->bias ? biases : NULL;
+    float *weights = dk__scratch_claim(&g_narrow, (int)r0, &slot);
+    const float *bias;
+    dk_activation act;
+    float *restrict padded = lanes_forward_setup(weights, a, field, &bias, &act); /* the image, when the layer pads */
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
     if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
@@ -107,7 +92,7 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
             narrow_block(out_row + (size_t)ox * n, top + (size_t)ox * pixel_step, line, pixel_step, run, w->kernel_h,
                          weights, bias, act, a->act_alpha, n, 1);
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
-        if (!in_tiles) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
+        if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
         oy++;
     }
     dk__scratch_release(&g_narrow, slot);

@@ -11,19 +11,15 @@
  * pixel in order from zero, as col2im adds them; so the results equal dk_conv2d_backward_input's GEMM
  * path bit for bit, for any thread count (each image is one thread's).
  */
-#include "internal.h"
+#include "conv_lanes.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#define LANES 16         /* field positions per vector */
 #define MAX_FILTERS 16
 #define MAX_VECTORS 8    /* field vectors per pass over the filters */
 #define PIXELS 2         /* pixels per pass */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
-
-typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
-typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
 
 static dk_scratch_pool g_input = {.floats = SCRATCH_FLOATS};
 

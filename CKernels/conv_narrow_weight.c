@@ -23,24 +23,19 @@
  * zero, and the blocks are added as dk_sgemm adds them; so the results equal dk_im2col + dk_sgemm bit
  * for bit, for any thread count.
  */
-#include "internal.h"
+#include "conv_lanes.h"
 
 #include <stddef.h>
 
-#define LANES 16  /* filters per vector */
 #define GROUP 16  /* field positions per pass over a block's pixels: one accumulator each */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
 /* Partial sums held at once (a pass of K blocks): they stay in L2 until they are added up. */
 #define PARTIAL_FLOATS ((size_t)32 * 1024)
 
-typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
-typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
-
 static dk_scratch_pool g_images = {.floats = SCRATCH_FLOATS};
 static dk_scratch_pool g_partials = {.floats = PARTIAL_FLOATS};
 
 typedef enum { GROUP_SEGMENTS, GROUP_ROWS, GROUP_TABLE } group_kind;
-
 
 static size_t kernel_run(const dk_window *w) { return (size_t)w->kernel_w * w->channels; }
 static size_t field_floats(const dk_window *w) { return (size_t)w->kernel_h * kernel_run(w); }

@@ -1,0 +1,50 @@
+/*
+ * What the direct convolution kernels (conv_direct.c, conv_narrow*.c) share: 16-lane vector types, so
+ * that each accumulator is one vector on every code path rather than whatever the auto-vectorizer makes
+ * of a 2-D array; the GEMM's in-tile activations applied to such a vector; and a forward's filters laid
+ * out for them.
+ */
+#ifndef DENDRITE_CKERNELS_CONV_LANES_H
+#define DENDRITE_CKERNELS_CONV_LANES_H
+
+#include "internal.h"
+
+#include <stddef.h>
+
+#define LANES 16
+
+typedef float lanes_vec __attribute__((vector_size(LANES * 4)));
+typedef float lanes_vecu __attribute__((vector_size(LANES * 4), aligned(4), __may_alias__));
+typedef int lanes_ivec __attribute__((vector_size(LANES * 4)));
+
+/* ReLU or leaky ReLU on *x, elementwise as the GEMM's tile epilogue computes them (x < 0 ? 0 : x and
+ * x < 0 ? slope * x : x); any other activation leaves it as it is. (By pointer: a 64-byte vector passed
+ * by value draws an ABI warning on the paths without AVX-512, though the call is always inlined.) */
+DK_INLINE void lanes_activate(lanes_vec *x, dk_activation act, float slope) {
+    lanes_ivec negative = *x < 0.0f;
+    if (act == DK_ACT_RELU) *x = (lanes_vec)((lanes_ivec)*x & ~negative);
+    if (act == DK_ACT_LEAKY_RELU) *x = (lanes_vec)(((lanes_ivec)(slope * *x) & negative) | ((lanes_ivec)*x & ~negative));
+}
+
+/* Whether the GEMM applies this activation in its tiles; the exp-based ones it applies afterwards, to the
+ * stored rows (dk__bias_activation_block, bias included). */
+DK_INLINE int lanes_in_tiles(dk_activation act) {
+    return act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU;
+}
+
+/* A forward's setup at the start of its scratch memory: the n filters LANES to a row (field x LANES
+ * floats, zeros past n), then the biases (LANES floats, zeros past n). Returns the memory after them;
+ * *bias is the biases when added in the tiles (else NULL), *act the activation applied there. */
+DK_INLINE float *lanes_forward_setup(float *restrict mem, const dk__conv_forward *a, size_t field, const float **bias,
+                                     dk_activation *act) {
+    const int n = a->oc, in_tiles = lanes_in_tiles(a->act);
+    float *restrict biases = mem + field * LANES;
+    for (size_t k = 0; k < field; k++)
+        for (int f = 0; f < LANES; f++) mem[k * LANES + f] = f < n ? a->weight[k * (size_t)n + f] : 0.0f;
+    for (int f = 0; f < LANES; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
+    *bias = in_tiles && a->bias ? biases : NULL;
+    *act = in_tiles ? a->act : DK_ACT_IDENTITY;
+    return biases + LANES;
+}
+
+#endif
