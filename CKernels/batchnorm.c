@@ -80,6 +80,12 @@ static void add_bands(double *total, const double *partial, size_t bands, size_t
         for (size_t j = 0; j < cw; j++) total[j] += partial[b * cw + j];
 }
 
+/* fn over every band of the current chunk of channels, split between threads when a band is worth it. */
+static void over_bands(bn_args *a, dk_range_fn fn) {
+    size_t per_band = a->rows / a->bands * a->cw;
+    dk__parallel_for(a->bands, per_band >= 32 * 1024 ? 1 : a->bands, 1, fn, a);
+}
+
 /* Runs fn over the bands of each chunk of channels, then finish(a, chunk) with the partial sums. */
 static void reduce_bands(bn_args *a, dk_range_fn fn, void (*finish)(bn_args *a)) {
     int slot;
@@ -89,8 +95,7 @@ static void reduce_bands(bn_args *a, dk_range_fn fn, void (*finish)(bn_args *a))
     a->second = mem + BN_ROW_BANDS * BN_CHANNEL_CHUNK;
     for (a->c0 = 0; a->c0 < a->channels; a->c0 += BN_CHANNEL_CHUNK) {
         a->cw = a->channels - a->c0 < BN_CHANNEL_CHUNK ? a->channels - a->c0 : BN_CHANNEL_CHUNK;
-        size_t per_band = a->rows / a->bands * a->cw;
-        dk__parallel_for(a->bands, per_band >= 32 * 1024 ? 1 : a->bands, 1, fn, a);
+        over_bands(a, fn);
         finish(a);
     }
     dk__scratch_release(&g_bn_partials, slot);
@@ -102,8 +107,7 @@ static void finish_statistics(bn_args *a) {
     add_bands(mean, a->first, a->bands, a->cw);
     for (size_t j = 0; j < a->cw; j++) mean[j] /= (double)a->rows;
     a->mean_d = mean;
-    size_t per_band = a->rows / a->bands * a->cw;
-    dk__parallel_for(a->bands, per_band >= 32 * 1024 ? 1 : a->bands, 1, statistics_bands, a);
+    over_bands(a, statistics_bands);
     a->mean_d = NULL;
     add_bands(squares, a->second, a->bands, a->cw);
     for (size_t j = 0; j < a->cw; j++) {
