@@ -63,7 +63,7 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     float *filters = dk__scratch_claim(&g_direct, (int)r0, &slot);
     const float *bias;
     dk_activation act;
-    float *restrict padded = lanes_forward_setup(filters, a, field, &bias, &act); /* the current image */
+    float *restrict padded = lanes_forward_setup(filters, a, field, LANES, &bias, &act); /* the current image */
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
     dk__pad_image(padded, span, a->inp, image, w);

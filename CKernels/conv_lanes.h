@@ -32,19 +32,24 @@ DK_INLINE int lanes_in_tiles(dk_activation act) {
     return act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU;
 }
 
-/* A forward's setup at the start of its scratch memory: the n filters LANES to a row (field x LANES
- * floats, zeros past n), then the biases (LANES floats, zeros past n). Returns the memory after them;
- * *bias is the biases when added in the tiles (else NULL), *act the activation applied there. */
-DK_INLINE float *lanes_forward_setup(float *restrict mem, const dk__conv_forward *a, size_t field, const float **bias,
-                                     dk_activation *act) {
-    const int n = a->oc, in_tiles = lanes_in_tiles(a->act);
-    float *restrict biases = mem + field * LANES;
-    for (size_t k = 0; k < field; k++)
-        for (int f = 0; f < LANES; f++) mem[k * LANES + f] = f < n ? a->weight[k * (size_t)n + f] : 0.0f;
-    for (int f = 0; f < LANES; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
+/* A forward's setup at the start of its scratch memory: the n filters in groups of `group` (a multiple of
+ * LANES), each group's field x group floats (zeros past n), then the biases in the same groups. Returns
+ * the memory after them; *bias is the biases when added in the tiles (else NULL), *act the activation
+ * applied there. */
+DK_INLINE float *lanes_forward_setup(float *restrict mem, const dk__conv_forward *a, size_t field, int group,
+                                     const float **bias, dk_activation *act) {
+    const int n = a->oc, in_tiles = lanes_in_tiles(a->act), groups = (n + group - 1) / group;
+    float *restrict biases = mem + field * (size_t)group * groups;
+    for (int g = 0; g < groups; g++)
+        for (size_t k = 0; k < field; k++)
+            for (int j = 0; j < group; j++) {
+                int f = g * group + j;
+                mem[((size_t)g * field + k) * group + j] = f < n ? a->weight[k * (size_t)n + f] : 0.0f;
+            }
+    for (int f = 0; f < groups * group; f++) biases[f] = f < n && a->bias ? a->bias[f] : 0.0f;
     *bias = in_tiles && a->bias ? biases : NULL;
     *act = in_tiles ? a->act : DK_ACT_IDENTITY;
-    return biases + LANES;
+    return biases + (size_t)groups * group;
 }
 
 #endif

@@ -1,99 +1,183 @@
 /*
- * Forward of convolutions with at most 16 filters over several input channels (LeNet-5's second
- * layer: 16 filters of 5x5 over 6 channels). As a GEMM such a layer is 16 columns wide: half of the
- * micro-kernel's 32-wide tile idles, and the input is first unfolded into rows, a copy as large as
- * the products' reads. Here the filters sit in the lanes of one vector, PIXEL_BLOCK output pixels
- * along a row each have an accumulator, and each window is read where it lies: a kernel row of a
- * window is kernel_w * C contiguous floats of the image (of a zero-padded copy when the layer pads).
+ * Forward of convolutions with at most 64 filters over several input channels: LeNet-5's second layer
+ * (16 filters of 5x5 over 6 channels) and the `cnn` preset's second (64 filters of 3x3 over 32). As a
+ * GEMM, the input is first unfolded into rows, a copy kernel_h * kernel_w times the image, written and
+ * read again for every product; and 16 filters fill half of the micro-kernel's 32-wide tile. Here the
+ * filters sit in the lanes, each window is read where it lies (a kernel row of a window is kernel_w * C
+ * contiguous floats of the image, of a zero-padded copy when the layer pads), and a tile of output
+ * pixels along a row has its accumulators in registers:
+ *   - up to 16 filters: one vector, PIXELS_ONE pixels, on every code path;
+ *   - up to 64: groups of 32 filters in two vectors, PIXELS_TWO pixels (24 of AVX-512's 32 registers),
+ *     on the AVX-512 path only: with 8-float registers the tile would spill, and the GEMM is faster.
+ * A band of output rows shares each group's weights of one K block while they are in L1.
  *
- * Bits: each output is one multiply-add chain over the field in (ky, kx, c) order from zero, which is
- * the GEMM's order for a field within one K block, then the GEMM's tile epilogue; so the results equal
- * dk_im2col + dk_sgemm_bias_activation bit for bit, for any thread count.
+ * Bits: the field is cut in dk_sgemm's K blocks; in each, an output's multiply-add chain runs in
+ * (ky, kx, c) order from zero, and the blocks' sums are added to the stored output in block order, then
+ * the GEMM's tile epilogue; so the results equal dk_im2col + dk_sgemm_bias_activation bit for bit, for
+ * any thread count.
  */
 #include "conv_lanes.h"
 
 #include <stddef.h>
 
-#define PIXEL_BLOCK 8  /* output pixels whose accumulators are in registers at once */
+#define PIXELS_ONE 8   /* output pixels of a one-vector tile */
+#define PIXELS_TWO 8   /* output pixels of a two-vector tile */
+#define GROUP_TWO (2 * LANES)
+#define MAX_FILTERS (2 * GROUP_TWO)
+#define BAND_ROWS 4    /* output rows that share one group's K block of weights */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
 
 static dk_scratch_pool g_narrow = {.floats = SCRATCH_FLOATS};
 
 static size_t field_floats(const dk_window *w) { return (size_t)w->kernel_h * w->kernel_w * w->channels; }
 
-int dk__conv2d_narrow_applies(const dk_window *w, int out_channels) {
+/* Filters per group: the vectors a tile holds, in floats. */
+static int group_floats(int out_channels) { return out_channels <= LANES ? LANES : GROUP_TWO; }
+
+static size_t scratch_floats(const dk_window *w, int out_channels) {
+    size_t group = (size_t)group_floats(out_channels), groups = ((size_t)out_channels + group - 1) / group;
     size_t padded = dk__window_reads_padding(w) ? dk__window_reach_h(w) * dk__window_reach_w(w) * (size_t)w->channels : 0;
-    return w->channels > 1 && out_channels >= 1 && out_channels <= LANES && w->out_w > 0 &&
-           field_floats(w) <= (size_t)dk__blocking(dk__isa()).kc &&
-           (field_floats(w) + 1) * LANES + padded <= SCRATCH_FLOATS;
+    return (field_floats(w) + 1) * group * groups + padded;
 }
 
-/* Output pixels [0, P) of a block (P a constant at each call): window i starts at window + i *
- * pixel_step, each of its kernel rows `run` floats, `line` floats apart; weights is the field's rows
- * of LANES floats (zeros past n). Then + bias, ReLU or leaky ReLU elementwise, as the GEMM's tile
- * epilogue does, and the n filters of each pixel stored at out + i * n. */
-DK_INLINE void narrow_block(float *out, const float *window, size_t line, size_t pixel_step, size_t run, int kh,
-                            const float *weights, const float *bias, dk_activation act, float slope, int n,
-                            const int P) {
-    lanes_vec acc[PIXEL_BLOCK];
-    for (int i = 0; i < P; i++) acc[i] = (lanes_vec){0};
-    const float *wk = weights;
-    for (int ky = 0; ky < kh; ky++) {
-        const float *src = window + (size_t)ky * line;
-        for (size_t t = 0; t < run; t++, wk += LANES) {
-            lanes_vec wv = *(const lanes_vec *)wk;
-            for (int i = 0; i < P; i++) acc[i] += src[(size_t)i * pixel_step + t] * wv;
-        }
+int dk__conv2d_narrow_applies(const dk_window *w, int out_channels) {
+    int lanes_fit = out_channels <= LANES || (out_channels <= MAX_FILTERS && dk__isa() == DK_ISA_AVX512);
+    return w->channels > 1 && out_channels >= 1 && lanes_fit && w->out_w > 0 &&
+           scratch_floats(w, out_channels) <= SCRATCH_FLOATS;
+}
+
+/* *x plus the first n (1..LANES) floats at p (the sums of earlier K blocks). */
+DK_INLINE void add_stored(lanes_vec *x, const float *p, int n) {
+    if (n >= LANES) {
+        *x = *(const lanes_vecu *)p + *x;
+        return;
     }
-    for (int i = 0; i < P; i++) {
-        lanes_vec x = acc[i];
-        if (bias) x = x + *(const lanes_vec *)bias;
-        lanes_activate(&x, act, slope);
-        if (n == LANES) {
-            *(lanes_vecu *)(out + (size_t)i * n) = x;
-        } else {
-            float lanes[LANES];
-            *(lanes_vecu *)lanes = x;
+    float lanes[LANES] = {0};
 #pragma clang loop vectorize(disable)
-            for (int f = 0; f < n; f++) out[(size_t)i * n + f] = lanes[f];
-        }
-    }
+    for (int f = 0; f < n; f++) lanes[f] = p[f];
+    *x = *(lanes_vecu *)lanes + *x;
 }
 
-/* Output rows [r0, r1) (row = image * out_h + oy). */
+/* The first n (1..LANES) lanes of *x to p. (By pointer, as lanes_activate.) */
+DK_INLINE void store_lanes(float *p, const lanes_vec *x, int n) {
+    if (n >= LANES) {
+        *(lanes_vecu *)p = *x;
+        return;
+    }
+    float lanes[LANES];
+    *(lanes_vecu *)lanes = *x;
+#pragma clang loop vectorize(disable)
+    for (int f = 0; f < n; f++) p[f] = lanes[f];
+}
+
+/* Where a tile's windows lie: window i of the tile starts at window + i * pixel_step, its kernel rows
+ * `run` floats long and `line` floats apart. */
+typedef struct {
+    size_t line, pixel_step, run;
+} window_shape;
+
+/* Field floats [k0, k1) of the chains of P output pixels (P, V constants at each call) for V vectors of
+ * filters; weights holds the group's field rows of V * LANES floats. The sums of n filters go to
+ * out + i * oc: stored when `first`, else added to what is there, as a later K block of the GEMM; when
+ * `last`, then + bias and ReLU or leaky ReLU, as its tile epilogue. */
+DK_INLINE void tile(float *out, size_t oc, int n, const float *window, window_shape s, size_t k0, size_t k1,
+                    const float *weights, int first, int last, const float *bias, dk_activation act, float slope,
+                    const int P, const int V) {
+#define EACH_PIXEL _Pragma("clang loop unroll(full)") for (int i = 0; i < P; i++)
+    lanes_vec acc[PIXELS_TWO > PIXELS_ONE ? PIXELS_TWO : PIXELS_ONE][2];
+    EACH_PIXEL acc[i][0] = acc[i][1] = (lanes_vec){0};
+    const float *wk = weights + k0 * (size_t)(V * LANES);
+    size_t ky = k0 / s.run, t = k0 % s.run;
+    for (size_t k = k0; k < k1; ky++, t = 0) {
+        const float *src = window + ky * s.line;
+        size_t end = s.run - t < k1 - k ? s.run : t + (k1 - k);
+        k += end - t;
+        for (; t < end; t++, wk += V * LANES) {
+            lanes_vec w0 = *(const lanes_vec *)wk, w1 = V > 1 ? *(const lanes_vec *)(wk + LANES) : w0;
+            EACH_PIXEL {
+                float x = src[(size_t)i * s.pixel_step + t];
+                acc[i][0] += x * w0;
+                if (V > 1) acc[i][1] += x * w1;
+            }
+        }
+    }
+    EACH_PIXEL _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) {
+        float *o = out + (size_t)i * oc + (size_t)v * LANES;
+        int lanes = n - v * LANES;
+        if (lanes <= 0) continue;
+        lanes_vec x = acc[i][v];
+        if (!first) add_stored(&x, o, lanes);
+        if (last) {
+            if (bias) x = x + *(const lanes_vec *)(bias + v * LANES);
+            lanes_activate(&x, act, slope);
+        }
+        store_lanes(o, &x, lanes);
+    }
+#undef EACH_PIXEL
+}
+
+/* One output row's pixels for K block [k0, k1) of one group (V vectors). */
+DK_INLINE void row_tiles(float *out, size_t oc, int n, int ow, const float *top, window_shape s, size_t k0,
+                         size_t k1, const float *weights, int first, int last, const float *bias, dk_activation act,
+                         float slope, const int V) {
+    const int P = V == 1 ? PIXELS_ONE : PIXELS_TWO;
+    int ox = 0;
+    for (; ox + P <= ow; ox += P)
+        tile(out + (size_t)ox * oc, oc, n, top + (size_t)ox * s.pixel_step, s, k0, k1, weights, first, last, bias,
+             act, slope, P, V);
+    for (; ox < ow; ox++)
+        tile(out + (size_t)ox * oc, oc, n, top + (size_t)ox * s.pixel_step, s, k0, k1, weights, first, last, bias,
+             act, slope, 1, V);
+}
+
+/* Output rows [r0, r1) (row = image * out_h + oy), in bands of up to BAND_ROWS rows of one image. */
 DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const dk__conv_forward *a = p;
     const dk_window *w = a->w;
-    const size_t C = (size_t)w->channels, field = field_floats(w), run = (size_t)w->kernel_w * C;
-    const int n = a->oc, ow = w->out_w, padding = dk__window_reads_padding(w);
-    const size_t line = (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, pixel_step = (size_t)w->stride_w * C;
+    const size_t C = (size_t)w->channels, field = field_floats(w), oc = (size_t)a->oc;
+    const int ow = w->out_w, padding = dk__window_reads_padding(w), group = group_floats(a->oc);
+    const int groups = (a->oc + group - 1) / group;
+    const window_shape s = {(padding ? dk__window_reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C,
+                            (size_t)w->kernel_w * C};
     const size_t image_floats = (size_t)w->height * w->width * C;
+    const size_t blocks = (field + (size_t)dk__blocking(dk__isa()).kc - 1) / (size_t)dk__blocking(dk__isa()).kc;
+    const size_t step = (field + blocks - 1) / blocks;
     int slot;
     float *weights = dk__scratch_claim(&g_narrow, (int)r0, &slot);
-    const float *bias;
+    const float *biases;
     dk_activation act;
-    float *restrict padded = lanes_forward_setup(weights, a, field, &bias, &act); /* the image, when the layer pads */
-    size_t image = r0 / (size_t)w->out_h;
-    int oy = (int)(r0 % (size_t)w->out_h);
-    if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
-    for (size_t row = r0; row < r1; row++) {
-        if (oy == w->out_h) {
-            oy = 0;
-            if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, ++image, w);
-            else ++image;
+    float *restrict padded = lanes_forward_setup(weights, a, field, group, &biases, &act); /* when the layer pads */
+    size_t padded_image = (size_t)-1;
+    for (size_t row = r0, band_end; row < r1; row = band_end) {
+        const size_t image = row / (size_t)w->out_h, oy = row % (size_t)w->out_h;
+        band_end = row + BAND_ROWS;
+        if (band_end > r1) band_end = r1;
+        if (band_end > (image + 1) * (size_t)w->out_h) band_end = (image + 1) * (size_t)w->out_h;
+        if (padding && image != padded_image) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
+        padded_image = image;
+        const float *image_top = padding ? padded : a->inp + image * image_floats;
+        for (int g = 0; g < groups; g++) {
+            const int n = a->oc - g * group < group ? a->oc - g * group : group;
+            const float *gw = weights + (size_t)g * field * (size_t)group;
+            const float *bias = biases ? biases + (size_t)g * group : NULL;
+            for (size_t b = 0; b < blocks; b++) {
+                size_t k0 = b * step, k1 = k0 + step < field ? k0 + step : field;
+                for (size_t r = row; r < band_end; r++) {
+                    const float *top = image_top + (oy + (r - row)) * (size_t)w->stride_h * s.line;
+                    float *out = a->out + r * (size_t)ow * oc + (size_t)g * group;
+                    if (group == LANES)
+                        row_tiles(out, oc, n, ow, top, s, k0, k1, gw, b == 0, b == blocks - 1, bias, act,
+                                  a->act_alpha, 1);
+                    else
+                        row_tiles(out, oc, n, ow, top, s, k0, k1, gw, b == 0, b == blocks - 1, bias, act,
+                                  a->act_alpha, 2);
+                }
+            }
         }
-        const float *top = (padding ? padded : a->inp + image * image_floats) + (size_t)oy * w->stride_h * line;
-        float *out_row = a->out + row * (size_t)ow * n;
-        int ox = 0;
-        for (; ox + PIXEL_BLOCK <= ow; ox += PIXEL_BLOCK)
-            narrow_block(out_row + (size_t)ox * n, top + (size_t)ox * pixel_step, line, pixel_step, run, w->kernel_h,
-                         weights, bias, act, a->act_alpha, n, PIXEL_BLOCK);
-        for (; ox < ow; ox++)
-            narrow_block(out_row + (size_t)ox * n, top + (size_t)ox * pixel_step, line, pixel_step, run, w->kernel_h,
-                         weights, bias, act, a->act_alpha, n, 1);
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
-        if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
-        oy++;
+        if (!lanes_in_tiles(a->act))
+            dk__bias_activation_block(a->out + row * (size_t)ow * oc, a->oc, (int)((band_end - row) * ow), a->oc,
+                                      a->bias, a->act, a->act_alpha);
     }
     dk__scratch_release(&g_narrow, slot);
 }

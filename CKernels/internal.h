@@ -172,8 +172,8 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's result (same bits) with output pixels in a vector's lanes.
 void dk__conv2d_forward_direct(const dk__conv_forward *a);
 
-/// Whether the narrow forward takes this convolution: several input channels, at most 16 filters, a
-/// field within one K block.
+/// Whether the narrow forward takes this convolution: several input channels, at most 16 filters (64 on
+/// the AVX-512 path).
 int dk__conv2d_narrow_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_forward_narrow(const dk__conv_forward *a);
