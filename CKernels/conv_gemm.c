@@ -165,6 +165,10 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
         dk__conv2d_backward_weight_narrow(&a);
         return;
     }
+    if (dk__conv2d_wide_weight_applies(w, out_channels)) {
+        dk__conv2d_backward_weight_wide(&a);
+        return;
+    }
     /* Each worker's rows of dweight take the whole of every K block. Fewer than 16 rows (a greyscale
      * input's 3x3 field: 9) stay on one thread: splitting the output channels instead measured slower on
      * 2 threads than 1 (each part unfolds the whole field, and the unfolding is most of the work). */

@@ -32,6 +32,37 @@ DK_INLINE int lanes_in_tiles(dk_activation act) {
     return act == DK_ACT_IDENTITY || act == DK_ACT_RELU || act == DK_ACT_LEAKY_RELU;
 }
 
+/* Where the windows of an image are read: its first row, the floats between rows and between
+ * horizontally adjacent windows. */
+typedef struct {
+    const float *top;
+    size_t line, pixel_step;
+} image_view;
+
+/* The first n (1..LANES) floats at p into *x, zeros after them. (By pointer, as lanes_activate.) */
+DK_INLINE void lanes_load_first(lanes_vec *x, const float *p, int n) {
+    if (n >= LANES) {
+        *x = *(const lanes_vecu *)p;
+        return;
+    }
+    float lanes[LANES] = {0};
+#pragma clang loop vectorize(disable)
+    for (int f = 0; f < n; f++) lanes[f] = p[f];
+    *x = *(lanes_vecu *)lanes;
+}
+
+/* The first n (1..LANES) lanes of *x to p. */
+DK_INLINE void lanes_store_first(float *p, const lanes_vec *x, int n) {
+    if (n >= LANES) {
+        *(lanes_vecu *)p = *x;
+        return;
+    }
+    float lanes[LANES];
+    *(lanes_vecu *)lanes = *x;
+#pragma clang loop vectorize(disable)
+    for (int f = 0; f < n; f++) p[f] = lanes[f];
+}
+
 /* A forward's setup at the start of its scratch memory: the n filters in groups of `group` (a multiple of
  * LANES), each group's field x group floats (zeros past n), then the biases in the same groups. Returns
  * the memory after them; *bias is the biases when added in the tiles (else NULL), *act the activation

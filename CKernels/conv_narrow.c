@@ -46,30 +46,6 @@ int dk__conv2d_narrow_applies(const dk_window *w, int out_channels) {
            scratch_floats(w, out_channels) <= SCRATCH_FLOATS;
 }
 
-/* *x plus the first n (1..LANES) floats at p (the sums of earlier K blocks). */
-DK_INLINE void add_stored(lanes_vec *x, const float *p, int n) {
-    if (n >= LANES) {
-        *x = *(const lanes_vecu *)p + *x;
-        return;
-    }
-    float lanes[LANES] = {0};
-#pragma clang loop vectorize(disable)
-    for (int f = 0; f < n; f++) lanes[f] = p[f];
-    *x = *(lanes_vecu *)lanes + *x;
-}
-
-/* The first n (1..LANES) lanes of *x to p. (By pointer, as lanes_activate.) */
-DK_INLINE void store_lanes(float *p, const lanes_vec *x, int n) {
-    if (n >= LANES) {
-        *(lanes_vecu *)p = *x;
-        return;
-    }
-    float lanes[LANES];
-    *(lanes_vecu *)lanes = *x;
-#pragma clang loop vectorize(disable)
-    for (int f = 0; f < n; f++) p[f] = lanes[f];
-}
-
 /* Where a tile's windows lie: window i of the tile starts at window + i * pixel_step, its kernel rows
  * `run` floats long and `line` floats apart. */
 typedef struct {
@@ -106,12 +82,16 @@ DK_INLINE void tile(float *out, size_t oc, int n, const float *window, window_sh
         int lanes = n - v * LANES;
         if (lanes <= 0) continue;
         lanes_vec x = acc[i][v];
-        if (!first) add_stored(&x, o, lanes);
+        if (!first) { /* the sums of earlier K blocks */
+            lanes_vec stored;
+            lanes_load_first(&stored, o, lanes);
+            x = stored + x;
+        }
         if (last) {
             if (bias) x = x + *(const lanes_vec *)(bias + v * LANES);
             lanes_activate(&x, act, slope);
         }
-        store_lanes(o, &x, lanes);
+        lanes_store_first(o, &x, lanes);
     }
 #undef EACH_PIXEL
 }

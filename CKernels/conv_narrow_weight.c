@@ -93,13 +93,6 @@ typedef struct {
     size_t first_block;
 } weight_pass;
 
-/* Where the windows of an image are read: its first row, the floats between rows and between
- * horizontally adjacent windows. */
-typedef struct {
-    const float *top;
-    size_t line, pixel_step;
-} image_view;
-
 /* Adds pixels [p0, p1) of one image (dout rows from `dout`, `n` floats each, loaded whole below
  * `full_rows`) into the accumulators of one group. kind and row_kw are constants at each call:
  * segments take offset[0], rows take offset[r] per kernel row of row_kw positions, the table offset[j]

@@ -142,7 +142,7 @@ void dk__pad_image(float *dst, size_t cols, const float *inp, size_t image, cons
 /// consecutive ranges of an image give dk_col2im's bits.
 void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1);
 
-/* ---------------------------------------------------------------- direct convolutions (conv_direct.c, conv_narrow*.c) */
+/* ---------------------------------------------------------------- direct convolutions (conv_direct.c, conv_narrow*.c, conv_wide*.c) */
 
 /// A convolution's forward (dk_conv2d_forward's arguments) and weight gradient (dk_conv2d_backward_weight's,
 /// with dk_sgemm's K blocks over the pixels, which its kernels follow), as the convolution files split
@@ -183,6 +183,12 @@ void dk__conv2d_forward_narrow(const dk__conv_forward *a);
 int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a);
+
+/// Whether the wide weight gradient takes this convolution: the AVX-512 path, 17 to 64 filters, kernel rows
+/// of at least 12 floats.
+int dk__conv2d_wide_weight_applies(const dk_window *w, int out_channels);
+/// dk_conv2d_backward_weight's result (same bits) with groups of 32 filters in two vectors' lanes.
+void dk__conv2d_backward_weight_wide(const dk__conv_weight *a);
 
 /// Whether the narrow input gradient takes this convolution: at most 16 filters, a field within one K
 /// block.

@@ -28,12 +28,13 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // offsets), of exactly 16 (one segment), and the 35- and 36-float rows above (overlapping segments).
         ImplicitConvCase(input: Shape(2, 13, 17, 3), filters: 5, kernel: 3, stride: 2, padding: .same),
         ImplicitConvCase(input: Shape(3, 9, 9, 8), filters: 12, kernel: 2, stride: 1, padding: .valid),
-        // Fields of several K blocks in the narrow forward, and on the AVX-512 path its two-vector groups of
-        // 32 filters: 64 (two full groups; 288 floats, the `cnn` preset's conv2), 40 (a second group of 8) and
-        // 20 (a second vector of 4 lanes; 576 floats, three K blocks).
+        // Fields of several K blocks in the narrow forward, and on the AVX-512 path the two-vector groups of 32
+        // filters (conv_narrow.c, conv_wide_weight.c): 64 (two full groups; 288 floats, the `cnn` preset's conv2),
+        // 40 (a second group of 8; kernel rows of 66 floats, whose last 12-float segment overlaps) and 20 (a
+        // second vector of 4 lanes; 576 floats, three K blocks); weight-gradient K blocks that span images.
         ImplicitConvCase(input: Shape(3, 12, 14, 32), filters: 64, kernel: 3, stride: 1, padding: .valid),
-        ImplicitConvCase(input: Shape(2, 15, 13, 20), filters: 40, kernel: 3, stride: 2, padding: .same),
-        ImplicitConvCase(input: Shape(2, 10, 10, 64), filters: 20, kernel: 3, stride: 1, padding: .same),
+        ImplicitConvCase(input: Shape(2, 15, 13, 22), filters: 40, kernel: 3, stride: 2, padding: .same),
+        ImplicitConvCase(input: Shape(3, 10, 10, 64), filters: 20, kernel: 3, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 9, 9, 40), filters: 16, kernel: 3, stride: 1, padding: .valid),
     ]
 }
