@@ -193,29 +193,6 @@ DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][
         }
 }
 
-/* Row i's element in a tile whose row 0's is at a and whose rows are r1 bytes apart, given r3, r5 and
- * r7 = 3, 5 and 7 times r1: each row is a + one or two of those strides, the first scaled by 1, 2, 4
- * or 8, which the load's x86 address computes itself. i is a constant wherever this is called. */
-DK_INLINE const float *row_at(const float *a, ptrdiff_t r1, ptrdiff_t r3, ptrdiff_t r5, ptrdiff_t r7,
-                              int i) {
-    const char *row = (const char *)a;
-    switch (i) {
-    case 0: return a;
-    case 1: row += r1; break;
-    case 2: row += 2 * r1; break;
-    case 3: row += r3; break;
-    case 4: row += 4 * r1; break;
-    case 5: row += r5; break;
-    case 6: row += 2 * r3; break;
-    case 7: row += r7; break;
-    case 8: row += 8 * r1; break;
-    case 9: row += r7 + 2 * r1; break;
-    case 10: row += 2 * r5; break;
-    default: row += r7 + 4 * r1; break;
-    }
-    return (const float *)row;
-}
-
 /* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR, stored to C's tile at c (or to
  * its transpose when the constant TRANSPOSED_C is set). op(A)'s tile element (i, p) is
  * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to

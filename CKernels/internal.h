@@ -142,6 +142,31 @@ void dk__pad_image(float *dst, size_t cols, const float *inp, size_t image, cons
 /// consecutive ranges of an image give dk_col2im's bits.
 void dk__col2im_rows(float *dinp, const float *dcol, size_t ld, const dk_window *w, size_t r0, size_t r1);
 
+/* ---------------------------------------------------------------- register tiles (GEMM, convolutions) */
+
+/* Row i's element in a tile whose row 0's is at a and whose rows are r1 bytes apart, given r3, r5 and
+ * r7 = 3, 5 and 7 times r1: each row is a + one or two of those strides, the first scaled by 1, 2, 4
+ * or 8, which the load's x86 address computes itself. i is a constant wherever this is called. */
+DK_INLINE const float *row_at(const float *a, ptrdiff_t r1, ptrdiff_t r3, ptrdiff_t r5, ptrdiff_t r7,
+                              int i) {
+    const char *row = (const char *)a;
+    switch (i) {
+    case 0: return a;
+    case 1: row += r1; break;
+    case 2: row += 2 * r1; break;
+    case 3: row += r3; break;
+    case 4: row += 4 * r1; break;
+    case 5: row += r5; break;
+    case 6: row += 2 * r3; break;
+    case 7: row += r7; break;
+    case 8: row += 8 * r1; break;
+    case 9: row += r7 + 2 * r1; break;
+    case 10: row += 2 * r5; break;
+    default: row += r7 + 4 * r1; break;
+    }
+    return (const float *)row;
+}
+
 /* ---------------------------------------------------------------- direct convolutions (conv_direct.c, conv_narrow*.c, conv_wide*.c) */
 
 /// A convolution's forward (dk_conv2d_forward's arguments) and weight gradient (dk_conv2d_backward_weight's,
@@ -190,8 +215,7 @@ int dk__conv2d_wide_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with groups of 32 filters in two vectors' lanes.
 void dk__conv2d_backward_weight_wide(const dk__conv_weight *a);
 
-/// Whether the narrow input gradient takes this convolution: at most 16 filters, a field within one K
-/// block.
+/// Whether the narrow input gradient takes this convolution: at most 16 filters (64 on the AVX-512 path).
 int dk__conv2d_narrow_input_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_input's result (same bits) with field positions in a vector's lanes.
 void dk__conv2d_backward_input_narrow(float *dinp, const float *dout, const float *weight, int out_channels,
