@@ -8,7 +8,7 @@
  * pixels along a row has its accumulators in registers:
  *   - up to 16 filters: one vector, PIXELS_ONE pixels, on every code path;
  *   - up to 64: groups of 32 filters in two vectors, PIXELS_TWO pixels (24 of AVX-512's 32 registers),
- *     on the AVX-512 path only: with 8-float registers the tile would spill, and the GEMM is faster.
+ *     on the AVX-512 path only (with 8-float registers such a tile would spill: there the GEMM runs).
  * A band of output rows shares each group's weights of one K block while they are in L1.
  *
  * Bits: the field is cut in dk_sgemm's K blocks; in each, an output's multiply-add chain runs in
@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define PIXELS_ONE 8   /* output pixels of a one-vector tile */
-#define PIXELS_TWO 8   /* output pixels of a two-vector tile */
+#define PIXELS_TWO 12  /* output pixels of a two-vector tile */
 #define GROUP_TWO (2 * LANES)
 #define MAX_FILTERS (2 * GROUP_TWO)
 #define BAND_ROWS 4    /* output rows that share one group's K block of weights */
@@ -68,10 +68,14 @@ DK_INLINE void tile(float *out, size_t oc, int n, const float *window, window_sh
         const float *src = window + ky * s.line;
         size_t end = s.run - t < k1 - k ? s.run : t + (k1 - k);
         k += end - t;
+        /* Pixel i's float at row_at(src + t, ...): one pointer to advance, the others at strides held in
+         * registers, which the loads' addresses add themselves. */
+        ptrdiff_t r1 = (ptrdiff_t)(s.pixel_step * sizeof(float)), r3 = 3 * r1, r5 = 5 * r1, r7 = 7 * r1;
         for (; t < end; t++, wk += V * LANES) {
+            if (P > 2) __asm__("" : "+r"(r1), "+r"(r3), "+r"(r5), "+r"(r7));
             lanes_vec w0 = *(const lanes_vec *)wk, w1 = V > 1 ? *(const lanes_vec *)(wk + LANES) : w0;
             EACH_PIXEL {
-                float x = src[(size_t)i * s.pixel_step + t];
+                float x = *row_at(src + t, r1, r3, r5, r7, i);
                 acc[i][0] += x * w0;
                 if (V > 1) acc[i][1] += x * w1;
             }
