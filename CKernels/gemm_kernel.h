@@ -323,9 +323,13 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
             float beta = kb == 0 ? g->beta : 1.0f;
             const tile_epilogue *ep = EPILOGUE && kb == g->kblocks - 1 ? &g->ep : NULL;
             const float *bblk = g->B + pc * g->rsb + jc * g->csb;
+            /* With a single row block, each panel's tiles follow one another: transposed B is then packed
+             * a panel at a time, right before them, into one panel's room that stays in L1. The whole
+             * block packed at once (KC x NC floats: 4 MB with NC 8192) would go out to L3 and come back. */
+            int panel_at_a_time = g->csb != 1 && m1 - m0 <= g->mc;
             if (g->csb == 1)
                 pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
-            else
+            else if (!panel_at_a_time)
                 pack_b_transposed(pb, bblk, g->csb, kc, nc);
             for (int ic = m0; ic < m1; ic += g->mc) {
                 int mc = min_int(g->mc, m1 - ic);
@@ -342,7 +346,8 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                     /* With a single row block, the tiles right after a panel's packing are its only
                      * readers, so one panel's room serves every panel: it stays in L1, and the block's
                      * other panels take no room in L2 (+1 % on NN 128x784x256, scripts/matmul-ab.sh). */
-                    float *panel = packing && m1 - m0 <= g->mc ? pb : pb + jr * kc;
+                    float *panel = (packing || panel_at_a_time) && m1 - m0 <= g->mc ? pb : pb + jr * kc;
+                    if (panel_at_a_time) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
                         float *ctile = cblk + ir * c_row + jr * c_col;

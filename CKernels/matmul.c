@@ -12,7 +12,8 @@
  * micro-kernel broadcasts straight from A. Packing A costs as much as a 16-column slice of the product, which dominates the narrow
  * shapes of an MLP (N = 10 outputs, K = 10 inputs). Row panels are 6 high except at the bottom
  * edge, where exact heights replace zero padding (see panel_rows). A product with fewer than 16
- * columns is computed as its transpose, so that its few columns become rows (see dk_sgemm).
+ * columns is computed as its transpose, so that its few columns become rows, and so is one of few
+ * columns whose row-major A could only be packed element by element (see sgemm).
  *
  * Determinism: threads split C into a grid of MR x NR-aligned rectangles and never split K. The
  * K blocks depend on K alone and every C element is accumulated in the same order whatever the
@@ -33,6 +34,8 @@
 
 /* Shortest K for which a product with fewer than NR columns is computed transposed (see dk_sgemm). */
 #define THIN_SWAP_MIN_K 32
+/* Most columns for which a product with set-sharing rows of A is computed transposed (see sgemm). */
+#define ALIASED_SWAP_MAX_N 256
 /* Fewest columns for which row-major A is packed (see dk_sgemm; measured in BENCHMARKS.md). */
 #define PACKED_A_MIN_N 512
 /* Largest transposed A read in place (see dk_sgemm). */
@@ -167,7 +170,13 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
      * The transposed product C^T = op(B)^T op(A)^T has those N as rows instead, and full tiles; its
      * op(A)^T must be packed, which pays from THIN_SWAP_MIN_K steps on. Each element's products and
      * their order are the same either way, so the result is too. */
-    if (N < g.nr && M >= 2 * g.nr && K >= THIN_SWAP_MIN_K) {
+    int thin = N < g.nr && M >= 2 * g.nr && K >= THIN_SWAP_MIN_K;
+    /* Row-major A whose rows share L1 sets must be packed (see rows_share_l1_sets), a transpose made
+     * element by element, which a product of few columns reads too seldom to repay (the `cnn` preset's
+     * dense layer: 128 x 128 x 9216). With B row-major too, the transposed product packs both by their
+     * fast paths: the new A is column-major, the new B transposed (8x8 register transposes). */
+    int aliased = g.csa == 1 && rows_share_l1_sets(g.rsa, g.mr) && g.csb == 1 && N <= ALIASED_SWAP_MAX_N && M >= g.nr;
+    if (thin || aliased) {
         gemm_problem t = g;
         t.M = N, t.N = M;
         t.A = B, t.rsa = g.csb, t.csa = g.rsb;
