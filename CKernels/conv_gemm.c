@@ -25,8 +25,10 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 #define SMALL_FIELD 32
 
 int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
-    /* Thin greyscale layers run their forward and weight gradient directly, unfolding nothing. */
-    if (dk__conv2d_direct_applies(w, out_channels) && dk__conv2d_narrow_weight_applies(w, out_channels)) return 0;
+    /* Layers whose forward and weight gradient both run directly unfold nothing. */
+    int forward = dk__conv2d_direct_applies(w, out_channels) || dk__conv2d_narrow_applies(w, out_channels);
+    int weight = dk__conv2d_narrow_weight_applies(w, out_channels) || dk__conv2d_wide_weight_applies(w, out_channels);
+    if (forward && weight) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
 }

@@ -1,12 +1,13 @@
 /*
- * Forward of convolutions with at most 64 filters over several input channels: LeNet-5's second layer
- * (16 filters of 5x5 over 6 channels) and the `cnn` preset's second (64 filters of 3x3 over 32). As a
+ * Forward of convolutions with at most 64 filters: LeNet-5's second layer (16 filters of 5x5 over 6
+ * channels), the `cnn` preset's first and second (32 of 3x3 over 1, 64 of 3x3 over 32). As a
  * GEMM, the input is first unfolded into rows, a copy kernel_h * kernel_w times the image, written and
  * read again for every product; and 16 filters fill half of the micro-kernel's 32-wide tile. Here the
  * filters sit in the lanes, each window is read where it lies (a kernel row of a window is kernel_w * C
  * contiguous floats of the image, of a zero-padded copy when the layer pads), and a tile of output
  * pixels along a row has its accumulators in registers:
- *   - up to 16 filters: one vector, PIXELS_ONE pixels, on every code path;
+ *   - up to 16 filters over several channels: one vector, PIXELS_ONE pixels, on every code path (over
+ *     one channel, conv_direct.c puts the pixels in the lanes instead);
  *   - up to 64: groups of 32 filters in two vectors, PIXELS_TWO pixels (24 of AVX-512's 32 registers),
  *     on the AVX-512 path only (with 8-float registers such a tile would spill: there the GEMM runs).
  * A band of output rows shares each group's weights of one K block while they are in L1.
@@ -42,7 +43,7 @@ static size_t scratch_floats(const dk_window *w, int out_channels) {
 
 int dk__conv2d_narrow_applies(const dk_window *w, int out_channels) {
     int lanes_fit = out_channels <= LANES || (out_channels <= MAX_FILTERS && dk__isa() == DK_ISA_AVX512);
-    return w->channels > 1 && out_channels >= 1 && lanes_fit && w->out_w > 0 &&
+    return (w->channels > 1 || out_channels > LANES) && out_channels >= 1 && lanes_fit && w->out_w > 0 &&
            scratch_floats(w, out_channels) <= SCRATCH_FLOATS;
 }
 

@@ -4,8 +4,9 @@
  * every pixel of the batch, and each K block of pixels is first unfolded into a copy as large as the
  * block's reads. Here each window is read where it lies. A tile holds SEGMENT consecutive field
  * positions of one kernel row (consecutive floats of the image: one pointer per pixel) by one group of
- * 32 filters: 24 accumulators, of AVX-512's 32 registers. For each pixel, the group's dout floats are
- * two vector loads and each position's input value is broadcast against them.
+ * 32 filters: 24 accumulators, of AVX-512's 32 registers; or, for a greyscale 3x3 kernel (the `cnn`
+ * preset's first layer), the whole field's 9 positions, 3 in each of 3 image rows. For each pixel, the
+ * group's dout floats are two vector loads and each position's input value is broadcast against them.
  *
  * Threads split the tiles (disjoint parts of dweight) and each walks the GEMM's K blocks in order: a
  * block's sums start from zero and are added to dweight as the GEMM adds its blocks. A kernel row whose
@@ -21,6 +22,8 @@
 #include <stddef.h>
 
 #define SEGMENT 12                /* field positions of a tile */
+#define GREY_SIDE 3               /* a greyscale kernel's side, whose whole field is one tile */
+#define GREY_FIELD (GREY_SIDE * GREY_SIDE)
 #define GROUP_FILTERS (2 * LANES) /* filters of a tile */
 #define MIN_FILTERS (LANES + 1)   /* fewer run in one vector (conv_narrow_weight.c) */
 #define MAX_FILTERS (2 * GROUP_FILTERS)
@@ -33,39 +36,49 @@ static dk_scratch_pool g_images = {.floats = SCRATCH_FLOATS};
 static dk_scratch_pool g_partials = {.floats = PARTIAL_FLOATS};
 
 static size_t kernel_run(const dk_window *w) { return (size_t)w->kernel_w * w->channels; }
-static size_t segments_per_row(const dk_window *w) { return (kernel_run(w) + SEGMENT - 1) / SEGMENT; }
+static int greyscale_field(const dk_window *w) {
+    return w->channels == 1 && w->kernel_h == GREY_SIDE && w->kernel_w == GREY_SIDE;
+}
+/* Tiles per kernel row (a greyscale field's one tile counts as its first row's). */
+static size_t segments_per_row(const dk_window *w) {
+    return greyscale_field(w) ? 1 : (kernel_run(w) + SEGMENT - 1) / SEGMENT;
+}
+static size_t tile_rows(const dk_window *w) { return greyscale_field(w) ? 1 : (size_t)w->kernel_h; }
 static size_t filter_groups(int out_channels) { return ((size_t)out_channels + GROUP_FILTERS - 1) / GROUP_FILTERS; }
 static size_t tile_count(const dk_window *w, int out_channels) {
-    return (size_t)w->kernel_h * segments_per_row(w) * filter_groups(out_channels);
+    return tile_rows(w) * segments_per_row(w) * filter_groups(out_channels);
 }
 
 int dk__conv2d_wide_weight_applies(const dk_window *w, int out_channels) {
     size_t image = dk__window_reads_padding(w) ? dk__window_reach_h(w) * dk__window_reach_w(w) * (size_t)w->channels : 0;
     return dk__isa() == DK_ISA_AVX512 && out_channels >= MIN_FILTERS && out_channels <= MAX_FILTERS &&
-           w->out_w > 0 && w->out_h > 0 && kernel_run(w) >= SEGMENT && image <= SCRATCH_FLOATS &&
+           w->out_w > 0 && w->out_h > 0 && (kernel_run(w) >= SEGMENT || greyscale_field(w)) && image <= SCRATCH_FLOATS &&
            tile_count(w, out_channels) * TILE_FLOATS <= PARTIAL_FLOATS;
 }
 
-/* Tile t: kernel row ky, segment s of it, filter group fg. The filter group varies slowest, so that a
+/* Tile t: kernel row ky, segment s of it (positions [first, first + size) of the row; the field's, for a
+ * greyscale one), filter group fg. The filter group varies slowest, so that a
  * thread's tiles share one group's dout floats (when it has more than one, those of few groups). */
 typedef struct {
-    size_t ky, first, overlap, fg;
+    size_t ky, first, size, overlap, fg;
 } tile_place;
 
 static tile_place place_of(const dk_window *w, int out_channels, size_t t) {
     size_t groups = filter_groups(out_channels), per_row = segments_per_row(w), run = kernel_run(w);
-    size_t per_group = (size_t)w->kernel_h * per_row;
+    size_t per_group = tile_rows(w) * per_row;
     size_t fg = t / per_group, s = t % per_group % per_row, ky = t % per_group / per_row, start = s * SEGMENT;
-    tile_place p = {ky, start + SEGMENT <= run ? start : run - SEGMENT, 0, fg};
+    if (greyscale_field(w)) return (tile_place){0, 0, GREY_FIELD, 0, fg};
+    tile_place p = {ky, start + SEGMENT <= run ? start : run - SEGMENT, SEGMENT, 0, fg};
     p.overlap = start + SEGMENT <= run ? 0 : start + SEGMENT - run;
     return p;
 }
 
 /* Adds local pixels [q0, q1) of one image into a tile's accumulators: the group's dout floats from `dout`
  * on (a row of oc per pixel; pixels below `full` load whole vectors, their lanes past the group's
- * filters feeding lanes never stored), the tile's positions at `offset` floats into each window. */
+ * filters feeding lanes never stored), the tile's positions from `offset` floats into each window on:
+ * SEGMENT consecutive ones, or (constant `grey`) a greyscale 3x3 field's. */
 DK_INLINE void tile_pixels(lanes_vec acc[SEGMENT][2], image_view v, size_t offset, const dk_window *w, size_t q0,
-                           size_t q1, const float *dout, size_t oc, int n, size_t full) {
+                           size_t q1, const float *dout, size_t oc, int n, size_t full, const int grey) {
     const size_t ow = (size_t)w->out_w, row_step = (size_t)w->stride_h * v.line;
     size_t ox = q0 % ow;
     const float *line = v.top + q0 / ow * row_step + offset;
@@ -81,9 +94,10 @@ DK_INLINE void tile_pixels(lanes_vec acc[SEGMENT][2], image_view v, size_t offse
             d1 = *(const lanes_vecu *)(row + LANES);
         }
         const float *src = line + ox * v.pixel_step;
-        _Pragma("clang loop unroll(full)") for (int j = 0; j < SEGMENT; j++) {
-            acc[j][0] += src[j] * d0;
-            acc[j][1] += src[j] * d1;
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < (grey ? GREY_FIELD : SEGMENT); j++) {
+            float x = grey ? src[(size_t)(j / GREY_SIDE) * v.line + j % GREY_SIDE] : src[j];
+            acc[j][0] += x * d0;
+            acc[j][1] += x * d1;
         }
         if (++ox == ow) {
             ox = 0;
@@ -97,7 +111,7 @@ DK_INLINE void tile_pixels(lanes_vec acc[SEGMENT][2], image_view v, size_t offse
 DK_INLINE void store_tile(const dk__conv_weight *a, tile_place p, const float *sums, float beta) {
     const size_t oc = (size_t)a->oc;
     const int n = a->oc - (int)p.fg * GROUP_FILTERS;
-    for (size_t j = p.overlap; j < SEGMENT; j++) {
+    for (size_t j = p.overlap; j < p.size; j++) {
         float *c = a->dweight + (p.ky * kernel_run(a->w) + p.first + j) * oc + p.fg * GROUP_FILTERS;
         for (int v = 0; v < 2 && n - v * LANES > 0; v++) {
             lanes_vec x = *(const lanes_vec *)(sums + (j * 2 + (size_t)v) * LANES), old;
@@ -146,8 +160,12 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
                 lanes_vecu *saved = (lanes_vecu *)(partials + (t - t0) * TILE_FLOATS);
                 for (int j = 0; j < SEGMENT; j++)
                     for (int v = 0; v < 2; v++) acc[j][v] = s0 == r0 ? (lanes_vec){0} : saved[j * 2 + v];
-                tile_pixels(acc, view, place.ky * view.line + place.first, w, q0, q1,
-                            a->dout + s0 * oc + group_offset, oc, a->oc - (int)group_offset, full);
+                const float *d = a->dout + s0 * oc + group_offset;
+                size_t offset = place.ky * view.line + place.first;
+                if (greyscale_field(w))
+                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, a->oc - (int)group_offset, full, 1);
+                else
+                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, a->oc - (int)group_offset, full, 0);
                 for (int j = 0; j < SEGMENT; j++)
                     for (int v = 0; v < 2; v++) saved[j * 2 + v] = acc[j][v];
             }

@@ -197,8 +197,8 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's result (same bits) with output pixels in a vector's lanes.
 void dk__conv2d_forward_direct(const dk__conv_forward *a);
 
-/// Whether the narrow forward takes this convolution: several input channels, at most 16 filters (64 on
-/// the AVX-512 path).
+/// Whether the narrow forward takes this convolution: at most 16 filters over several input channels, or on
+/// the AVX-512 path up to 64 over any.
 int dk__conv2d_narrow_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_forward's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_forward_narrow(const dk__conv_forward *a);
@@ -210,7 +210,7 @@ int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels);
 void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a);
 
 /// Whether the wide weight gradient takes this convolution: the AVX-512 path, 17 to 64 filters, kernel rows
-/// of at least 12 floats.
+/// of at least 12 floats or a greyscale 3x3 kernel.
 int dk__conv2d_wide_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with groups of 32 filters in two vectors' lanes.
 void dk__conv2d_backward_weight_wide(const dk__conv_weight *a);

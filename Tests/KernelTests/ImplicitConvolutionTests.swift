@@ -36,6 +36,9 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         ImplicitConvCase(input: Shape(2, 15, 13, 22), filters: 40, kernel: 3, stride: 2, padding: .same),
         ImplicitConvCase(input: Shape(3, 10, 10, 64), filters: 20, kernel: 3, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 9, 9, 40), filters: 16, kernel: 3, stride: 1, padding: .valid),
+        // One channel, more than 16 filters, 3x3 (the `cnn` preset's first layer): on AVX-512 the two-vector
+        // forward and the weight gradient's whole-field tile; padded, and a group of 4 filters.
+        ImplicitConvCase(input: Shape(3, 17, 15, 1), filters: 36, kernel: 3, stride: 1, padding: .same),
     ]
 }
 
@@ -88,13 +91,17 @@ struct ImplicitConvolutionTests {
     }
 
     /// The backend takes the implicit GEMMs except where the whole buffer is faster: the smallest fields, unless
-    /// a greyscale layer runs directly.
-    @Test func smallFieldsAreUnfoldedWhole() {
+    /// the layer's forward and weight gradient both run directly.
+    @Test(arguments: CodePath.supported)
+    func smallFieldsAreUnfoldedWhole(path: CodePath) throws {
+        try CodePath.selectForThisThread(path)
+        defer { try? CodePath.selectForThisThread(nil) }
         let gemm = Backends.c.gemm
         let grey = ConvolutionWindow(input: Shape(128, 28, 28, 1), kernel: (3, 3), stride: (1, 1), padding: .valid)
         let wide = ConvolutionWindow(input: Shape(128, 26, 26, 32), kernel: (3, 3), stride: (1, 1), padding: .valid)
-        #expect(gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 32), "a 9-float field, 32 filters: unfolded whole")
+        #expect(gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 32) == (path != .avx512),
+                "a 9-float field, 32 filters: direct on AVX-512 (two-vector tiles), else unfolded whole")
         #expect(!gemm.convolutionNeedsUnfoldedInput(grey, outChannels: 6), "6 filters on one channel: direct kernels")
-        #expect(!gemm.convolutionNeedsUnfoldedInput(wide, outChannels: 64), "a 288-float field: implicit GEMM")
+        #expect(!gemm.convolutionNeedsUnfoldedInput(wide, outChannels: 64), "a 288-float field: implicit GEMM or direct")
     }
 }
