@@ -39,6 +39,24 @@ typedef struct {
     size_t line, pixel_step;
 } image_view;
 
+/* The run of pixels [s0, r1) (pixel = image * out_h * out_w + local pixel) that lies in s0's image, as that
+ * image's local pixels [*q0, *q1). *view is made to read that image (the layer's input from inp, or its
+ * zero-padded copy in `padded` when the layer pads) unless *image, the one it reads, already is it.
+ * Returns the image. */
+DK_INLINE size_t lanes_image_part(const dk_window *w, const float *inp, float *padded, image_view *view,
+                                  size_t *image, size_t s0, size_t r1, size_t *q0, size_t *q1) {
+    const size_t per_image = (size_t)w->out_h * w->out_w;
+    const size_t img = s0 / per_image, s1 = (img + 1) * per_image < r1 ? (img + 1) * per_image : r1;
+    if (img != *image) {
+        *image = img;
+        if (padded) dk__pad_image(padded, dk__window_reach_w(w), inp, img, w);
+        view->top = padded ? padded : inp + img * (size_t)w->height * w->width * w->channels;
+    }
+    *q0 = s0 - img * per_image;
+    *q1 = s1 - img * per_image;
+    return img;
+}
+
 /* The first n (1..LANES) floats at p into *x, zeros after them. (By pointer, as lanes_activate.) */
 DK_INLINE void lanes_load_first(lanes_vec *x, const float *p, int n) {
     if (n >= LANES) {

@@ -136,7 +136,7 @@ DK_KERNEL(static, narrow_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
     const int n = a->oc, padding = dk__window_reads_padding(w);
     const size_t C = (size_t)w->channels, run = kernel_run(w), field = field_floats(w);
     const size_t per_image = (size_t)w->out_h * w->out_w, m = (size_t)w->batch * per_image;
-    const size_t groups = group_count(w), image_floats = (size_t)w->height * w->width * C;
+    const size_t groups = group_count(w);
     const group_kind kind = kind_of(w);
     const int row_kw = kind == GROUP_ROWS ? w->kernel_w : 0;
     const int size = (int)group_size(w);
@@ -166,14 +166,9 @@ DK_KERNEL(static, narrow_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0,
         size_t r0 = b * a->step, r1 = r0 + a->step < m ? r0 + a->step : m;
         float *partial = pass->partials + i * groups * GROUP * LANES;
         for (size_t s0 = r0; s0 < r1;) {
-            /* The block's pixels in image s0 / per_image. */
-            size_t img = s0 / per_image, s1 = (img + 1) * per_image < r1 ? (img + 1) * per_image : r1;
-            if (img != image) {
-                image = img;
-                if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
-                view.top = padding ? padded : a->inp + image * image_floats;
-            }
-            size_t q0 = s0 - img * per_image, q1 = s1 - img * per_image;
+            /* The block's pixels in one image. */
+            size_t q0, q1, img = lanes_image_part(w, a->inp, padded, &view, &image, s0, r1, &q0, &q1);
+            size_t s1 = img * per_image + q1;
             const float *d = a->dout + s0 * (size_t)n;
             size_t full = full_rows > s0 ? full_rows - img * per_image : 0;
             for (size_t g = 0; g < groups; g++) {

@@ -130,7 +130,6 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, oc = (size_t)a->oc;
     const size_t per_image = (size_t)w->out_h * w->out_w, m = (size_t)w->batch * per_image;
-    const size_t image_floats = (size_t)w->height * w->width * C;
     const int padding = dk__window_reads_padding(w);
     image_view view = {NULL, (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C};
     int image_slot, partial_slot;
@@ -140,15 +139,9 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
     for (size_t b = 0; b < a->blocks; b++) {
         size_t r0 = b * a->step, r1 = r0 + a->step < m ? r0 + a->step : m;
         for (size_t s0 = r0; s0 < r1;) {
-            /* The block's next pixels in image s0 / per_image, a chunk whose dout rows and windows all its
+            /* The block's next pixels in one image, a chunk whose dout rows and windows all the thread's
              * tiles read while they are in L1. */
-            size_t img = s0 / per_image, s1 = (img + 1) * per_image < r1 ? (img + 1) * per_image : r1;
-            if (img != image) {
-                image = img;
-                if (padding) dk__pad_image(padded, dk__window_reach_w(w), a->inp, image, w);
-                view.top = padding ? padded : a->inp + image * image_floats;
-            }
-            size_t q0 = s0 - img * per_image, q1 = s1 - img * per_image;
+            size_t q0, q1, img = lanes_image_part(w, a->inp, padded, &view, &image, s0, r1, &q0, &q1);
             if (q1 - q0 > CHUNK_PIXELS) q1 = q0 + CHUNK_PIXELS;
             for (size_t t = t0; t < t1; t++) {
                 tile_place place = place_of(w, a->oc, t);
