@@ -28,6 +28,8 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define BORROW_MIN_KC 32
 /* Shortest K block whose tiles prefetch their part of C (see micro_kernel). */
 #define PREFETCH_C_MIN_KC 64
+/* Smallest block of transposed B packed a panel at a time (see GEMM_RECT). */
+#define PANEL_AT_A_TIME_MIN_BYTES ((size_t)512 * 1024)
 
 
 /* The epilogue of the C element at `at`, in C's column `column`, whose value is x. */
@@ -313,7 +315,7 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
 
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
 DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
-                         float *restrict pb, const int TRANSPOSED_C, const int EPILOGUE) {
+                         float *restrict pb, const int TRANSPOSED_C, const int EPILOGUE, const int PANEL_AT_A_TIME) {
     for (int jc = n0; jc < n1; jc += g->nc) {
         int nc = min_int(g->nc, n1 - jc);
         for (int kb = 0; kb < g->kblocks; kb++) {
@@ -323,13 +325,9 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
             float beta = kb == 0 ? g->beta : 1.0f;
             const tile_epilogue *ep = EPILOGUE && kb == g->kblocks - 1 ? &g->ep : NULL;
             const float *bblk = g->B + pc * g->rsb + jc * g->csb;
-            /* With a single row block, each panel's tiles follow one another: transposed B is then packed
-             * a panel at a time, right before them, into one panel's room that stays in L1. The whole
-             * block packed at once (KC x NC floats: 4 MB with NC 8192) would go out to L3 and come back. */
-            int panel_at_a_time = g->csb != 1 && m1 - m0 <= g->mc;
             if (g->csb == 1)
                 pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
-            else if (!panel_at_a_time)
+            else if (!PANEL_AT_A_TIME)
                 pack_b_transposed(pb, bblk, g->csb, kc, nc);
             for (int ic = m0; ic < m1; ic += g->mc) {
                 int mc = min_int(g->mc, m1 - ic);
@@ -346,8 +344,8 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                     /* With a single row block, the tiles right after a panel's packing are its only
                      * readers, so one panel's room serves every panel: it stays in L1, and the block's
                      * other panels take no room in L2 (+1 % on NN 128x784x256, scripts/matmul-ab.sh). */
-                    float *panel = (packing || panel_at_a_time) && m1 - m0 <= g->mc ? pb : pb + jr * kc;
-                    if (panel_at_a_time) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
+                    float *panel = (packing || PANEL_AT_A_TIME) && m1 - m0 <= g->mc ? pb : pb + jr * kc;
+                    if (PANEL_AT_A_TIME) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
                     for (int ir = 0; ir < mc;) {
                         int mr = panel_rows(mc - ir, kc);
                         float *ctile = cblk + ir * c_row + jr * c_col;
@@ -374,14 +372,25 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
  * K = 10 ones 4 %). */
 GEMM_TARGET void GEMM_RECT(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
                            float *restrict pb) {
+    /* Transposed B is packed a block at a time (KC x NC floats), unless each panel's tiles follow one
+     * another (a single row block) and the block would outgrow L2 (4 MB with NC 8192 on the `cnn` preset's
+     * dense input gradient, 128 x 9216 x 128): then a panel at a time, right before its tiles, into one
+     * panel's room that stays in L1. (A separate copy of the loops: the test alone in the small products'
+     * loops cost them up to 7 %, scripts/matmul-ab.sh.) */
+    size_t block_bytes = (size_t)g->kc_step * (size_t)min_int(g->nc, n1 - n0) * sizeof(float);
+    int panels = g->csb != 1 && m1 - m0 <= g->mc && block_bytes > PANEL_AT_A_TIME_MIN_BYTES;
     if (g->epilogue_in_tiles) {
         if (g->transposed_c)
-            gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 1);
+            gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 1, 0);
+        else if (panels)
+            gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 1, 1);
         else
-            gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 1);
+            gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 1, 0);
     } else if (g->transposed_c) {
-        gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 0);
+        gemm_rect(g, m0, m1, n0, n1, pa, pb, 1, 0, 0);
+    } else if (panels) {
+        gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 0, 1);
     } else {
-        gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 0);
+        gemm_rect(g, m0, m1, n0, n1, pa, pb, 0, 0, 0);
     }
 }
