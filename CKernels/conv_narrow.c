@@ -125,7 +125,7 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const window_shape s = {(padding ? dk__window_reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C,
                             (size_t)w->kernel_w * C};
     const size_t image_floats = (size_t)w->height * w->width * C;
-    const size_t blocks = (field + (size_t)dk__blocking(dk__isa()).kc - 1) / (size_t)dk__blocking(dk__isa()).kc;
+    const size_t kc = (size_t)dk__blocking(dk__isa()).kc, blocks = (field + kc - 1) / kc;
     const size_t step = (field + blocks - 1) / blocks;
     int slot;
     float *weights = dk__scratch_claim(&g_narrow, (int)r0, &slot);

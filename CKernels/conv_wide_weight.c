@@ -74,8 +74,8 @@ static tile_place place_of(const dk_window *w, int out_channels, size_t t) {
 }
 
 /* Adds local pixels [q0, q1) of one image into a tile's accumulators: the group's dout floats from `dout`
- * on (a row of oc per pixel; pixels below `full` load whole vectors, their lanes past the group's
- * filters feeding lanes never stored), the tile's positions from `offset` floats into each window on:
+ * on (a row of oc per pixel, the group's n <= 32 first; pixels below `full` load whole vectors, their
+ * lanes past the group's filters feeding lanes never stored), the tile's positions from `offset` floats into each window on:
  * SEGMENT consecutive ones, or (constant `grey`) a greyscale 3x3 field's. */
 DK_INLINE void tile_pixels(lanes_vec acc[SEGMENT][2], image_view v, size_t offset, const dk_window *w, size_t q0,
                            size_t q1, const float *dout, size_t oc, int n, size_t full, const int grey) {
@@ -155,10 +155,11 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
                     for (int v = 0; v < 2; v++) acc[j][v] = s0 == r0 ? (lanes_vec){0} : saved[j * 2 + v];
                 const float *d = a->dout + s0 * oc + group_offset;
                 size_t offset = place.ky * view.line + place.first;
+                int n = a->oc - (int)group_offset < GROUP_FILTERS ? a->oc - (int)group_offset : GROUP_FILTERS;
                 if (greyscale_field(w))
-                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, a->oc - (int)group_offset, full, 1);
+                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, n, full, 1);
                 else
-                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, a->oc - (int)group_offset, full, 0);
+                    tile_pixels(acc, view, offset, w, q0, q1, d, oc, n, full, 0);
                 for (int j = 0; j < SEGMENT; j++)
                     for (int v = 0; v < 2; v++) saved[j * 2 + v] = acc[j][v];
             }
