@@ -313,56 +313,85 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
 #undef DK_TILE
 }
 
+/* The tiles of one K block (kb) of one row block: rows [ic, ic+mc) x columns [jc, jc+nc) of C. B's
+ * block is at pb, NR x kc floats per panel, already packed, or, for untransposed B, packed there as
+ * it goes by the tiles of the rectangle's first row block (`first`). With a single row block
+ * (`single`), the tiles right after a panel's packing are its only readers, so one panel's room
+ * serves every panel: it stays in L1, and the block's other panels take no room in L2 (+1 % on NN
+ * 128x784x256, scripts/matmul-ab.sh). */
+DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc, int kb, int first,
+                           int single, float *restrict pa, float *restrict pb, const int TRANSPOSED_C,
+                           const int EPILOGUE, const int PANEL_AT_A_TIME) {
+    int pc = kb * g->kc_step;
+    int kc = min_int(g->kc_step, g->K - pc);
+    /* Later K blocks accumulate onto what the first one wrote; the last one finishes C. */
+    float beta = kb == 0 ? g->beta : 1.0f;
+    const tile_epilogue *ep = EPILOGUE && kb == g->kblocks - 1 ? &g->ep : NULL;
+    const float *ablk = g->A + ic * g->rsa + pc * g->csa;
+    if (!g->direct_a) pack_a(pa, ablk, g->rsa, g->csa, mc, kc);
+    /* Steps between the problem's C rows and columns: C's own, or its transpose's. */
+    ptrdiff_t c_row = TRANSPOSED_C ? 1 : g->ldc, c_col = TRANSPOSED_C ? g->ldc : 1;
+    float *cblk = g->C + ic * c_row + jc * c_col;
+    for (int jr = 0; jr < nc; jr += NR) {
+        int nr = min_int(NR, nc - jr);
+        /* Full panels of untransposed B are packed by the first tile that reads them. */
+        int packing = g->csb == 1 && first && nr == NR;
+        const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
+        float *panel = (packing || PANEL_AT_A_TIME) && single ? pb : pb + jr * kc;
+        if (PANEL_AT_A_TIME) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
+        for (int ir = 0; ir < mc;) {
+            int mr = panel_rows(mc - ir, kc);
+            float *ctile = cblk + ir * c_row + jr * c_col;
+            const float *at = g->direct_a ? ablk + ir * g->rsa : pa + ir * kc;
+            ptrdiff_t rs = g->direct_a ? g->rsa : 1, cs = g->direct_a ? g->csa : mr;
+            /* C's column of the tile's first element: the problem's row when transposed. */
+            int column = TRANSPOSED_C ? ic + ir : jc + jr;
+            if (packing && ir == 0)
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc, TRANSPOSED_C, 1, nr,
+                     g->alpha, beta, ep, column);
+            else
+                tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, nr, g->alpha,
+                     beta, ep, column);
+            ir += mr;
+        }
+    }
+}
+
+/* Packs the ragged edge (untransposed B: its full panels are packed by the tiles) or all (transposed B)
+ * of K block kb of the columns [jc, jc+nc) of B into pb. */
+DK_INLINE void pack_b_block(const gemm_problem *g, int jc, int nc, int kb, float *restrict pb) {
+    int pc = kb * g->kc_step;
+    int kc = min_int(g->kc_step, g->K - pc);
+    const float *bblk = g->B + pc * g->rsb + jc * g->csb;
+    if (g->csb == 1)
+        pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
+    else
+        pack_b_transposed(pb, bblk, g->csb, kc, nc);
+}
+
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
 DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
                          float *restrict pb, const int TRANSPOSED_C, const int EPILOGUE, const int PANEL_AT_A_TIME) {
+    int single = m1 - m0 <= g->mc;
     for (int jc = n0; jc < n1; jc += g->nc) {
         int nc = min_int(g->nc, n1 - jc);
+        if (g->k_inner && !single) {
+            /* Each row block runs all its K blocks (see gemm_problem's k_inner): B's whole K x nc
+             * block is packed, K block after K block, by the first. */
+            ptrdiff_t block_floats = (ptrdiff_t)ceil_div(nc, NR) * NR;
+            for (int kb = 0; kb < g->kblocks; kb++)
+                pack_b_block(g, jc, nc, kb, pb + kb * g->kc_step * block_floats);
+            for (int ic = m0; ic < m1; ic += g->mc)
+                for (int kb = 0; kb < g->kblocks; kb++)
+                    block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, 0, pa,
+                                pb + kb * g->kc_step * block_floats, TRANSPOSED_C, EPILOGUE, 0);
+            continue;
+        }
         for (int kb = 0; kb < g->kblocks; kb++) {
-            int pc = kb * g->kc_step;
-            int kc = min_int(g->kc_step, g->K - pc);
-            /* Later K blocks accumulate onto what the first one wrote; the last one finishes C. */
-            float beta = kb == 0 ? g->beta : 1.0f;
-            const tile_epilogue *ep = EPILOGUE && kb == g->kblocks - 1 ? &g->ep : NULL;
-            const float *bblk = g->B + pc * g->rsb + jc * g->csb;
-            if (g->csb == 1)
-                pack_b_edge(pb, bblk, g->rsb, 1, kc, nc);
-            else if (!PANEL_AT_A_TIME)
-                pack_b_transposed(pb, bblk, g->csb, kc, nc);
-            for (int ic = m0; ic < m1; ic += g->mc) {
-                int mc = min_int(g->mc, m1 - ic);
-                const float *ablk = g->A + ic * g->rsa + pc * g->csa;
-                if (!g->direct_a) pack_a(pa, ablk, g->rsa, g->csa, mc, kc);
-                /* Steps between the problem's C rows and columns: C's own, or its transpose's. */
-                ptrdiff_t c_row = TRANSPOSED_C ? 1 : g->ldc, c_col = TRANSPOSED_C ? g->ldc : 1;
-                float *cblk = g->C + ic * c_row + jc * c_col;
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int nr = min_int(NR, nc - jr);
-                    /* Full panels of untransposed B are packed by the first tile that reads them. */
-                    int packing = g->csb == 1 && ic == m0 && nr == NR;
-                    const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
-                    /* With a single row block, the tiles right after a panel's packing are its only
-                     * readers, so one panel's room serves every panel: it stays in L1, and the block's
-                     * other panels take no room in L2 (+1 % on NN 128x784x256, scripts/matmul-ab.sh). */
-                    float *panel = (packing || PANEL_AT_A_TIME) && m1 - m0 <= g->mc ? pb : pb + jr * kc;
-                    if (PANEL_AT_A_TIME) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
-                    for (int ir = 0; ir < mc;) {
-                        int mr = panel_rows(mc - ir, kc);
-                        float *ctile = cblk + ir * c_row + jr * c_col;
-                        const float *at = g->direct_a ? ablk + ir * g->rsa : pa + ir * kc;
-                        ptrdiff_t rs = g->direct_a ? g->rsa : 1, cs = g->direct_a ? g->csa : mr;
-                        /* C's column of the tile's first element: the problem's row when transposed. */
-                        int column = TRANSPOSED_C ? ic + ir : jc + jr;
-                        if (packing && ir == 0)
-                            tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc,
-                                 TRANSPOSED_C, 1, nr, g->alpha, beta, ep, column);
-                        else
-                            tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc,
-                                 TRANSPOSED_C, 0, nr, g->alpha, beta, ep, column);
-                        ir += mr;
-                    }
-                }
-            }
+            if (!PANEL_AT_A_TIME) pack_b_block(g, jc, nc, kb, pb);
+            for (int ic = m0; ic < m1; ic += g->mc)
+                block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, single, pa, pb,
+                            TRANSPOSED_C, EPILOGUE, PANEL_AT_A_TIME);
         }
     }
 }

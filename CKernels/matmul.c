@@ -45,6 +45,8 @@
 
 #define SLOT_A_FLOATS ((size_t)DK_MC_MAX * DK_KC_MAX)
 #define SLOT_B_FLOATS ((size_t)DK_KC_MAX * DK_NC_MAX)
+/* A k_inner product packs all of B's K x NC block, no larger than A's MC x KC block, into B's room. */
+_Static_assert(DK_MC_MAX <= DK_NC_MAX, "B's packing room must hold any A block");
 
 /* Each worker's packing buffers, A's part then B's (see scratch.c); sized for the largest blocking
  * dk_set_blocking accepts. */
@@ -191,6 +193,16 @@ static void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
                  (g.csa != 1 && (size_t)K * (size_t)g.csa * sizeof(float) <= DIRECT_A_MAX_BYTES);
     g.kblocks = ceil_div(K, blocking.kc);
     g.kc_step = ceil_div(K, g.kblocks);
+    /* Several K blocks over a tall C: in the usual loop order each K block sweeps all of C, so C's
+     * rows come back from L3 or memory once per K block. Where B's whole K x NC block is no larger
+     * than A's block (which the blocking keeps in half of L2) and a row block of C no larger either,
+     * each row block runs its K blocks back to back instead, its C staying in L2 between them (the
+     * convolution-shaped NN 73728x288x64 at KC 160 on Zen 4, BENCHMARKS.md). Each element still gets
+     * its K blocks in order, so the bits are the same. */
+    size_t a_block = (size_t)g.mc * (size_t)blocking.kc;
+    size_t b_columns = (size_t)ceil_div(min_int(g.N, g.nc), g.nr) * (size_t)g.nr;
+    g.k_inner = g.kblocks > 1 && g.M > g.mc && (size_t)K * b_columns <= a_block &&
+                (size_t)g.mc * b_columns <= a_block;
     if (on_this_thread) {
         g.grid_m = g.grid_n = 1;
         gemm_task(&g, 0);

@@ -92,6 +92,52 @@ import Testing
         #expect { try BlockingWisdom(file: file) } throws: { "\($0)".contains("line 1") && "\($0)".contains(file) }
     }
 
+    @Test("a tall product runs each row block's K blocks back to back: same bits as its row blocks apart, close to the reference")
+    func kBlocksInsideRowBlocks() throws {
+        for path in CodePath.supported {
+            let blocking = GEMMBlocking.current(for: path).blocking, tile = path.gemmTile
+            // Over three row blocks (over one for each of two threads), two K blocks, and a ragged
+            // second column panel: B's whole K then fits beside A's block, so dk_sgemm takes that order.
+            let (m, k, n) = (3 * blocking.mc + 7, blocking.kc + blocking.kc / 2 + 3, tile.columns + 5)
+            guard k * 2 * tile.columns <= blocking.mc * blocking.kc, 2 * tile.columns <= blocking.kc else {
+                print("CodePathTests: \(path) with \(blocking) would not take that order; skipped")
+                continue
+            }
+            let a = randomFloats(m * k, seed: 211), b = randomFloats(k * n, seed: 212), bias = randomFloats(n, seed: 213)
+            let start = randomFloats(m * n, seed: 214)
+            for transB in [false, true] {
+                let ldb = transB ? k : n
+                func product(rows: Range<Int>) throws -> (sum: [Float], dense: [Float]) {
+                    let x = Array(a[rows.lowerBound * k..<rows.upperBound * k])
+                    return try onEachPath([path]) { () -> ([Float], [Float]) in
+                        var c = Array(start[rows.lowerBound * n..<rows.upperBound * n])
+                        Backends.c.gemm.sgemm(transA: false, transB: transB, m: rows.count, n: n, k: k, alpha: 0.5, a: x,
+                                              lda: k, b: b, ldb: ldb, beta: 1, c: &c, ldc: n)
+                        var dense = [Float](repeating: .nan, count: rows.count * n)
+                        if !transB {
+                            Backends.c.gemm.denseForward(out: &dense, x: x, weight: b, bias: bias, m: rows.count, n: n, k: k,
+                                                         activation: .relu, epilogue: Backends.c.elementwise)
+                        }
+                        return (c, dense)
+                    }[0]
+                }
+                let whole = try product(rows: 0..<m)
+                var apart: (sum: [Float], dense: [Float]) = ([], [])
+                for r0 in stride(from: 0, to: m, by: blocking.mc) {
+                    let part = try product(rows: r0..<min(m, r0 + blocking.mc))
+                    apart.sum += part.sum
+                    apart.dense += part.dense
+                }
+                let shape = "\(m)×\(k)×\(n)\(transB ? " NT" : "") on \(path), \(blocking)"
+                expectBitwiseEqual(whole.sum, apart.sum, "sgemm whole vs row blocks apart", shape: shape)
+                expectBitwiseEqual(whole.dense, apart.dense, "dense forward whole vs row blocks apart", shape: shape)
+                let expected = Reference.sgemm(transA: false, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k,
+                                               b: b, ldb: ldb, beta: 1, c: start, ldc: n)
+                expectClose(whole.sum, expected.values, tolerance: { expected.tolerance[$0] }, "sgemm", shape: shape)
+            }
+        }
+    }
+
     @Test("the blocking derived from the caches keeps the tile's multiples")
     func derivedBlockingIsUsable() {
         for path in CodePath.supported {
