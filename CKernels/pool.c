@@ -7,6 +7,9 @@
  * windows that tile the image (stride = size, no padding: the usual max pool) have kernels of their
  * own, a row of windows at a time with no clipping, the backward writing each pixel's gradient once;
  * same bits.
+ * Max pool backward through a ReLU (dk_maxpool_relu_backward) keeps a window's gradient only where its
+ * maximum is positive: the ReLU's derivative, applied as the gradient is written instead of in a pass
+ * of its own over the whole image; same bits as the two passes.
  * The inner loops run over the contiguous channel vector.
  */
 #include "internal.h"
@@ -19,6 +22,7 @@ typedef struct {
     float *out;
     const float *inp, *dout;
     const dk_window *w;
+    int through_relu; /* max pool backward: keep only the gradients of positive maxima */
 } pool_args;
 
 /* The window of output pixel (oy, ox) clipped to the input: rows [*y0, *y1), columns [*x0, *x1). */
@@ -160,7 +164,11 @@ DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
                     size_t cn = C - c0 < POOL_CHANNEL_BLOCK ? C - c0 : POOL_CHANNEL_BLOCK;
                     int where[POOL_CHANNEL_BLOCK];
                     window_argmax(w, image, c0, cn, y0, y1, x0, x1, where);
-                    for (size_t c = 0; c < cn; c++) dimage[(size_t)where[c] * C + c0 + c] += d[c0 + c];
+                    for (size_t c = 0; c < cn; c++) {
+                        size_t at = (size_t)where[c] * C + c0 + c;
+                        /* The ReLU's derivative: y > 0 ? g : +0, and dimage starts at +0. */
+                        if (!a->through_relu || image[at] > 0.0f) dimage[at] += d[c0 + c];
+                    }
                 }
             }
     }
@@ -180,14 +188,17 @@ DK_INLINE float keep_if(float v, int keep) {
  * row-major order (as window_argmax picks it), 0 + d as the zeroed-then-added path computes it
  * (turning -0 into +0), and zero to the window's other pixels. */
 DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const float *restrict src,
-                                  const float *restrict d, const int kh, const int kw) {
+                                  const float *restrict d, const int kh, const int kw, const int through_relu) {
     const size_t C = (size_t)w->channels, line = (size_t)w->width * C;
     for (int ox = 0; ox < w->out_w; ox++, g += (size_t)kw * C, src += (size_t)kw * C, d += C)
         /* One vector of channels per step: interleaving several would leave fewer than 64 channels scalar. */
 #pragma clang loop interleave_count(1)
         for (size_t c = 0; c < C; c++) {
-            float best = -FLT_MAX;
-            int at = 0;
+            /* Through a ReLU only positive inputs compete: with none, `at` matches no pixel, so the window
+             * keeps +0; with some, the first maximum wins as before. (Testing the maximum after the loop
+             * instead made the compiler branch on it a channel at a time rather than vectorize.) */
+            float best = through_relu ? 0.0f : -FLT_MAX;
+            int at = through_relu ? -1 : 0;
             for (int y = 0; y < kh; y++)
                 for (int x = 0; x < kw; x++) {
                     float s = src[(size_t)y * line + (size_t)x * C + c];
@@ -212,8 +223,13 @@ DK_KERNEL(static, tiled_max_back_images, (void *p, size_t i0, size_t i1), (p, i0
         for (int oy = 0; oy < w->out_h; oy++) {
             size_t first = (size_t)oy * w->kernel_h * line;
             const float *d = a->dout + (img * w->out_h + oy) * w->out_w * C;
-            if (w->kernel_h == 2 && w->kernel_w == 2) tiled_max_back_row(w, dimage + first, image + first, d, 2, 2);
-            else tiled_max_back_row(w, dimage + first, image + first, d, w->kernel_h, w->kernel_w);
+            /* Constant arguments, so each case's loops are compiled with them. */
+            if (w->kernel_h == 2 && w->kernel_w == 2 && a->through_relu)
+                tiled_max_back_row(w, dimage + first, image + first, d, 2, 2, 1);
+            else if (w->kernel_h == 2 && w->kernel_w == 2)
+                tiled_max_back_row(w, dimage + first, image + first, d, 2, 2, 0);
+            else
+                tiled_max_back_row(w, dimage + first, image + first, d, w->kernel_h, w->kernel_w, a->through_relu);
         }
         /* The pixels right of and below the last whole window belong to none. */
         for (size_t y = 0; y < covered_h && covered_w < (size_t)w->width; y++)
@@ -245,10 +261,18 @@ DK_KERNEL(static, avgpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
     }
 }
 
-void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w) {
+static void maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w, int through_relu) {
     if (w->batch <= 0) return;
-    pool_args a = {dinp, inp, dout, w};
+    pool_args a = {dinp, inp, dout, w, through_relu};
     dk__parallel_for((size_t)w->batch, 1, 1, windows_tile(w) ? tiled_max_back_images : maxpool_back_images, &a);
+}
+
+void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w) {
+    maxpool_backward(dinp, dout, inp, w, 0);
+}
+
+void dk_maxpool_relu_backward(float *dinp, const float *dout, const float *inp, const dk_window *w) {
+    maxpool_backward(dinp, dout, inp, w, 1);
 }
 
 void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w) {

@@ -249,6 +249,9 @@ void dk_maxpool_forward(float *out, const float *inp, const dk_window *w);
 /// dinp (batch, height, width, channels) = for each window and channel, dout added at the window's
 /// first (in row-major order) largest input (overwrites dinp). inp is the forward input.
 void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w);
+/// dk_maxpool_backward followed by dk_activation_backward's ReLU on its result, in one pass, bit for bit:
+/// for inp = relu(z), the gradient reaching z (dout kept only where the window's maximum is > 0).
+void dk_maxpool_relu_backward(float *dinp, const float *dout, const float *inp, const dk_window *w);
 /// out = the mean of each window's input elements, per channel (padding is not counted).
 void dk_avgpool_forward(float *out, const float *inp, const dk_window *w);
 /// dinp = for each window, dout / (its input element count) added at each of its elements (overwrites).

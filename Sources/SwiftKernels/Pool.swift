@@ -50,17 +50,27 @@ extension SwiftKernels {
     public static func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                        input: UnsafePointer<Float>, window: Window) {
         parallelRows(rows: window.batch, cols: window.imageCount, grain: 1,
-                     PoolBackward(dinput: dinput, dout: dout, input: input, w: window))
+                     PoolBackward(dinput: dinput, dout: dout, input: input, w: window, throughReLU: false))
+    }
+
+    /// maxPoolBackward then the ReLU's derivative on its result, in one pass: for input = relu(z), the
+    /// gradient reaching z (dout kept only where the window's largest input is > 0; overwrites).
+    public static func maxPoolReLUBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                           input: UnsafePointer<Float>, window: Window) {
+        parallelRows(rows: window.batch, cols: window.imageCount, grain: 1,
+                     PoolBackward(dinput: dinput, dout: dout, input: input, w: window, throughReLU: true))
     }
 
     /// dinput = dout / (window's element count) added at each element of each window (overwrites).
     public static func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: Window) {
         parallelRows(rows: window.batch, cols: window.imageCount, grain: 1,
-                     PoolBackward(dinput: dinput, dout: dout, input: nil, w: window))
+                     PoolBackward(dinput: dinput, dout: dout, input: nil, w: window, throughReLU: false))
     }
 
     private struct PoolBackward: RowWork {
         let dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>?, w: Window
+        /// Max pool: keep only the gradients of positive maxima (the ReLU's derivative: dinput starts at +0).
+        let throughReLU: Bool
 
         func run(row image: Int) {
             let c = w.channels
@@ -80,7 +90,7 @@ extension SwiftKernels {
                                     at = y * w.width + x
                                 }
                             }
-                            dimage[at * c + ch] += d[ch]
+                            if !throughReLU || source[at * c + ch] > 0 { dimage[at * c + ch] += d[ch] }
                         }
                     } else {
                         let scale = 1 / Float((y1 - y0) * (x1 - x0))

@@ -210,6 +210,51 @@ struct PoolingTests {
         expectClose(got.out, out, atol: 1e-6, rtol: 1e-5, "globalAveragePool[\(backendName)]", shape: "3×4×5×10")
         expectClose(got.grads[0], dx, atol: 1e-7, rtol: 1e-5, "globalAveragePool[\(backendName)] dx", shape: "3×4×5×10")
     }
+
+    /// Max pool backward through a ReLU equals max pool backward, then the ReLU's derivative, bit for bit: on
+    /// a ReLU's output with zeros (windows all zero among them), -0, and gradients of both signs and -0.
+    @Test(arguments: TestBackends.all, PoolCase.all)
+    func maxPoolThroughReLU(backendName: String, tc: PoolCase) throws {
+        let backend = try makeBackend(backendName)
+        let count = tc.n * tc.h * tc.w * tc.c
+        // About two thirds of the inputs ≤ 0, so that many windows hold no positive value; then relu.
+        var x = randomFloats(count, seed: seed(15, tc.c), in: -2...1).map { $0 < 0 ? Float(0) : $0 }
+        for i in stride(from: 0, to: count, by: 7) where x[i] == 0 { x[i] = -0.0 }
+        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, tc.c), kernel: (tc.size, tc.size),
+                                       stride: (tc.stride, tc.stride), padding: tc.padding)
+        var dout = randomFloats(tc.n * window.outputHeight * window.outputWidth * tc.c, seed: seed(16, tc.h))
+        for i in stride(from: 0, to: dout.count, by: 5) { dout[i] = -0.0 }
+        var pooled = [Float](repeating: .nan, count: count), twoPasses = pooled, onePass = pooled
+        backend.convolution.maxPoolBackward(dinput: &pooled, dout: dout, input: x, window: window)
+        backend.elementwise.activationBackward(dinput: &twoPasses, doutput: pooled, output: x, count: count, activation: .relu)
+        backend.convolution.maxPoolReLUBackward(dinput: &onePass, dout: dout, input: x, window: window)
+        expectBitwiseEqual(onePass, twoPasses, "maxpool relu backward[\(backendName)]", shape: tc.testDescription)
+    }
+
+    /// A ReLU convolution read only by a max pool: the pool applies the derivative (Pool2DOp), and every
+    /// gradient keeps the bits of the ReLU applied as its own op, whose output the pool does not fold into.
+    @Test(arguments: TestBackends.all)
+    func convReLUMaxPoolGradients(backendName: String) throws {
+        let backend = try makeBackend(backendName)
+        let (n, h, w, c, filters) = (2, 9, 8, 3, 20)
+        let xs = randomFloats(n * h * w * c, seed: 17), ws = randomFloats(3 * 3 * c * filters, seed: 18)
+        let bs = randomFloats(filters, seed: 19, in: -1...0.2) // many outputs ≤ 0
+        func gradients(fused: Bool) -> [[Float]] {
+            let x = Variable(Tensor(shape: Shape(n, h, w, c), values: xs), requiresGrad: true)
+            let weight = Variable(Tensor(shape: Shape(3, 3, c, filters), values: ws), requiresGrad: true)
+            let bias = Variable(Tensor(shape: Shape([filters]), values: bs), requiresGrad: true)
+            let got = runWithRandomCotangent(backend, inputs: [x, weight, bias], seed: 20) { tape in
+                let y = fused ? tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .relu)
+                              : tape.activation(tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .identity), .relu)
+                return tape.pool2d(y, .max, size: (2, 2), stride: (2, 2), padding: .valid)
+            }
+            return got.grads
+        }
+        let fused = gradients(fused: true), separate = gradients(fused: false)
+        for (i, name) in ["dx", "dweight", "dbias"].enumerated() {
+            expectBitwiseEqual(fused[i], separate[i], "conv relu maxpool \(name)[\(backendName)]", shape: "2×9×8×3, 20 filters")
+        }
+    }
 }
 
 // MARK: - Dropout

@@ -4,7 +4,8 @@
 // GEMM); others need col whole, in a tape buffer the op keeps for the backward. A 1×1 stride-1 unpadded
 // convolution is the dense layer's products on x itself.
 // Backward: dz = dout·f'(out) (from the output alone), dbias = Σ_pixels dz, dweight = colᵀ·dz, then
-// dx = col2im(dz·weightᵀ) (written over col when there is one: no longer needed).
+// dx = col2im(dz·weightᵀ) (written over col when there is one: no longer needed). A max pool that is the
+// output's only reader may apply a ReLU's f' as it writes dout (see Pool2DOp): then dz is dout itself.
 
 extension Tape {
     /// A 2-D convolution of `x` (N, H, W, C) with `weight` (KH, KW, C, OC), then `activation(· + bias)`.
@@ -43,6 +44,7 @@ extension Tape {
             let op = makeOp(Conv2DOp.self)
             (op.x, op.weight, op.bias, op.out, op.unfolded, op.window, op.activation) =
                 (x, weight, bias, out, unfolded, window, activation)
+            op.derivativeApplied = false
             record(op)
         }
         return out
@@ -55,6 +57,9 @@ final class Conv2DOp: TapeOp {
     var unfolded: Variable?
     var window = ConvolutionWindow.empty
     var activation = Activation.identity
+    /// The output's gradient already carries the activation's derivative: its only reader, a max pool,
+    /// applied the ReLU's as it wrote it (then the gradient is dz, not the output's own).
+    var derivativeApplied = false
 
     var output: Variable { out }
     var diagnosticName: String { "conv2d \(activation).forward (\(weight.name))" }
@@ -63,7 +68,7 @@ final class Conv2DOp: TapeOp {
     func backward(on tape: Tape) {
         guard out.hasGradient else { return }
         let dz: UnsafePointer<Float>
-        if activation == .identity {
+        if activation == .identity || derivativeApplied {
             dz = UnsafePointer(out.grad!.mutablePointer)
         } else {
             let scratch = tape.output(out.value.shape, requiresGrad: false).value.mutablePointer

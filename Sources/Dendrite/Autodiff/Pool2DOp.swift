@@ -2,7 +2,11 @@
 // padding left out of the windows. Global average pooling is average pooling with one window the
 // size of the image, its output viewed as (N, C).
 // Backward: max pooling adds dout at each window's first largest input (recomputed from x); average
-// pooling spreads dout evenly over each window's elements.
+// pooling spreads dout evenly over each window's elements. A max pool whose input is a ReLU convolution's
+// output, read by nothing else, also applies the ReLU's derivative as it writes (keeping dout only where
+// the maximum is > 0), which saves the convolution a pass over its output and its gradient; same bits.
+// That input's gradient is then the one that reaches the convolution's sum, not the ReLU output's own
+// (they differ where the output is 0).
 
 public enum PoolKind: Sendable {
     case max, average
@@ -64,6 +68,15 @@ final class Pool2DOp: TapeOp {
         let dout = UnsafePointer(out.grad!.mutablePointer)
         let backend = tape.backend, window = window, input = x.value.pointer
         let bytes = 4 * Double(2 * x.value.count + out.value.count)
+        if kind == .max, x.readers == 1, !x.hasGradient,
+           let producer = tape.recordedOp(producing: x) as? Conv2DOp, producer.activation == .relu {
+            profiled(tape.profiler, "maxpool_relu.backward", .backward, m: window.pixels, n: window.channels, bytes: bytes) {
+                backend.convolution.maxPoolReLUBackward(dinput: x.gradientBuffer(), dout: dout, input: input, window: window)
+            }
+            x.hasGradient = true
+            producer.derivativeApplied = true
+            return
+        }
         tape.contributeGradient(to: x) { dx in
             switch kind {
             case .max:

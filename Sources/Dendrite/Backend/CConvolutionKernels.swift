@@ -24,6 +24,12 @@ extension CKernelSet {
         dk_maxpool_backward(dinput, dout, input, &w)
     }
 
+    public func maxPoolReLUBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                    input: UnsafePointer<Float>, window: ConvolutionWindow) {
+        var w = window.c
+        dk_maxpool_relu_backward(dinput, dout, input, &w)
+    }
+
     public func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
         var w = window.c
         dk_avgpool_forward(out, input, &w)

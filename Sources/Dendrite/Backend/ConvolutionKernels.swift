@@ -7,6 +7,10 @@ public protocol ConvolutionKernels: AnyObject, Sendable {
     func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow)
     func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
                          window: ConvolutionWindow)
+    /// maxPoolBackward then the ReLU's derivative, in one pass, bit for bit: for input = relu(z), the gradient
+    /// reaching z.
+    func maxPoolReLUBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                             window: ConvolutionWindow)
     func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow)
     func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: ConvolutionWindow)
 }

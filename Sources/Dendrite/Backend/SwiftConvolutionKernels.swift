@@ -18,6 +18,11 @@ extension SwiftKernelBackend {
         K.maxPoolBackward(dinput: dinput, dout: dout, input: input, window: window.swift())
     }
 
+    func maxPoolReLUBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                             window: ConvolutionWindow) {
+        K.maxPoolReLUBackward(dinput: dinput, dout: dout, input: input, window: window.swift())
+    }
+
     func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: ConvolutionWindow) {
         K.avgPoolForward(out: out, input: input, window: window.swift())
     }

@@ -41,6 +41,8 @@ protocol SwiftKernelSet {
     static func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 input: UnsafePointer<Float>, window: Window)
+    static func maxPoolReLUBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                    input: UnsafePointer<Float>, window: Window)
     static func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func avgPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, window: Window)
     static func dropout(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int, rate: Float,
