@@ -32,12 +32,11 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
 /* ---------------------------------------------------------------- forward */
 
 /* The sums of filters [0, nf) for output pixels ox0 .. ox0 + LANES - 1 of one row, whose window rows
- * start at `rows` (each `span` floats), into sums[f]; with the GEMM's tile-store epilogue when `act`
+ * start at `rows` (each `span` floats), into acc[f]; with the GEMM's tile-store epilogue when `act`
  * is one it applies there (see gemm_kernel.h): + bias, then ReLU or leaky ReLU, elementwise as it does.
  * nf is a constant at each call, so the accumulators stay in registers. */
-DK_INLINE void forward_block(float sums[][LANES], const float *rows, size_t span, const float *filters,
+DK_INLINE void forward_block(lanes_vec acc[MAX_FILTERS], const float *rows, size_t span, const float *filters,
                              const float *bias, dk_activation act, float slope, int kh, int kw, const int nf) {
-    lanes_vec acc[MAX_FILTERS];
     for (int f = 0; f < nf; f++) acc[f] = (lanes_vec){0};
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) {
@@ -46,10 +45,78 @@ DK_INLINE void forward_block(float sums[][LANES], const float *rows, size_t span
             for (int f = 0; f < nf; f++) acc[f] += wk[f] * v;
         }
     for (int f = 0; f < nf; f++) {
-        lanes_vec x = acc[f];
-        if (bias) x = x + bias[f];
-        lanes_activate(&x, act, slope);
-        *(lanes_vecu *)sums[f] = x;
+        if (bias) acc[f] = acc[f] + bias[f];
+        lanes_activate(&acc[f], act, slope);
+    }
+}
+
+typedef float pixel_vec __attribute__((vector_size(32)));
+typedef float pixel_vecu __attribute__((vector_size(32), aligned(4), __may_alias__));
+
+/* Writes `lanes` pixels of up to 8 filters (acc[f], lane l: filter f of pixel l) pixel by pixel, each
+ * pixel's n filters contiguous at out + l * n, through an 8 x 16 register transpose: two pixels' 8
+ * filters per vector, then one 8-float store per pixel. A store covers 8 - n floats of the pixels after
+ * it too, so the pixels go in order and the next ones overwrite them; a pixel whose store would pass
+ * the end of the row (`room` floats from out) is copied exactly instead. */
+DK_INLINE void store_pixels_8(float *out, const lanes_vec acc[8], int n, int lanes, int room) {
+    lanes_vec t[8], u[8], p[8];
+    /* Pairs of filters for pairs of pixels, then four filters per pixel, then eight: each 4-lane
+     * group g of u[j + q] holds pixel 4g + q's filters j .. j + 3. */
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = __builtin_shufflevector(acc[j], acc[j + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+        t[j + 1] = __builtin_shufflevector(acc[j], acc[j + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    }
+    for (int j = 0; j < 8; j += 4)
+        for (int h = 0; h < 2; h++) {
+            u[j + 2 * h] = __builtin_shufflevector(t[j + h], t[j + h + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12,
+                                                   13, 28, 29);
+            u[j + 2 * h + 1] = __builtin_shufflevector(t[j + h], t[j + h + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26,
+                                                       27, 14, 15, 30, 31);
+        }
+    /* p[q] holds pixels q and 4 + q, p[4 + q] pixels 8 + q and 12 + q. */
+    for (int q = 0; q < 4; q++) {
+        p[q] = __builtin_shufflevector(u[q], u[4 + q], 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+        p[4 + q] = __builtin_shufflevector(u[q], u[4 + q], 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    }
+    _Pragma("clang loop unroll(full)") for (int l = 0; l < LANES; l++) {
+        if (l >= lanes) continue;
+        const lanes_vec v = p[(l / 8) * 4 + l % 4];
+        pixel_vec pixel = l / 4 % 2 ? __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+                                    : __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+        float *o = out + (size_t)l * n;
+        if (l * n + 8 <= room) {
+            *(pixel_vecu *)o = pixel;
+        } else {
+#pragma clang loop vectorize(disable)
+            for (int f = 0; f < n; f++) o[f] = pixel[f];
+        }
+    }
+}
+
+/* Writes `lanes` pixels of n (9 to 16) filters (acc[f], lane l: filter f of pixel l) pixel by pixel,
+ * filters contiguous: plain copies (vectorized, the loop reads the sums with gathers, which took half the time). */
+DK_INLINE void store_pixels(float *out, const lanes_vec acc[MAX_FILTERS], int n, int lanes) {
+    float sums[MAX_FILTERS][LANES];
+    for (int f = 0; f < n; f++) *(lanes_vecu *)sums[f] = acc[f];
+    for (int l = 0; l < lanes; l++) {
+        float *o = out + (size_t)l * n;
+#pragma clang loop vectorize(disable)
+        for (int f = 0; f < n; f++) o[f] = sums[f][l];
+    }
+}
+
+/* One block of LANES output pixels of a row (see forward_block) for nf accumulators (a constant), stored to
+ * out, `room` floats before the end of the row. */
+DK_INLINE void forward_pixels(float *out, int n, int lanes, int room, const float *rows, size_t span,
+                              const float *filters, const float *bias, dk_activation act, float slope, int kh,
+                              int kw, const int nf) {
+    lanes_vec acc[MAX_FILTERS];
+    forward_block(acc, rows, span, filters, bias, act, slope, kh, kw, nf);
+    if (nf <= 8) {
+        for (int f = nf; f < 8; f++) acc[f] = (lanes_vec){0};
+        store_pixels_8(out, acc, n, lanes, room);
+    } else {
+        store_pixels(out, acc, n, lanes);
     }
 }
 
@@ -75,18 +142,14 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
         const float *rows = padded + (size_t)oy * w->stride_h * span;
         float *out_row = a->out + row * (size_t)ow * n;
         for (int ox0 = 0; ox0 < ow; ox0 += LANES) {
-            float sums[MAX_FILTERS][LANES];
-            if (n <= 4) forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, 4);
-            else if (n <= 8) forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, 8);
-            else forward_block(sums, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, MAX_FILTERS);
-            /* Written pixel by pixel, filters contiguous: plain copies (vectorized, the loop reads the
-             * sums with gathers, which took half the time). */
-            int lanes = ow - ox0 < LANES ? ow - ox0 : LANES;
-            for (int l = 0; l < lanes; l++) {
-                float *o = out_row + (size_t)(ox0 + l) * n;
-#pragma clang loop vectorize(disable)
-                for (int f = 0; f < n; f++) o[f] = sums[f][l];
-            }
+            int lanes = ow - ox0 < LANES ? ow - ox0 : LANES, room = (ow - ox0) * n;
+            float *out = out_row + (size_t)ox0 * n;
+            const float *in = rows + ox0, *b = bias;
+            /* An accumulator per filter, 6 of them for LeNet's 6 filters (a quarter of the multiply-adds of 8). */
+            if (n <= 4) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 4);
+            else if (n <= 6) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 6);
+            else if (n <= 8) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 8);
+            else forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, MAX_FILTERS);
         }
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
         if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);

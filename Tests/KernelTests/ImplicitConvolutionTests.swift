@@ -24,10 +24,16 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // Enough K blocks for the weight gradient's partial sums to take several passes; 3 filters (4 accumulators).
         ImplicitConvCase(input: Shape(24, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(3, 11, 40, 1), filters: 3, kernel: 5, stride: 1, padding: .valid),
+        // The forward's transposed stores of 5 and 8 filters: rows of 21 and 7 pixels (a short last block, and
+        // one shorter than the 8-float store of a pixel's filters runs).
+        ImplicitConvCase(input: Shape(2, 9, 23, 1), filters: 5, kernel: 3, stride: 1, padding: .valid),
+        ImplicitConvCase(input: Shape(3, 7, 7, 1), filters: 8, kernel: 3, stride: 1, padding: .same),
         // At most 16 filters over several channels (conv_narrow*.c): kernel rows of 9 floats (a table of
         // offsets), of exactly 16 (one segment), and the 35- and 36-float rows above (overlapping segments).
         ImplicitConvCase(input: Shape(2, 13, 17, 3), filters: 5, kernel: 3, stride: 2, padding: .same),
         ImplicitConvCase(input: Shape(3, 9, 9, 8), filters: 12, kernel: 2, stride: 1, padding: .valid),
+        // At most 8 filters (the weight gradient's 8-lane vectors) with segments: kernel rows of 21 floats.
+        ImplicitConvCase(input: Shape(2, 8, 9, 7), filters: 7, kernel: 3, stride: 1, padding: .valid),
         // Fields of several K blocks in the narrow forward, and on the AVX-512 path the two-vector groups of 32
         // filters (conv_narrow.c, conv_wide_weight.c): 64 (two full groups; 288 floats, the `cnn` preset's conv2),
         // 40 (a second group of 8; kernel rows of 66 floats, whose last 12-float segment overlaps) and 20 (a
