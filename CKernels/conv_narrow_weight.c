@@ -2,9 +2,10 @@
  * Weight gradient of convolutions with at most 16 filters (LeNet-5's two layers: 6 filters over one
  * channel, 16 over six). As a GEMM, dweight = im2col(inp)^T dout is at most 16 columns wide and its K
  * runs over every pixel of the batch, through an unfolded copy of the input. Here the filters sit in
- * the lanes of a vector and each field position of a group has its own accumulator: for each pixel,
- * its dout row is one vector and each position's input value is broadcast against it. Windows are
- * read where they lie, or from a zero-padded copy of the image when the layer pads.
+ * the lanes of a vector (16 lanes, or 8 for at most 8 filters: the pixel loops are a template,
+ * conv_narrow_weight_lanes.h) and each field position of a group has its own accumulator: for each
+ * pixel, its dout row is one vector and each position's input value is broadcast against it. Windows
+ * are read where they lie, or from a zero-padded copy of the image when the layer pads.
  *
  * Groups of field positions (GROUP accumulators):
  *   segments: 16 consecutive floats of a kernel row (kernel_w * C of them): one offset per group, the
@@ -89,128 +90,59 @@ int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels) {
 
 typedef struct {
     const dk__conv_weight *a;
-    float *partials; /* per block of the pass: group_count x GROUP x LANES floats, group by group */
+    float *partials; /* per block of the pass: group_count x GROUP x (the worker's lanes) floats, group by group */
     size_t first_block;
 } weight_pass;
 
-/* Adds pixels [p0, p1) of one image (dout rows from `dout`, `n` floats each, loaded whole below
- * `full_rows`) into the accumulators of one group. kind and row_kw are constants at each call:
- * segments take offset[0], rows take offset[r] per kernel row of row_kw positions, the table offset[j]
- * per position. */
-DK_INLINE void group_pixels(lanes_vec acc[GROUP], image_view v, const int *offset, const group_kind kind,
-                            const int row_kw, const dk_window *w, size_t p0, size_t p1, const float *dout, int n,
-                            size_t full_rows) {
-    const size_t ow = (size_t)w->out_w, row_step = (size_t)w->stride_h * v.line;
-    size_t ox = p0 % ow;
-    const float *line = v.top + p0 / ow * row_step;
-    for (size_t p = p0; p < p1; p++, dout += n) {
-        lanes_vec d;
-        if (p < full_rows) {
-            /* Lanes past n hold the next pixels' gradients: they feed only lanes that are never stored. */
-            d = *(const lanes_vecu *)dout;
-        } else {
-            float row[LANES] = {0};
-            for (int f = 0; f < n; f++) row[f] = dout[f];
-            d = *(const lanes_vecu *)row;
-        }
-        const float *window = line + ox * v.pixel_step;
-        if (kind == GROUP_SEGMENTS)
-            for (int j = 0; j < GROUP; j++) acc[j] += window[offset[0] + j] * d;
-        else if (kind == GROUP_ROWS)
-            for (int r = 0; r < GROUP / row_kw; r++)
-                for (int kx = 0; kx < row_kw; kx++) acc[r * row_kw + kx] += window[offset[r] + kx] * d;
-        else
-            for (int j = 0; j < GROUP; j++) acc[j] += window[offset[j]] * d;
-        if (++ox == ow) {
-            ox = 0;
-            line += row_step;
-        }
-    }
-}
+/* Filters in 16 lanes, or in 8 for at most 8 filters: an 8-lane FMA does as much useful work as a 16-lane
+ * one then, and where a 512-bit FMA runs as two 256-bit halves (Zen 4) it costs half as much. */
+#define NW_LANES 16
+#define NW_VEC lanes_vec
+#define NW_VECU lanes_vecu
+#include "conv_narrow_weight_lanes.h"
+#undef NW_LANES
+#undef NW_VEC
+#undef NW_VECU
 
-/* Blocks [first_block + i0, first_block + i1): each block's sums, from zero, into its partials. */
-DK_KERNEL(static, narrow_weight_blocks, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
-    const weight_pass *pass = p;
-    const dk__conv_weight *a = pass->a;
-    const dk_window *w = a->w;
-    const int n = a->oc, padding = dk__window_reads_padding(w);
-    const size_t C = (size_t)w->channels, run = kernel_run(w), field = field_floats(w);
-    const size_t per_image = (size_t)w->out_h * w->out_w, m = (size_t)w->batch * per_image;
-    const size_t groups = group_count(w);
-    const group_kind kind = kind_of(w);
-    const int row_kw = kind == GROUP_ROWS ? w->kernel_w : 0;
-    const int size = (int)group_size(w);
-    image_view view = {NULL, (padding ? dk__window_reach_w(w) : (size_t)w->width) * C, (size_t)w->stride_w * C};
-    /* Pixels whose dout row can be loaded as a whole vector without reading past the end. */
-    const size_t full_rows = m * n >= LANES ? (m * n - LANES) / n + 1 : 0;
-    /* Group g's offsets from offset + g * GROUP; rows or positions past the field repeat the last one,
-     * so that every read stays in the image. */
-    int offset[DK_KC_MAX];
-    for (size_t g = 0; g < groups; g++)
-        for (size_t j = 0; j < GROUP; j++) {
-            size_t k;
-            if (kind == GROUP_ROWS) {
-                size_t ky = g * rows_per_group(w) + j;
-                k = (ky < (size_t)w->kernel_h ? ky : (size_t)w->kernel_h - 1) * run;
-            } else {
-                k = group_first(w, g) + (kind == GROUP_TABLE ? j : 0);
-                if (k >= field) k = field - 1;
-            }
-            offset[g * GROUP + j] = (int)(k / run * view.line + k % run);
-        }
-    int slot;
-    float *restrict padded = padding ? dk__scratch_claim(&g_images, (int)i0, &slot) : NULL;
-    size_t image = (size_t)-1;
-    for (size_t i = i0; i < i1; i++) {
-        size_t b = pass->first_block + i;
-        size_t r0 = b * a->step, r1 = r0 + a->step < m ? r0 + a->step : m;
-        float *partial = pass->partials + i * groups * GROUP * LANES;
-        for (size_t s0 = r0; s0 < r1;) {
-            /* The block's pixels in one image. */
-            size_t q0, q1, img = lanes_image_part(w, a->inp, padded, &view, &image, s0, r1, &q0, &q1);
-            size_t s1 = img * per_image + q1;
-            const float *d = a->dout + s0 * (size_t)n;
-            size_t full = full_rows > s0 ? full_rows - img * per_image : 0;
-            for (size_t g = 0; g < groups; g++) {
-                lanes_vec acc[GROUP];
-                lanes_vecu *saved = (lanes_vecu *)(partial + g * GROUP * LANES);
-                for (int j = 0; j < GROUP; j++) acc[j] = s0 == r0 || j >= size ? (lanes_vec){0} : saved[j];
-                const int *at = offset + g * GROUP;
-                if (kind == GROUP_SEGMENTS) group_pixels(acc, view, at, GROUP_SEGMENTS, 0, w, q0, q1, d, n, full);
-                else if (row_kw == 5) group_pixels(acc, view, at, GROUP_ROWS, 5, w, q0, q1, d, n, full);
-                else if (row_kw == 3) group_pixels(acc, view, at, GROUP_ROWS, 3, w, q0, q1, d, n, full);
-                else group_pixels(acc, view, at, GROUP_TABLE, 0, w, q0, q1, d, n, full);
-                for (int j = 0; j < GROUP; j++)
-                    if (j < size) saved[j] = acc[j];
-            }
-            s0 = s1;
-        }
-    }
-    if (padding) dk__scratch_release(&g_images, slot);
-}
+typedef float half_vec __attribute__((vector_size(32)));
+typedef float half_vecu __attribute__((vector_size(32), aligned(4), __may_alias__));
+#define NW_LANES 8
+#define NW_VEC half_vec
+#define NW_VECU half_vecu
+#include "conv_narrow_weight_lanes.h"
+#undef NW_LANES
+#undef NW_VEC
+#undef NW_VECU
 
 void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a) {
     const size_t field = field_floats(a->w), n = (size_t)a->oc, groups = group_count(a->w);
-    const size_t per_block = groups * GROUP * LANES, pass_blocks = PARTIAL_FLOATS / per_block;
+    const size_t lanes = n <= 8 ? 8 : LANES;
+    const size_t per_block = groups * GROUP * lanes, pass_blocks = PARTIAL_FLOATS / per_block;
     const size_t size = group_size(a->w);
     int slot;
     float *partials = dk__scratch_claim(&g_partials, 0, &slot);
     for (size_t b0 = 0; b0 < a->blocks; b0 += pass_blocks) {
         size_t count = a->blocks - b0 < pass_blocks ? a->blocks - b0 : pass_blocks;
         weight_pass pass = {a, partials, b0};
-        dk__parallel_for(count, 1, 1, narrow_weight_blocks, &pass);
+        dk__parallel_for(count, 1, 1, lanes == 8 ? narrow_weight_blocks8 : narrow_weight_blocks16, &pass);
         /* As the GEMM stores its K blocks, in order: C = beta * C + block for the first (never reading C
          * when beta is 0), C + block for every later one. */
         for (size_t i = 0; i < count; i++) {
             const float *block = partials + i * per_block;
             float beta = b0 + i == 0 ? a->beta : 1.0f;
-            for (size_t g = 0; g < groups; g++)
-                for (size_t j = group_overlap(a->w, g); j < size && group_first(a->w, g) + j < field; j++) {
-                    float *c = a->dweight + (group_first(a->w, g) + j) * n;
-                    const float *s = block + (g * GROUP + j) * LANES;
-                    for (size_t f = 0; f < n; f++)
-                        c[f] = beta == 0.0f ? s[f] : (beta == 1.0f ? c[f] + s[f] : s[f] + beta * c[f]);
+            for (size_t g = 0; g < groups; g++) {
+                /* (Bounds worked out once per group: a block adds a few hundred floats, so a division
+                 * per position took as long as the additions.) */
+                const size_t first = group_first(a->w, g), end = field - first < size ? field - first : size;
+                for (size_t j = group_overlap(a->w, g); j < end; j++) {
+                    float *restrict c = a->dweight + (first + j) * n;
+                    const float *restrict s = block + (g * GROUP + j) * lanes;
+                    if (beta == 1.0f)
+                        for (size_t f = 0; f < n; f++) c[f] = c[f] + s[f];
+                    else
+                        for (size_t f = 0; f < n; f++) c[f] = beta == 0.0f ? s[f] : s[f] + beta * c[f];
                 }
+            }
         }
     }
     dk__scratch_release(&g_partials, slot);
