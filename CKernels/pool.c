@@ -184,6 +184,27 @@ DK_INLINE float keep_if(float v, int keep) {
     return v;
 }
 
+/* A window's first maximum in row-major order, found by a scan of its values, as window_argmax picks it:
+ * the best value so far and its position in the window. */
+typedef struct {
+    float best;
+    int at;
+} first_max;
+
+/* Through a ReLU only positive inputs compete: with none, `at` matches no pixel, so the window keeps +0;
+ * with some, the first maximum wins as before. (Testing the maximum after the scan instead made the
+ * compiler branch on it a lane at a time rather than vectorize.) */
+DK_INLINE first_max first_max_start(int through_relu) {
+    return (first_max){through_relu ? 0.0f : -FLT_MAX, through_relu ? -1 : 0};
+}
+
+/* The window's value at position k, in row-major order: only a strictly larger one takes over (NaN never). */
+DK_INLINE void first_max_step(first_max *m, float s, int k) {
+    int better = s > m->best;
+    m->best = better ? s : m->best;
+    m->at ^= (m->at ^ k) & -better;
+}
+
 /* One row of windows that tile the image: each window's gradient goes to its first maximum in
  * row-major order (as window_argmax picks it), 0 + d as the zeroed-then-added path computes it
  * (turning -0 into +0), and zero to the window's other pixels. */
@@ -194,21 +215,14 @@ DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const f
         /* One vector of channels per step: interleaving several would leave fewer than 64 channels scalar. */
 #pragma clang loop interleave_count(1)
         for (size_t c = 0; c < C; c++) {
-            /* Through a ReLU only positive inputs compete: with none, `at` matches no pixel, so the window
-             * keeps +0; with some, the first maximum wins as before. (Testing the maximum after the loop
-             * instead made the compiler branch on it a channel at a time rather than vectorize.) */
-            float best = through_relu ? 0.0f : -FLT_MAX;
-            int at = through_relu ? -1 : 0;
+            first_max m = first_max_start(through_relu);
             for (int y = 0; y < kh; y++)
-                for (int x = 0; x < kw; x++) {
-                    float s = src[(size_t)y * line + (size_t)x * C + c];
-                    int better = s > best;
-                    best = better ? s : best;
-                    at ^= (at ^ (y * kw + x)) & -better;
-                }
+                for (int x = 0; x < kw; x++)
+                    first_max_step(&m, src[(size_t)y * line + (size_t)x * C + c], y * kw + x);
             const float grad = 0.0f + d[c];
             for (int y = 0; y < kh; y++)
-                for (int x = 0; x < kw; x++) g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, at == y * kw + x);
+                for (int x = 0; x < kw; x++)
+                    g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, m.at == y * kw + x);
         }
 }
 
