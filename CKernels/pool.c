@@ -10,7 +10,8 @@
  * Max pool backward through a ReLU (dk_maxpool_relu_backward) keeps a window's gradient only where its
  * maximum is positive: the ReLU's derivative, applied as the gradient is written instead of in a pass
  * of its own over the whole image; same bits as the two passes.
- * The inner loops run over the contiguous channel vector.
+ * The inner loops run over the contiguous channel vector, but for the backward of 2x2 windows that tile an
+ * image of few channels, which runs over the floats of a row (tiled_2x2_back_lanes).
  */
 #include "internal.h"
 
@@ -23,6 +24,7 @@ typedef struct {
     const float *inp, *dout;
     const dk_window *w;
     int through_relu; /* max pool backward: keep only the gradients of positive maxima */
+    int by_lanes;     /* max pool backward: 2x2 windows that tile the image go by tiled_2x2_back_row_lanes */
 } pool_args;
 
 /* The window of output pixel (oy, ox) clipped to the input: rows [*y0, *y1), columns [*x0, *x1). */
@@ -184,6 +186,27 @@ DK_INLINE float keep_if(float v, int keep) {
     return v;
 }
 
+/* A window's first maximum in row-major order, found by a scan of its values, as window_argmax picks it:
+ * the best value so far and its position in the window. */
+typedef struct {
+    float best;
+    int at;
+} first_max;
+
+/* Through a ReLU only positive inputs compete: with none, `at` matches no pixel, so the window keeps +0;
+ * with some, the first maximum wins as before. (Testing the maximum after the scan instead made the
+ * compiler branch on it a lane at a time rather than vectorize.) */
+DK_INLINE first_max first_max_start(int through_relu) {
+    return (first_max){through_relu ? 0.0f : -FLT_MAX, through_relu ? -1 : 0};
+}
+
+/* The window's value at position k, in row-major order: only a strictly larger one takes over (NaN never). */
+DK_INLINE void first_max_step(first_max *m, float s, int k) {
+    int better = s > m->best;
+    m->best = better ? s : m->best;
+    m->at ^= (m->at ^ k) & -better;
+}
+
 /* One row of windows that tile the image: each window's gradient goes to its first maximum in
  * row-major order (as window_argmax picks it), 0 + d as the zeroed-then-added path computes it
  * (turning -0 into +0), and zero to the window's other pixels. */
@@ -194,22 +217,82 @@ DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const f
         /* One vector of channels per step: interleaving several would leave fewer than 64 channels scalar. */
 #pragma clang loop interleave_count(1)
         for (size_t c = 0; c < C; c++) {
-            /* Through a ReLU only positive inputs compete: with none, `at` matches no pixel, so the window
-             * keeps +0; with some, the first maximum wins as before. (Testing the maximum after the loop
-             * instead made the compiler branch on it a channel at a time rather than vectorize.) */
-            float best = through_relu ? 0.0f : -FLT_MAX;
-            int at = through_relu ? -1 : 0;
+            first_max m = first_max_start(through_relu);
             for (int y = 0; y < kh; y++)
-                for (int x = 0; x < kw; x++) {
-                    float s = src[(size_t)y * line + (size_t)x * C + c];
-                    int better = s > best;
-                    best = better ? s : best;
-                    at ^= (at ^ (y * kw + x)) & -better;
-                }
+                for (int x = 0; x < kw; x++)
+                    first_max_step(&m, src[(size_t)y * line + (size_t)x * C + c], y * kw + x);
             const float grad = 0.0f + d[c];
             for (int y = 0; y < kh; y++)
-                for (int x = 0; x < kw; x++) g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, at == y * kw + x);
+                for (int x = 0; x < kw; x++)
+                    g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, m.at == y * kw + x);
         }
+}
+
+/* With fewer channels than this, 2x2 windows may be computed a lane per input float rather than a lane per
+ * channel (see back_by_lanes). */
+#define POOL_FEW_CHANNELS 16
+/* The lanes of a row of 2x2 windows are taken a segment of whole windows at a time, so that the segment's
+ * gradients and right-pixel flags fit on the stack. */
+#define POOL_SEGMENT_LANES 256
+
+/* n floats (1..16) from src to dst as two copies of a power of two that may overlap: no call, no loop. */
+DK_INLINE void copy_few(float *restrict dst, const float *restrict src, size_t n) {
+    if (n >= 8) {
+        memcpy(dst, src, 8 * sizeof(float));
+        memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+    } else if (n >= 4) {
+        memcpy(dst, src, 4 * sizeof(float));
+        memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
+    } else if (n >= 2) {
+        memcpy(dst, src, 2 * sizeof(float));
+        memcpy(dst + n - 2, src + n - 2, 2 * sizeof(float));
+    } else {
+        dst[0] = src[0];
+    }
+}
+
+/* Lanes [0, n) of a row of 2x2 windows, lane e the input float e = x * C + c of both input rows (r0, r1),
+ * giving g0[e] and g1[e]: the same scan as tiled_max_back_row, per lane, so that a few channels (LeNet's 6)
+ * still fill the vectors. Its window's other pixel in a row is at e + C for a lane of a left pixel and at
+ * e - C for a right one (right[e]), so every lane reads both: the lanes of the first and last pixel read
+ * a float outside the row, whose value they discard. d_lanes[e] is the gradient of e's window. */
+DK_INLINE void tiled_2x2_back_lanes(float *restrict g0, float *restrict g1, const float *restrict r0,
+                                    const float *restrict r1, const float *restrict d_lanes,
+                                    const int *restrict right, size_t n, size_t C, const int through_relu) {
+    for (size_t e = 0; e < n; e++) {
+        const int is_right = right[e];
+        const float own0 = r0[e], own1 = r1[e];
+        const float before0 = r0[(ptrdiff_t)e - (ptrdiff_t)C], after0 = r0[e + C];
+        const float before1 = r1[(ptrdiff_t)e - (ptrdiff_t)C], after1 = r1[e + C];
+        first_max m = first_max_start(through_relu);
+        first_max_step(&m, is_right ? before0 : own0, 0);
+        first_max_step(&m, is_right ? own0 : after0, 1);
+        first_max_step(&m, is_right ? before1 : own1, 2);
+        first_max_step(&m, is_right ? own1 : after1, 3);
+        const float grad = 0.0f + d_lanes[e];
+        g0[e] = keep_if(grad, m.at == is_right);
+        g1[e] = keep_if(grad, m.at == 2 + is_right);
+    }
+}
+
+/* One row of 2x2 windows with fewer than POOL_FEW_CHANNELS channels, as tiled_max_back_row computes it, in
+ * segments of whole windows: each window's gradient spread over its two pixels' lanes, then the lanes.
+ * right[e] is 1 for the lanes of a window's right pixel, e < POOL_SEGMENT_LANES. The inputs are read one
+ * pixel before and after the row. */
+DK_INLINE void tiled_2x2_back_row_lanes(const dk_window *w, float *restrict g, const float *restrict src,
+                                        const float *restrict d, const int *restrict right, const int through_relu) {
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C, out_w = (size_t)w->out_w;
+    const size_t per_segment = POOL_SEGMENT_LANES / (2 * C);
+    float d_lanes[POOL_SEGMENT_LANES];
+    for (size_t ox0 = 0; ox0 < out_w; ox0 += per_segment) {
+        const size_t windows = out_w - ox0 < per_segment ? out_w - ox0 : per_segment, first = ox0 * 2 * C;
+        for (size_t i = 0; i < windows; i++) {
+            copy_few(d_lanes + 2 * i * C, d + (ox0 + i) * C, C);
+            copy_few(d_lanes + (2 * i + 1) * C, d + (ox0 + i) * C, C);
+        }
+        tiled_2x2_back_lanes(g + first, g + line + first, src + first, src + line + first, d_lanes, right,
+                             windows * 2 * C, C, through_relu);
+    }
 }
 
 DK_KERNEL(static, tiled_max_back_images, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
@@ -217,14 +300,25 @@ DK_KERNEL(static, tiled_max_back_images, (void *p, size_t i0, size_t i1), (p, i0
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, line = (size_t)w->width * C, image_len = (size_t)w->height * line;
     const size_t covered_w = (size_t)w->out_w * w->kernel_w, covered_h = (size_t)w->out_h * w->kernel_h;
+    /* Which lanes of a segment are a window's right pixel (segments start on a window). */
+    int right[POOL_SEGMENT_LANES];
+    for (size_t x = 0; a->by_lanes && x < POOL_SEGMENT_LANES / C; x++)
+        for (size_t c = 0; c < C; c++) right[x * C + c] = (int)(x % 2);
     for (size_t img = i0; img < i1; img++) {
         float *dimage = a->out + img * image_len;
         const float *image = a->inp + img * image_len;
         for (int oy = 0; oy < w->out_h; oy++) {
             size_t first = (size_t)oy * w->kernel_h * line;
             const float *d = a->dout + (img * w->out_h + oy) * w->out_w * C;
+            /* The lanes read a pixel before and after the row: outside inp for the batch's first and last rows
+             * of windows, which take the channel loop. */
+            const int inside = (img > 0 || oy > 0) && (img + 1 < (size_t)w->batch || oy + 1 < w->out_h);
             /* Constant arguments, so each case's loops are compiled with them. */
-            if (w->kernel_h == 2 && w->kernel_w == 2 && a->through_relu)
+            if (a->by_lanes && inside && a->through_relu)
+                tiled_2x2_back_row_lanes(w, dimage + first, image + first, d, right, 1);
+            else if (a->by_lanes && inside)
+                tiled_2x2_back_row_lanes(w, dimage + first, image + first, d, right, 0);
+            else if (w->kernel_h == 2 && w->kernel_w == 2 && a->through_relu)
                 tiled_max_back_row(w, dimage + first, image + first, d, 2, 2, 1);
             else if (w->kernel_h == 2 && w->kernel_w == 2)
                 tiled_max_back_row(w, dimage + first, image + first, d, 2, 2, 0);
@@ -261,9 +355,17 @@ DK_KERNEL(static, avgpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
     }
 }
 
+/* Whether 2x2 windows that tile the image go a lane per input float: with fewer than POOL_FEW_CHANNELS
+ * channels, unless they fill the code path's vectors exactly, which the channel loop then does as fast. */
+static int back_by_lanes(const dk_window *w) {
+    const int vector_floats = dk__isa() == DK_ISA_AVX512 ? 16 : dk__isa() == DK_ISA_AVX2 ? 8 : 4;
+    return windows_tile(w) && w->kernel_h == 2 && w->kernel_w == 2 && w->channels < POOL_FEW_CHANNELS &&
+           w->channels % vector_floats != 0;
+}
+
 static void maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w, int through_relu) {
-    if (w->batch <= 0) return;
-    pool_args a = {dinp, inp, dout, w, through_relu};
+    if (w->batch <= 0 || w->channels <= 0) return;
+    pool_args a = {dinp, inp, dout, w, through_relu, back_by_lanes(w)};
     dk__parallel_for((size_t)w->batch, 1, 1, windows_tile(w) ? tiled_max_back_images : maxpool_back_images, &a);
 }
 

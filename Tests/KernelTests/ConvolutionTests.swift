@@ -140,7 +140,18 @@ struct PoolCase: Sendable, CustomTestStringConvertible {
         // The same with fewer channels than a vector (LeNet's 6), and with 3×3 windows.
         PoolCase(n: 3, h: 9, w: 7, c: 6, size: 2, stride: 2, padding: .valid),
         PoolCase(n: 2, h: 8, w: 10, c: 5, size: 3, stride: 3, padding: .valid),
+        // 2×2 windows over fewer channels than 16 go a lane per input float: one, three, eight (a whole
+        // vector on the narrower paths, which keep the channel loop for it), fifteen channels, and a row
+        // longer than the kernel's 256-lane segments; rows and columns left over.
+        PoolCase(n: 3, h: 11, w: 13, c: 1, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 3, h: 7, w: 13, c: 3, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 2, h: 6, w: 10, c: 8, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 2, h: 5, w: 9, c: 15, size: 2, stride: 2, padding: .valid),
+        PoolCase(n: 2, h: 5, w: 91, c: 7, size: 2, stride: 2, padding: .valid),
     ]
+
+    /// Windows that tile the image: each input pixel in at most one window.
+    static let tiled = all.filter { $0.size == $0.stride && $0.padding == .valid }
 }
 
 /// Max or average pooling in Double (windows skip padding; max's gradient goes to the first largest).
@@ -229,6 +240,28 @@ struct PoolingTests {
         backend.elementwise.activationBackward(dinput: &twoPasses, doutput: pooled, output: x, count: count, activation: .relu)
         backend.convolution.maxPoolReLUBackward(dinput: &onePass, dout: dout, input: x, window: window)
         expectBitwiseEqual(onePass, twoPasses, "maxpool relu backward[\(backendName)]", shape: tc.testDescription)
+    }
+
+    /// Max pool backward over windows that tile the image, with many exact ties (inputs from a few values, ±0
+    /// among them) and gradients of -0: each window's gradient goes to its first maximum in row-major order,
+    /// as the general kernel picks it, bit for bit; through a ReLU, only where that maximum is positive.
+    @Test(arguments: TestBackends.all, PoolCase.tiled)
+    func maxPoolTies(backendName: String, tc: PoolCase) throws {
+        let backend = try makeBackend(backendName)
+        let count = tc.n * tc.h * tc.w * tc.c
+        let levels: [Float] = [-1, -0.0, 0, 1]
+        let x = randomFloats(count, seed: seed(21, tc.c), in: 0...3.99).map { levels[Int($0)] }
+        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, tc.c), kernel: (tc.size, tc.size),
+                                       stride: (tc.stride, tc.stride), padding: tc.padding)
+        var dout = randomFloats(tc.n * window.outputHeight * window.outputWidth * tc.c, seed: seed(22, tc.h))
+        for i in stride(from: 0, to: dout.count, by: 3) { dout[i] = -0.0 }
+        var plain = [Float](repeating: .nan, count: count), throughReLU = plain
+        backend.convolution.maxPoolBackward(dinput: &plain, dout: dout, input: x, window: window)
+        backend.convolution.maxPoolReLUBackward(dinput: &throughReLU, dout: dout, input: x, window: window)
+        let expected = referencePool(tc, max: true, x: x, r: dout).dx.map { Float($0) }
+        expectBitwiseEqual(plain, expected, "maxpool backward ties[\(backendName)]", shape: tc.testDescription)
+        expectBitwiseEqual(throughReLU, zip(x, expected).map { $0 > 0 ? $1 : 0 },
+                           "maxpool relu backward ties[\(backendName)]", shape: tc.testDescription)
     }
 
     /// A ReLU convolution read only by a max pool: the pool applies the derivative (Pool2DOp), and every
