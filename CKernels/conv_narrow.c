@@ -116,18 +116,8 @@ DK_INLINE void row_tiles(float *out, size_t oc, int n, int ow, const float *top,
         /* The width as a constant, so that each gets its own unrolled tile. */
 #define DK_TILE(W) tile(o, oc, n, window, s, k0, k1, weights, first, last, bias, act, slope, W, V)
         switch (width) {
-        case 12: DK_TILE(12 <= P ? 12 : 1); break;
-        case 11: DK_TILE(11 <= P ? 11 : 1); break;
-        case 10: DK_TILE(10 <= P ? 10 : 1); break;
-        case 9: DK_TILE(9 <= P ? 9 : 1); break;
-        case 8: DK_TILE(8); break;
-        case 7: DK_TILE(7); break;
-        case 6: DK_TILE(6); break;
-        case 5: DK_TILE(5); break;
-        case 4: DK_TILE(4); break;
-        case 3: DK_TILE(3); break;
-        case 2: DK_TILE(2); break;
-        default: DK_TILE(1); break;
+            DK_CASES_7_TO_12(DK_TILE)
+            DK_CASES_1_TO_6(DK_TILE)
         }
 #undef DK_TILE
         ox += width;

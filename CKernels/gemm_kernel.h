@@ -294,21 +294,11 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
     } while (0)
     switch (rows) {
 #if MR == 12
-    case 12: DK_TILE(12); break;
-    case 11: DK_TILE(11); break;
-    case 10: DK_TILE(10); break;
-    case 9: DK_TILE(9); break;
-    case 8: DK_TILE(8); break;
-    case 7: DK_TILE(7); break;
+        DK_CASES_7_TO_12(DK_TILE)
 #elif MR != 6
 #error "tile() has cases for MR 6 and 12"
 #endif
-    case 6: DK_TILE(6); break;
-    case 5: DK_TILE(5); break;
-    case 4: DK_TILE(4); break;
-    case 3: DK_TILE(3); break;
-    case 2: DK_TILE(2); break;
-    default: DK_TILE(1); break;
+        DK_CASES_1_TO_6(DK_TILE)
     }
 #undef DK_TILE
 }

@@ -14,6 +14,24 @@
 
 #define DK_INLINE static inline __attribute__((always_inline))
 
+/* The cases of a switch on a count that calls CALL(count) with the count as a constant, so that each
+ * count gets its own unrolled body (a register tile's rows or pixels): 7 to 12, and 1 to 6 (anything
+ * else takes CALL(1)). */
+#define DK_CASES_7_TO_12(CALL)                                                                     \
+    case 12: CALL(12); break;                                                                      \
+    case 11: CALL(11); break;                                                                      \
+    case 10: CALL(10); break;                                                                      \
+    case 9: CALL(9); break;                                                                        \
+    case 8: CALL(8); break;                                                                        \
+    case 7: CALL(7); break;
+#define DK_CASES_1_TO_6(CALL)                                                                      \
+    case 6: CALL(6); break;                                                                        \
+    case 5: CALL(5); break;                                                                        \
+    case 4: CALL(4); break;                                                                        \
+    case 3: CALL(3); break;                                                                        \
+    case 2: CALL(2); break;                                                                        \
+    default: CALL(1); break;
+
 /*
  * Code paths. DK_KERNEL(storage, name, (params), (args)) opens the body of a function that holds
  * hot loops: the body is compiled once per path (portable, AVX2+FMA, AVX-512) and `name` calls the
