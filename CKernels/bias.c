@@ -86,14 +86,64 @@ static void bias_backward_cols(void *p, size_t c0, size_t c1) {
     }
 }
 
+/* Rows [*r0, *r1) of band k. */
+static void band_rows(const bias_back_args *a, size_t k, size_t *r0, size_t *r1) {
+    size_t rows = (size_t)a->rows, band = (rows + BIAS_ROW_BANDS - 1) / BIAS_ROW_BANDS;
+    *r0 = k * band < rows ? k * band : rows;
+    *r1 = *r0 + band < rows ? *r0 + band : rows;
+}
+
 /* Bands [k0, k1) of rows into their partial sums. */
 static void bias_backward_bands(void *p, size_t k0, size_t k1) {
     const bias_back_args *a = p;
-    size_t rows = (size_t)a->rows, cols = (size_t)a->cols;
-    size_t band = (rows + BIAS_ROW_BANDS - 1) / BIAS_ROW_BANDS;
+    size_t cols = (size_t)a->cols;
     for (size_t k = k0; k < k1; k++) {
-        size_t r0 = k * band, r1 = r0 + band < rows ? r0 + band : rows;
-        column_sums(a->partial + k * cols, a->dout, cols, r0 < rows ? r0 : rows, r1, 0, cols);
+        size_t r0, r1;
+        band_rows(a, k, &r0, &r1);
+        column_sums(a->partial + k * cols, a->dout, cols, r0, r1, 0, cols);
+    }
+}
+
+/* At most NARROW_COLS columns (a thin convolution's bias: LeNet's 6) are a vector of doubles per row, and
+ * two bands are summed at once: a band's sums are one chain of additions, one per row, whose latency bounds
+ * it; with the columns as scalars, six such chains were no faster than one. */
+#define NARROW_COLS 8
+typedef double narrow_sums __attribute__((vector_size(NARROW_COLS * 8)));
+typedef float narrow_row __attribute__((vector_size(NARROW_COLS * 4), aligned(4), __may_alias__));
+
+/* Row r's first NARROW_COLS floats as doubles: past its cols, the next row's, never used; the last row of
+ * dout is copied first, as nothing follows it. */
+DK_INLINE narrow_sums widened_row(const bias_back_args *a, size_t r) {
+    const float *row = a->dout + r * (size_t)a->cols;
+    if (r + 1 < (size_t)a->rows || a->cols == NARROW_COLS) return __builtin_convertvector(*(const narrow_row *)row, narrow_sums);
+    float last[NARROW_COLS] = {0};
+    for (int c = 0; c < a->cols; c++) last[c] = row[c];
+    return __builtin_convertvector(*(const narrow_row *)last, narrow_sums);
+}
+
+DK_INLINE void store_band(const bias_back_args *a, size_t k, narrow_sums sums) {
+    for (int c = 0; c < a->cols; c++) a->partial[k * (size_t)a->cols + (size_t)c] = sums[c];
+}
+
+/* Bands [k0, k1) of at most NARROW_COLS columns into their partial sums, two at a time, each summed from
+ * zero in row order as column_sums does. */
+DK_KERNEL(static, narrow_bands, (void *p, size_t k0, size_t k1), (p, k0, k1)) {
+    const bias_back_args *a = p;
+    for (size_t k = k0; k < k1; k += 2) {
+        size_t a0, a1, b0, b1;
+        band_rows(a, k, &a0, &a1);
+        if (k + 1 < k1) band_rows(a, k + 1, &b0, &b1);
+        else b0 = b1 = a1;
+        narrow_sums first = {0}, second = {0};
+        size_t i = 0, both = a1 - a0 < b1 - b0 ? a1 - a0 : b1 - b0;
+        for (; i < both; i++) {
+            first += widened_row(a, a0 + i);
+            second += widened_row(a, b0 + i);
+        }
+        for (size_t j = i; a0 + j < a1; j++) first += widened_row(a, a0 + j);
+        for (size_t j = i; b0 + j < b1; j++) second += widened_row(a, b0 + j);
+        store_band(a, k, first);
+        if (k + 1 < k1) store_band(a, k + 1, second);
     }
 }
 
@@ -106,7 +156,8 @@ void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int a
     if (rows >= BIAS_ROW_SPLIT_MIN_ROWS && cols <= BIAS_COL_BLOCK) {
         int slot;
         a.partial = (double *)(void *)dk__scratch_claim(&g_partials, 0, &slot);
-        dk__parallel_for(BIAS_ROW_BANDS, 1, 1, bias_backward_bands, &a);
+        /* Pairs of bands to a thread, for narrow_bands. */
+        dk__parallel_for(BIAS_ROW_BANDS, 1, 2, cols <= NARROW_COLS ? narrow_bands : bias_backward_bands, &a);
         double acc[BIAS_COL_BLOCK];
         for (int c = 0; c < cols; c++) acc[c] = a.partial[c];
         for (size_t k = 1; k < BIAS_ROW_BANDS; k++)

@@ -17,6 +17,8 @@ enum BiasShapes {
         BiasShape(rows: 128, cols: 256), BiasShape(rows: 128, cols: 10), BiasShape(rows: 300, cols: 530),
         // Tall and narrow, as a convolution's: C sums bands of rows (the last ones short or empty here).
         BiasShape(rows: 8209, cols: 37), BiasShape(rows: 8192, cols: 512),
+        // … with at most 8 columns (LeNet's 6 filters: a vector of doubles per row, two bands at once).
+        BiasShape(rows: 8209, cols: 6), BiasShape(rows: 8200, cols: 8), BiasShape(rows: 8227, cols: 1),
     ]
 }
 
@@ -65,6 +67,27 @@ struct BiasTests {
         expectClose(accumulated, expectedAcc,
                     tolerance: { 2 * Double(rows + 2) * u * (absSums[$0] + abs(Double(previous[$0]))) + 1e-7 },
                     "biasBackward accumulate[\(backend)]", shape: shape.testDescription)
+    }
+
+    /// The C kernels' tall gradients: each of 32 bands of rows summed in Double in row order, the bands added
+    /// in band order, then rounded: bit for bit, however the columns are vectorized.
+    @Test("C bias backward of tall gradients sums bands of rows in order", arguments: TestBackends.c,
+          BiasShapes.all.filter { $0.rows >= 8192 })
+    func biasBackwardBands(backend: String, shape: BiasShape) throws {
+        let be = try makeBackend(backend)
+        let (rows, cols) = (shape.rows, shape.cols)
+        let dout = randomFloats(rows * cols, seed: seed(6, rows, cols), in: -2...2)
+        let bands = 32, band = (rows + bands - 1) / bands
+        let expected = (0..<cols).map { c -> Double in
+            let sums = (0..<bands).map { k -> Double in
+                stride(from: min(k * band, rows), to: min(k * band + band, rows), by: 1)
+                    .reduce(0.0) { $0 + Double(dout[$1 * cols + c]) }
+            }
+            return Double(Float(sums.dropFirst().reduce(sums[0], +)))
+        }
+        var dbias = [Float](repeating: .nan, count: cols)
+        be.elementwise.biasBackward(dbias: &dbias, dout: dout, rows: rows, cols: cols, accumulate: false)
+        expectClose(dbias, expected, atol: 0, rtol: 0, "biasBackward bands[\(backend)]", shape: shape.testDescription)
     }
 
     @Test("bias backward with rows = 0 writes zeros (or keeps dbias when accumulating)", arguments: TestBackends.all)
