@@ -49,6 +49,11 @@ static group_kind kind_of(const dk_window *w) {
 
 static size_t segments_per_row(const dk_window *w) { return (kernel_run(w) + GROUP - 1) / GROUP; }
 static size_t rows_per_group(const dk_window *w) { return GROUP / (size_t)w->kernel_w; }
+/* The kernel rows row group g holds: rows_per_group, or fewer in the last group. */
+static size_t group_rows(const dk_window *w, size_t g) {
+    size_t first = g * rows_per_group(w), left = (size_t)w->kernel_h - first;
+    return left < rows_per_group(w) ? left : rows_per_group(w);
+}
 
 static size_t group_count(const dk_window *w) {
     switch (kind_of(w)) {

@@ -13,12 +13,12 @@
 #define NW_KERNEL(name, params, args) DK_KERNEL(static, name, params, args)
 
 /* Adds pixels [p0, p1) of one image (dout rows from `dout`, `n` floats each, loaded whole below
- * `full_rows`) into the accumulators of one group. kind and row_kw are constants at each call:
- * segments take offset[0], rows take offset[r] per kernel row of row_kw positions, the table offset[j]
- * per position. */
+ * `full_rows`) into the accumulators of one group. kind, row_kw and rows are constants at each call:
+ * segments take offset[0], rows take offset[r] for each of `rows` kernel rows of row_kw positions, the
+ * table offset[j] per position. */
 DK_INLINE void NW_FN(group_pixels)(NW_VEC acc[GROUP], image_view v, const int *offset, const group_kind kind,
-                            const int row_kw, const dk_window *w, size_t p0, size_t p1, const float *dout, int n,
-                            size_t full_rows) {
+                            const int row_kw, const int rows, const dk_window *w, size_t p0, size_t p1,
+                            const float *dout, int n, size_t full_rows) {
     const size_t ow = (size_t)w->out_w, row_step = (size_t)w->stride_h * v.line;
     size_t ox = p0 % ow;
     const float *line = v.top + p0 / ow * row_step;
@@ -36,7 +36,7 @@ DK_INLINE void NW_FN(group_pixels)(NW_VEC acc[GROUP], image_view v, const int *o
         if (kind == GROUP_SEGMENTS)
             for (int j = 0; j < GROUP; j++) acc[j] += window[offset[0] + j] * d;
         else if (kind == GROUP_ROWS)
-            for (int r = 0; r < GROUP / row_kw; r++)
+            for (int r = 0; r < rows; r++)
                 for (int kx = 0; kx < row_kw; kx++) acc[r * row_kw + kx] += window[offset[r] + kx] * d;
         else
             for (int j = 0; j < GROUP; j++) acc[j] += window[offset[j]] * d;
@@ -95,10 +95,19 @@ NW_KERNEL(NW_FN(narrow_weight_blocks), (void *p, size_t i0, size_t i1), (p, i0, 
                 NW_VECU *saved = (NW_VECU *)(partial + g * GROUP * NW_LANES);
                 for (int j = 0; j < GROUP; j++) acc[j] = s0 == r0 || j >= size ? (NW_VEC){0} : saved[j];
                 const int *at = offset + g * GROUP;
-                if (kind == GROUP_SEGMENTS) NW_FN(group_pixels)(acc, view, at, GROUP_SEGMENTS, 0, w, q0, q1, d, n, full);
-                else if (row_kw == 5) NW_FN(group_pixels)(acc, view, at, GROUP_ROWS, 5, w, q0, q1, d, n, full);
-                else if (row_kw == 3) NW_FN(group_pixels)(acc, view, at, GROUP_ROWS, 3, w, q0, q1, d, n, full);
-                else NW_FN(group_pixels)(acc, view, at, GROUP_TABLE, 0, w, q0, q1, d, n, full);
+                /* A row group's kernel rows, a constant per call: the last group's may be fewer (a 5x5
+                 * kernel's second group has 2 of 3), and its missing rows cost nothing. */
+#define NW_ROWS(KW, R) NW_FN(group_pixels)(acc, view, at, GROUP_ROWS, KW, (R) <= GROUP / (KW) ? (R) : 1, w, q0, q1, d, n, full)
+#define NW_ROWS5(R) NW_ROWS(5, R)
+#define NW_ROWS3(R) NW_ROWS(3, R)
+                const int rows = kind == GROUP_ROWS ? (int)group_rows(w, g) : 0;
+                if (kind == GROUP_SEGMENTS) NW_FN(group_pixels)(acc, view, at, GROUP_SEGMENTS, 0, 0, w, q0, q1, d, n, full);
+                else if (row_kw == 5) switch (rows) { DK_CASES_1_TO_6(NW_ROWS5) }
+                else if (row_kw == 3) switch (rows) { DK_CASES_1_TO_6(NW_ROWS3) }
+                else NW_FN(group_pixels)(acc, view, at, GROUP_TABLE, 0, 0, w, q0, q1, d, n, full);
+#undef NW_ROWS3
+#undef NW_ROWS5
+#undef NW_ROWS
                 for (int j = 0; j < GROUP; j++)
                     if (j < size) saved[j] = acc[j];
             }
