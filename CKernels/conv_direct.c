@@ -144,12 +144,13 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
         for (int ox0 = 0; ox0 < ow; ox0 += LANES) {
             int lanes = ow - ox0 < LANES ? ow - ox0 : LANES, room = (ow - ox0) * n;
             float *out = out_row + (size_t)ox0 * n;
-            const float *in = rows + ox0, *b = bias;
             /* An accumulator per filter, 6 of them for LeNet's 6 filters (a quarter of the multiply-adds of 8). */
-            if (n <= 4) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 4);
-            else if (n <= 6) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 6);
-            else if (n <= 8) forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, 8);
-            else forward_pixels(out, n, lanes, room, in, span, filters, b, act, a->act_alpha, kh, kw, MAX_FILTERS);
+#define DK_PIXELS(NF) forward_pixels(out, n, lanes, room, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, NF)
+            if (n <= 4) DK_PIXELS(4);
+            else if (n <= 6) DK_PIXELS(6);
+            else if (n <= 8) DK_PIXELS(8);
+            else DK_PIXELS(MAX_FILTERS);
+#undef DK_PIXELS
         }
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
         if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
