@@ -39,6 +39,81 @@ extension SwiftKernels {
     }
 }
 
+extension SwiftKernels.Window {
+    /// Writes columns c0..<c1 of unfolded row `r` (pixel r's receptive field in (ky, kx, c) order, zeros
+    /// over padding) to dst[0..<c1-c0]. Along a row of the window the in-bounds pixels are contiguous in
+    /// NHWC: each field row is zeros, one run copied from the image, zeros.
+    @inline(__always)
+    func unfold(row r: Int, columns c0: Int, _ c1: Int, from input: UnsafePointer<Float>,
+                to dst: UnsafeMutablePointer<Float>) {
+        let image = input + (r / pixels) * imageCount
+        let oy = (r % pixels) / outW, ox = (r % pixels) % outW
+        let run = kernelW * channels
+        let (kx0, kx1) = validColumns(ox)
+        let lo = kx0 * channels, hi = kx1 * channels
+        // Image offset of field column 0 of a field row (negative left of the image: only [lo, hi) is read).
+        let x0 = (ox * strideW - padLeft) * channels
+        var col = c0, out = dst
+        while col < c1 {
+            let ky = col / run, from = col - ky * run, to = min(run, c1 - ky * run)
+            let iy = oy * strideH - padTop + ky
+            if iy < 0 || iy >= height {
+                fillZeros(out, to - from)
+            } else {
+                let copyFrom = min(max(from, lo), to), copyTo = max(min(to, hi), copyFrom)
+                fillZeros(out, copyFrom - from)
+                copyFloats(out + (copyFrom - from), image + iy * width * channels + x0 + copyFrom, copyTo - copyFrom)
+                fillZeros(out + (copyTo - from), to - copyTo)
+            }
+            out += to - from
+            col += to - from
+        }
+    }
+
+    /// Adds unfolded rows p0..<p1 of one image (pixel indices within it; `src` holds row p0 first) into
+    /// that image's gradient `out`, rows in order and each row's field in order, as col2im does.
+    @inline(__always)
+    func addUnfolded(rows p0: Int, _ p1: Int, from src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let c = channels
+        var src = src
+        for p in p0..<p1 {
+            let oy = p / outW, ox = p % outW
+            let (kx0, kx1) = validColumns(ox)
+            for ky in 0..<kernelH {
+                let iy = oy * strideH - padTop + ky
+                if iy >= 0 && iy < height {
+                    let ix0 = ox * strideW - padLeft + kx0
+                    SwiftKernels.addVector(out + (iy * width + ix0) * c, src + kx0 * c, count: (kx1 - kx0) * c)
+                }
+                src += kernelW * c
+            }
+        }
+    }
+}
+
+/// dst[0..<count] = src[0..<count], in vectors: the runs are short (a few floats for a greyscale
+/// field), where a memmove call per run costs more than the copy.
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store(dst + i, load(src + i))
+        i += 8
+    }
+    if i < count { storePartial(dst + i, loadPartial(src + i, count - i), count - i) }
+}
+
+/// dst[0..<count] = 0, in vectors (short runs, as for `copyFloats`).
+@inline(__always)
+func fillZeros(_ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store(dst + i, Vec())
+        i += 8
+    }
+    if i < count { storePartial(dst + i, Vec(), count - i) }
+}
+
 extension SwiftKernels {
     /// col (batch·outH·outW, kernelH·kernelW·channels) = each output pixel's receptive field in
     /// (ky, kx, c) order, zeros over padding; input is (batch, height, width, channels).
@@ -53,25 +128,7 @@ extension SwiftKernels {
         let col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, w: Window, rowLength: Int
 
         func run(row r: Int) {
-            let image = input + (r / w.pixels) * w.imageCount
-            let oy = (r % w.pixels) / w.outW, ox = (r % w.pixels) % w.outW
-            let c = w.channels
-            var dst = col + r * rowLength
-            // Along a row of the window the in-bounds pixels are contiguous in NHWC: one copy each.
-            let (kx0, kx1) = w.validColumns(ox)
-            let left = kx0 * c, span = (kx1 - kx0) * c, right = (w.kernelW - kx1) * c
-            for ky in 0..<w.kernelH {
-                let iy = oy * w.strideH - w.padTop + ky
-                if iy < 0 || iy >= w.height {
-                    dst.update(repeating: 0, count: w.kernelW * c)
-                } else {
-                    let ix0 = ox * w.strideW - w.padLeft + kx0
-                    dst.update(repeating: 0, count: left)
-                    (dst + left).update(from: image + (iy * w.width + ix0) * c, count: span)
-                    (dst + left + span).update(repeating: 0, count: right)
-                }
-                dst += w.kernelW * c
-            }
+            w.unfold(row: r, columns: 0, rowLength, from: input, to: col + r * rowLength)
         }
     }
 
@@ -85,23 +142,10 @@ extension SwiftKernels {
         let dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, w: Window
 
         func run(row image: Int) {
-            let c = w.channels
             let out = dinput + image * w.imageCount
             out.update(repeating: 0, count: w.imageCount)
-            var src = dcol + image * w.pixels * w.kernelH * w.kernelW * c
-            for oy in 0..<w.outH {
-                for ox in 0..<w.outW {
-                    let (kx0, kx1) = w.validColumns(ox)
-                    for ky in 0..<w.kernelH {
-                        let iy = oy * w.strideH - w.padTop + ky
-                        if iy >= 0 && iy < w.height {
-                            let ix0 = ox * w.strideW - w.padLeft + kx0
-                            addVector(out + (iy * w.width + ix0) * c, src + kx0 * c, count: (kx1 - kx0) * c)
-                        }
-                        src += w.kernelW * c
-                    }
-                }
-            }
+            w.addUnfolded(rows: 0, w.pixels, from: dcol + image * w.pixels * w.kernelH * w.kernelW * w.channels,
+                          into: out)
         }
     }
 

@@ -44,7 +44,7 @@ private enum Gemm {
 /// build: a 4×16 tile (6×16 with FMA) that broadcasts op(A) straight from memory, so only B is
 /// packed (16-wide panels, one tile covers N = 10). Which path runs depends on the shape and the
 /// build alone, never on the thread count.
-private enum Direct {
+enum Direct {
     /// 4 rows, or 6 in the FMA build (see `directKernel16`).
     #if DENDRITE_FMA
     @inline(__always) static var mr: Int { 6 }
@@ -78,8 +78,48 @@ private enum Direct {
     }
 }
 
+/// Where a direct tile finds op(A)(i, p) from the start of row i: p steps of a fixed stride in a
+/// matrix, or a table entry in a convolution, whose rows are pixels reading their receptive fields
+/// in place from the image (`SwiftKernels.convolutionForward`).
+protocol ColumnWalk {
+    func offset(_ p: Int) -> Int
+}
+
+struct Strided: ColumnWalk {
+    let step: Int
+    @inline(__always) func offset(_ p: Int) -> Int { p &* step }
+}
+
+struct FieldOffsets: ColumnWalk {
+    let table: UnsafePointer<Int32>
+    @inline(__always) func offset(_ p: Int) -> Int { Int(table[p]) }
+}
+
+/// The `Direct.mr` rows of op(A) a direct tile reads: `rsa` floats apart in a matrix, or at each field
+/// position's offset in a convolution's weight gradient, whose rows are field positions and whose k
+/// runs over pixels (`SwiftKernels.convolutionBackwardWeights`).
+struct TileRows {
+    let a0, a1, a2, a3, a4, a5: UnsafePointer<Float>
+
+    /// Rows `rsa` floats apart; rows past `rows` repeat the first, so a ragged tile read in place
+    /// (a convolution's last pixels) never reads past its rows. Their sums are not stored.
+    @inline(__always)
+    init(_ a: UnsafePointer<Float>, rsa: Int, rows: Int) {
+        @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> { i < rows ? a + i * rsa : a }
+        (a0, a1, a2, a3, a4, a5) = (a, row(1), row(2), row(3), row(4), row(5))
+    }
+
+    /// Row i at `row(i)` for i < rows, the first row's place past them.
+    @inline(__always)
+    init(rows: Int, _ row: (Int) -> UnsafePointer<Float>) {
+        let first = row(0)
+        @inline(__always) func at(_ i: Int) -> UnsafePointer<Float> { i < rows ? row(i) : first }
+        (a0, a1, a2, a3, a4, a5) = (first, at(1), at(2), at(3), at(4), at(5))
+    }
+}
+
 /// Packing space for every worker of one sgemm call: a 64-byte aligned block that only grows.
-private final class PackArena: @unchecked Sendable {
+final class PackArena: @unchecked Sendable {
     private(set) var base = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var capacity = 0
 
@@ -96,7 +136,7 @@ private final class PackArena: @unchecked Sendable {
 
 /// Arenas not in use. A call borrows one for its duration, so calls from different threads never
 /// share packing space; the pool holds as many arenas as calls ever ran at once.
-private final class ArenaPool: @unchecked Sendable {
+final class ArenaPool: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var free: [PackArena] = []
 
@@ -113,7 +153,7 @@ private final class ArenaPool: @unchecked Sendable {
     }
 }
 
-private let arenaPool = ArenaPool()
+let arenaPool = ArenaPool()
 
 extension SwiftKernels {
     /// C = alpha·op(A)·op(B) + beta·C. op(A) is (m,k): A is (m,k) with row stride lda, or (k,m)
@@ -123,15 +163,30 @@ extension SwiftKernels {
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+              beta: beta, c: c, ldc: ldc, threads: threads)
+    }
+
+    /// The depth of each K block of a product with inner dimension k: blocks of equal depth (from K
+    /// alone, so no block is a sliver and an element's sums never depend on the rest of the shape).
+    static func blockDepth(k: Int) -> Int {
+        let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
+        return (k + kBlocks - 1) / kBlocks
+    }
+
+    /// `sgemm` on at most `threads` workers: 1 runs it on the calling thread, for callers that are
+    /// already one of several workers (the convolutions' chunks).
+    static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                      alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         guard m > 0, n > 0 else { return }
         if k == 0 || alpha == 0 {
             scaleMatrix(c, ldc: ldc, m: m, n: n, beta: beta)
             return
         }
         let mr = Gemm.mr, nr = Gemm.nr
-        // K blocks of equal depth (from K alone), so no block is a sliver.
-        let kBlocks = (k + Gemm.kc - 1) / Gemm.kc
-        let kc = (k + kBlocks - 1) / kBlocks
+        let kc = blockDepth(k: k)
         let maxWorkers = max(1, min(threads, m * n * k / Gemm.parallelMinMACs))
         if Direct.swapsThin(transA: transA, m: m, n: n, k: k) {
             // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is read as A with the opposite transpose, and A as B.
@@ -527,11 +582,11 @@ extension SwiftKernels {
                             let aTile = inA ? aBlock + ir * rsa : UnsafePointer(packA + (ir - inPlace) * kc)
                             let r = inA ? rsa : 1, s = inA ? csa : mr
                             if transposedC || cols > 8 {
-                                directKernel16(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, rsb: bStride, c: cTile,
+                                directKernel16(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, rsb: bStride, c: cTile,
                                                ldc: ldc, transposedC: transposedC, rows: rows, cols: cols,
                                                alpha: alpha, beta: betaK)
                             } else {
-                                directKernel8(kc: kc, a: aTile, rsa: r, csa: s, b: bPanel, c: cTile, ldc: ldc,
+                                directKernel8(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, c: cTile, ldc: ldc,
                                               rows: rows, cols: cols, alpha: alpha, beta: betaK)
                             }
                             ir += mr
@@ -566,7 +621,7 @@ extension SwiftKernels {
     /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] as 16-column panels, k-major (16 floats per k),
     /// zero-padding the last panel's missing columns.
     @inline(__always)
-    private static func packPanelsB16(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+    static func packPanelsB16(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                                       transB: Bool, p0: Int, kc: Int, j0: Int, nc: Int) {
         let nr = Direct.nr
         var j = 0
@@ -609,19 +664,20 @@ extension SwiftKernels {
     /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers). Four elsewhere:
     /// without FMA each product needs a register of its own, and 6 rows spilled accumulators in the loop.
     @inline(__always)
-    private static func directKernel16(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
-                                       b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
-                                       ldc: Int, transposedC: Bool, rows: Int, cols: Int, alpha: Float,
-                                       beta: Float) {
+    static func directKernel16<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
+                                                 b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
+                                                 ldc: Int, transposedC: Bool, rows: Int, cols: Int, alpha: Float,
+                                                 beta: Float) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        let a0 = aRows.a0, a1 = aRows.a1, a2 = aRows.a2, a3 = aRows.a3
         #if DENDRITE_FMA
+        let a4 = aRows.a4, a5 = aRows.a5
         var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-        let a4 = a3 + rsa, a5 = a4 + rsa
         #endif
-        var pb = UnsafeRawPointer(b), q = 0
-        for _ in 0..<kc {
+        var pb = UnsafeRawPointer(b)
+        for p in 0..<kc {
+            let q = walk.offset(p)
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
             let x0 = SIMD8(repeating: a0[q]); c00.multiplyAdd(x0, b0); c01.multiplyAdd(x0, b1)
@@ -632,7 +688,6 @@ extension SwiftKernels {
             let x4 = SIMD8(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
             let x5 = SIMD8(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
             #endif
-            q += csa
             pb += rsb * 4
         }
         if transposedC {
@@ -681,17 +736,18 @@ extension SwiftKernels {
 
     /// The last panel when it has at most 8 real columns: `directKernel16`'s low half.
     @inline(__always)
-    private static func directKernel8(kc: Int, a: UnsafePointer<Float>, rsa: Int, csa: Int,
-                                      b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                      rows: Int, cols: Int, alpha: Float, beta: Float) {
+    static func directKernel8<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
+                                                b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                                rows: Int, cols: Int, alpha: Float, beta: Float) {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
-        let a0 = a, a1 = a0 + rsa, a2 = a1 + rsa, a3 = a2 + rsa
+        let a0 = aRows.a0, a1 = aRows.a1, a2 = aRows.a2, a3 = aRows.a3
         #if DENDRITE_FMA
+        let a4 = aRows.a4, a5 = aRows.a5
         var c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
-        let a4 = a3 + rsa, a5 = a4 + rsa
         #endif
-        var pb = UnsafeRawPointer(b), q = 0
-        for _ in 0..<kc {
+        var pb = UnsafeRawPointer(b)
+        for p in 0..<kc {
+            let q = walk.offset(p)
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
             c0.multiplyAdd(SIMD8(repeating: a0[q]), b0)
             c1.multiplyAdd(SIMD8(repeating: a1[q]), b0)
@@ -701,7 +757,6 @@ extension SwiftKernels {
             c4.multiplyAdd(SIMD8(repeating: a4[q]), b0)
             c5.multiplyAdd(SIMD8(repeating: a5[q]), b0)
             #endif
-            q += csa
             pb += 64
         }
         if rows == Direct.mr && cols == 8 {

@@ -1,6 +1,7 @@
 // The C kernels' implicit-GEMM convolutions (CKernels/conv_gemm.c, called directly: the backend routes the
-// smallest fields to the whole buffer) against the whole-buffer algorithm (im2col, the dense products, col2im),
-// bit for bit, on every C code path. The shapes are large enough for several unfolded chunks per thread (chunk
+// smallest fields to the whole buffer) and the Swift kernels' (Sources/SwiftKernels/ConvProducts.swift, through
+// their backend, which never unfolds whole) against the whole-buffer algorithm (im2col, the dense products,
+// col2im) on the same kernels, bit for bit, on every C code path and both Swift builds. The shapes are large enough for several unfolded chunks per thread (chunk
 // borders fall inside images), several K blocks in the weight gradient, and a split of the weight gradient's
 // rows between threads.
 
@@ -50,7 +51,7 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
 
 @Suite("Implicit-GEMM convolutions equal im2col + GEMM")
 struct ImplicitConvolutionTests {
-    @Test(arguments: TestBackends.c, ImplicitConvCase.all)
+    @Test(arguments: TestBackends.all, ImplicitConvCase.all)
     func sameBits(backendName: String, tc: ImplicitConvCase) throws {
         let backend = try makeBackend(backendName)
         let gemm = backend.gemm
@@ -66,12 +67,19 @@ struct ImplicitConvolutionTests {
         let x = randomFloats(tc.input.count, seed: 1), w = randomFloats(k * n, seed: 2, in: -0.3...0.3)
         let bias = randomFloats(n, seed: 3), dout = randomFloats(m * n, seed: 4)
         let shape = tc.testDescription
+        let swift = backendName.hasPrefix("swift")
         var col = [Float](repeating: 0, count: m * k)
         backend.convolution.im2col(col: &col, input: x, window: window)
 
         for (activation, kind) in [(Activation.identity, DK_ACT_IDENTITY), (.relu, DK_ACT_RELU), (.elu(alpha: 1), DK_ACT_ELU)] {
             var implicit = [Float](repeating: .nan, count: m * n), whole = implicit
-            dk_conv2d_forward(&implicit, x, w, bias, Int32(n), &cWindow, kind, kind == DK_ACT_ELU ? 1 : 0)
+            if swift {
+                gemm.convolutionForward(out: &implicit, input: x, weight: w, bias: bias, outChannels: n, window: window,
+                                        activation: activation, unfolded: nil, unfold: backend.convolution,
+                                        epilogue: backend.elementwise)
+            } else {
+                dk_conv2d_forward(&implicit, x, w, bias, Int32(n), &cWindow, kind, kind == DK_ACT_ELU ? 1 : 0)
+            }
             gemm.denseForward(out: &whole, x: col, weight: w, bias: bias, m: m, n: n, k: k, activation: activation,
                               epilogue: backend.elementwise)
             expectBitwiseEqual(implicit, whole, "conv forward \(activation)[\(backendName)]", shape: shape)
@@ -80,7 +88,12 @@ struct ImplicitConvolutionTests {
         for accumulate in [false, true] {
             let start = accumulate ? randomFloats(k * n, seed: 5) : [Float](repeating: .nan, count: k * n)
             var implicit = start, whole = start
-            dk_conv2d_backward_weight(&implicit, dout, x, Int32(n), &cWindow, accumulate ? 1 : 0)
+            if swift {
+                gemm.convolutionBackwardWeights(dweight: &implicit, dout: dout, input: x, outChannels: n, window: window,
+                                                accumulate: accumulate, unfolded: nil)
+            } else {
+                dk_conv2d_backward_weight(&implicit, dout, x, Int32(n), &cWindow, accumulate ? 1 : 0)
+            }
             gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: col, lda: k, b: dout, ldb: n,
                        beta: accumulate ? 1 : 0, c: &whole, ldc: n)
             expectBitwiseEqual(implicit, whole, "conv weight gradient, accumulate \(accumulate)[\(backendName)]",
@@ -88,7 +101,12 @@ struct ImplicitConvolutionTests {
         }
 
         var implicit = [Float](repeating: .nan, count: tc.input.count), whole = implicit
-        dk_conv2d_backward_input(&implicit, dout, w, Int32(n), &cWindow)
+        if swift {
+            gemm.convolutionBackwardInputs(dinput: &implicit, dout: dout, weight: w, outChannels: n, window: window,
+                                           unfolded: nil, unfold: backend.convolution)
+        } else {
+            dk_conv2d_backward_input(&implicit, dout, w, Int32(n), &cWindow)
+        }
         var dcol = [Float](repeating: 0, count: m * k)
         gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dout, lda: n, b: w, ldb: n, beta: 0,
                    c: &dcol, ldc: k)

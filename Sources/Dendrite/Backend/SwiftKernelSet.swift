@@ -38,6 +38,12 @@ protocol SwiftKernelSet {
                            indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float)
     static func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: Window)
+    static func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, outChannels: Int, window: Window)
+    static func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                           input: UnsafePointer<Float>, outChannels: Int, window: Window, beta: Float)
+    static func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                          weight: UnsafePointer<Float>, outChannels: Int, window: Window)
     static func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 input: UnsafePointer<Float>, window: Window)

@@ -1,0 +1,361 @@
+// Convolution products without the whole unfolded input: the Swift kernels' counterpart of
+// CKernels/conv_gemm.c. The unfolded input is kh·kw·C times the image (85 MB at the `cnn` preset's
+// second layer, batch 128); written whole it streams through DRAM, and a greyscale layer spends its
+// time copying 3- or 5-float runs into it.
+//
+// - Forward: the direct GEMM tile (Matmul.swift) with pixels as its rows reads each pixel's receptive
+//   field in place from the image through a table of offsets (`FieldOffsets`); windows that reach past
+//   the image read a zero-padded copy of it. Shapes the sgemm would not send down its direct path (the
+//   portable build's wide products) unfold a cache-sized chunk of pixels at a time instead.
+// - Weight gradient: each worker takes a share of the field's positions and, for every K block of the
+//   whole product in turn, unfolds the block's pixels over its positions into its scratch and adds their
+//   product there.
+// - Input gradient: each image's pixels, a chunk at a time, multiplied into scratch and added back
+//   through col2im's order.
+//
+// Bits: every element is summed over the same K blocks, in the same order, by the same tile arithmetic
+// as im2col + sgemm (+ col2im) on the whole buffer, so the results are that algorithm's for any thread
+// count (KernelTests' ImplicitConvolutionTests compare them bit for bit).
+
+extension SwiftKernels {
+    /// Floats of unfolded input a worker keeps in cache at once: the direct path's A block.
+    private static var chunkFloats: Int { Direct.mc * 384 }
+
+    /// Rows per unfolded chunk for a field of k floats: as many as fit, whole tiles when that is one or more.
+    private static func chunkRows(field k: Int) -> Int {
+        let rows = chunkFloats / k
+        return rows >= Direct.mr ? rows - rows % Direct.mr : max(rows, 1)
+    }
+
+    /// Multiply-adds per worker below which a second worker costs more than it saves (as in sgemm).
+    private static var parallelMinMACs: Int { 48 * 1024 }
+
+    /// out (pixels, outChannels) = im2col(input) · weight, weight (fieldSize, outChannels); no bias or
+    /// activation (the caller's epilogue, as after the dense product).
+    public static func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                          weight: UnsafePointer<Float>, outChannels n: Int, window w: Window) {
+        let k = w.kernelH * w.kernelW * w.channels, m = w.batch * w.pixels
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            fillZeros(out, m * n)
+            return
+        }
+        let workers = max(1, min(threads, m * n * k / parallelMinMACs))
+        let arena = arenaPool.take()
+        defer { arenaPool.give(arena) }
+        if Direct.takesEveryShape || Direct.handles(n: n, k: k) {
+            forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers,
+                           arena: arena)
+        } else {
+            let rows = chunkRows(field: k)
+            arena.reserve(workers * rows * k)
+            parallelFor(workers: min(workers, (m + rows - 1) / rows), ForwardChunks(
+                out: out, input: input, weight: weight, n: n, k: k, w: w, rows: rows,
+                workers: min(workers, (m + rows - 1) / rows), space: arena.base))
+        }
+    }
+
+    /// Where the direct tiles read the images: in place when every window stays inside the image, else
+    /// from copies padded with zeros to exactly the rows and columns the windows cover.
+    private struct ImageSource {
+        let w: Window, padded: Bool, spanH: Int, spanW: Int
+        /// Floats between rows of an image, and between images (a padded copy's, rounded to 16).
+        let rowStride: Int, imageFloats: Int
+
+        init(_ w: Window) {
+            self.w = w
+            spanH = (w.outH - 1) * w.strideH + w.kernelH
+            spanW = (w.outW - 1) * w.strideW + w.kernelW
+            padded = w.padTop > 0 || w.padLeft > 0 || spanH > w.height || spanW > w.width
+            rowStride = (padded ? spanW : w.width) * w.channels
+            imageFloats = padded ? (spanH * spanW * w.channels + 15) & ~15 : w.imageCount
+        }
+
+        /// Offset of field position p (in (ky, kx, c) order) from its window's first float.
+        @inline(__always)
+        func fieldOffset(_ p: Int) -> Int {
+            let run = w.kernelW * w.channels
+            return p / run * rowStride + p % run
+        }
+
+        /// Offset of output pixel (oy, ox)'s window from its image's first float.
+        @inline(__always)
+        func windowOffset(_ oy: Int, _ ox: Int) -> Int { oy * w.strideH * rowStride + ox * w.strideW * w.channels }
+
+        /// Copies image b of `input` into the interior of `copy`, whose padding is zero.
+        func pad(image b: Int, of input: UnsafePointer<Float>, into copy: UnsafeMutablePointer<Float>) {
+            let c = w.channels, src = input + b * w.imageCount
+            let x0 = max(0, -w.padLeft), x1 = min(w.width, spanW - w.padLeft)
+            guard x0 < x1 else { return }
+            for y in max(0, -w.padTop)..<min(w.height, spanH - w.padTop) {
+                copyFloats(copy + ((y + w.padTop) * spanW + x0 + w.padLeft) * c, src + (y * w.width + x0) * c,
+                           (x1 - x0) * c)
+            }
+        }
+    }
+
+    /// The forward through the direct tile, reading the image in place.
+    private static func forwardInPlace(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                       weight: UnsafePointer<Float>, n: Int, k: Int, window w: Window,
+                                       workers: Int, arena: PackArena) {
+        let kc = blockDepth(k: k), nPadded = (n + Direct.nr - 1) / Direct.nr * Direct.nr
+        let source = ImageSource(w)
+        let rows = w.batch * w.outH
+        let tasks = min(workers, rows)
+        // Layout: the packed weight (each K block's 16-wide panels), the offset table, one padded image per worker.
+        let weightFloats = (k * nPadded + 15) & ~15, tableFloats = (k + 15) & ~15
+        let paddedFloats = source.padded ? source.imageFloats : 0
+        arena.reserve(weightFloats + tableFloats + tasks * paddedFloats)
+        let packed = arena.base
+        var pc = 0
+        while pc < k {
+            let depth = min(kc, k - pc)
+            packPanelsB16(packed + pc * nPadded, b: weight, ldb: n, transB: false, p0: pc, kc: depth, j0: 0, nc: n)
+            pc += depth
+        }
+        (packed + weightFloats).withMemoryRebound(to: Int32.self, capacity: k) { table in
+            for p in 0..<k { table[p] = Int32(source.fieldOffset(p)) }
+            parallelFor(workers: tasks, ForwardTiles(
+                out: out, input: input, packed: packed, table: table, n: n, nPadded: nPadded, k: k, kc: kc,
+                source: source, rows: rows, workers: tasks, paddedImages: packed + weightFloats + tableFloats))
+        }
+    }
+
+    /// One worker's output rows (image, oy), each as tiles of `Direct.mr` pixels by 16 filters.
+    private struct ForwardTiles: ParallelWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>
+        let packed: UnsafePointer<Float>, table: UnsafePointer<Int32>
+        let n: Int, nPadded: Int, k: Int, kc: Int, source: ImageSource, rows: Int, workers: Int
+        let paddedImages: UnsafeMutablePointer<Float>
+
+        func run(task t: Int) {
+            let w = source.w
+            let lo = rows * t / workers, hi = rows * (t + 1) / workers
+            let copy = paddedImages + t * source.imageFloats
+            // The padding stays zero: each image overwrites the same interior.
+            if source.padded { fillZeros(copy, source.imageFloats) }
+            let pixelStep = w.strideW * w.channels, mr = Direct.mr, nr = Direct.nr
+            var image = -1, base = input
+            for r in lo..<hi {
+                let b = r / w.outH, oy = r % w.outH
+                if b != image {
+                    image = b
+                    if source.padded { source.pad(image: b, of: input, into: copy) }
+                    base = source.padded ? UnsafePointer(copy) : input + b * w.imageCount
+                }
+                let rowBase = base + source.windowOffset(oy, 0)
+                let outRow = out + r * w.outW * n
+                var pc = 0
+                while pc < k {
+                    let depth = min(kc, k - pc), beta: Float = pc == 0 ? 0 : 1
+                    let walk = FieldOffsets(table: table + pc)
+                    var jr = 0
+                    while jr < n {
+                        let cols = min(nr, n - jr), panel = packed + pc * nPadded + jr * depth
+                        var ox = 0
+                        while ox < w.outW {
+                            let tileRows = min(mr, w.outW - ox)
+                            let a = TileRows(rowBase + ox * pixelStep, rsa: pixelStep, rows: tileRows)
+                            let c = outRow + ox * n + jr
+                            if cols > 8 {
+                                directKernel16(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n,
+                                               transposedC: false, rows: tileRows, cols: cols, alpha: 1, beta: beta)
+                            } else {
+                                directKernel8(kc: depth, a: a, walk: walk, b: panel, c: c, ldc: n, rows: tileRows,
+                                              cols: cols, alpha: 1, beta: beta)
+                            }
+                            ox += mr
+                        }
+                        jr += nr
+                    }
+                    pc += depth
+                }
+            }
+        }
+    }
+
+    /// Chunks of pixels unfolded into a worker's scratch, then multiplied there on the worker's thread.
+    private struct ForwardChunks: ParallelWork {
+        let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>
+        let n: Int, k: Int, w: Window, rows: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>
+
+        func run(task t: Int) {
+            let m = w.batch * w.pixels, chunks = (m + rows - 1) / rows
+            let col = space + t * rows * k
+            for chunk in (chunks * t / workers)..<(chunks * (t + 1) / workers) {
+                let r0 = chunk * rows, count = min(rows, m - r0)
+                for r in r0..<(r0 + count) { w.unfold(row: r, columns: 0, k, from: input, to: col + (r - r0) * k) }
+                sgemm(transA: false, transB: false, m: count, n: n, k: k, alpha: 1, a: col, lda: k, b: weight, ldb: n,
+                      beta: 0, c: out + r0 * n, ldc: n, threads: 1)
+            }
+        }
+    }
+
+    /// dweight (fieldSize, outChannels) = im2col(input)ᵀ · dout + beta·dweight.
+    public static func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                                  input: UnsafePointer<Float>, outChannels n: Int, window w: Window,
+                                                  beta: Float) {
+        let k = w.kernelH * w.kernelW * w.channels, m = w.batch * w.pixels
+        guard k > 0, n > 0 else { return }
+        guard m > 0 else {
+            sgemm(transA: true, transB: false, m: k, n: n, k: 0, alpha: 1, a: input, lda: k, b: dout, ldb: n,
+                  beta: beta, c: dweight, ldc: n)
+            return
+        }
+        let depth = blockDepth(k: m)
+        // (The in-place path addresses the images through Int32 offsets.)
+        if (Direct.takesEveryShape || Direct.handles(n: n, k: m)) && w.batch * ImageSource(w).imageFloats <= Int(Int32.max) {
+            weightsInPlace(dweight: dweight, dout: dout, input: input, n: n, k: k, window: w, beta: beta, depth: depth)
+            return
+        }
+        // Field positions go to workers in groups of 8; a field of fewer than 16 (a greyscale 3x3) stays on one.
+        let groups = (k + 7) / 8
+        let workers = k < 16 ? 1 : max(1, min(threads, groups, m * n * k / parallelMinMACs))
+        let width = max(1, min(k, chunkFloats / depth))
+        let arena = arenaPool.take()
+        defer { arenaPool.give(arena) }
+        arena.reserve(workers * width * depth)
+        parallelFor(workers: workers, WeightColumns(
+            dweight: dweight, dout: dout, input: input, n: n, k: k, w: w, beta: beta, depth: depth, width: width,
+            groups: groups, workers: workers, space: arena.base))
+    }
+
+    /// The weight gradient through the direct tile: its rows are field positions read in place from the
+    /// images (padded copies of them all, where windows reach past the edges), its k the pixels of one K
+    /// block of the whole product, walked through a table of window offsets.
+    private static func weightsInPlace(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                       input: UnsafePointer<Float>, n: Int, k: Int, window w: Window, beta: Float,
+                                       depth: Int) {
+        let source = ImageSource(w), m = w.batch * w.pixels
+        let tiles = (k + Direct.mr - 1) / Direct.mr, nPadded = (n + Direct.nr - 1) / Direct.nr * Direct.nr
+        let workers = max(1, min(threads, tiles, m * n * k / parallelMinMACs))
+        // Layout: the padded images, then per worker a K block's offset table and its packed dout panels.
+        let imagesFloats = source.padded ? w.batch * source.imageFloats : 0
+        let perWorker = (depth + 15) & ~15 + depth * nPadded
+        let arena = arenaPool.take()
+        defer { arenaPool.give(arena) }
+        arena.reserve(imagesFloats + workers * perWorker)
+        if source.padded {
+            fillZeros(arena.base, imagesFloats)
+            for b in 0..<w.batch { source.pad(image: b, of: input, into: arena.base + b * source.imageFloats) }
+        }
+        parallelFor(workers: workers, WeightTiles(
+            dweight: dweight, dout: dout, images: source.padded ? UnsafePointer(arena.base) : input, n: n,
+            nPadded: nPadded, k: k, m: m, depth: depth, beta: beta, source: source, tiles: tiles, workers: workers,
+            space: arena.base + imagesFloats, perWorker: perWorker))
+    }
+
+    /// One worker's tiles of field positions, over every K block of pixels in order.
+    private struct WeightTiles: ParallelWork {
+        let dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, images: UnsafePointer<Float>
+        let n: Int, nPadded: Int, k: Int, m: Int, depth: Int, beta: Float, source: ImageSource
+        let tiles: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>, perWorker: Int
+
+        func run(task t: Int) {
+            let w = source.w, mr = Direct.mr, nr = Direct.nr
+            let scratch = space + t * perWorker, panels = scratch + (depth + 15) & ~15
+            scratch.withMemoryRebound(to: Int32.self, capacity: depth) { table in
+                var r0 = 0
+                while r0 < m {
+                    let count = min(depth, m - r0), blockBeta: Float = r0 == 0 ? beta : 1
+                    for j in 0..<count {
+                        let r = r0 + j, b = r / w.pixels, oy = (r % w.pixels) / w.outW, ox = (r % w.pixels) % w.outW
+                        table[j] = Int32(b * source.imageFloats + source.windowOffset(oy, ox))
+                    }
+                    packPanelsB16(panels, b: dout, ldb: n, transB: false, p0: r0, kc: count, j0: 0, nc: n)
+                    let walk = FieldOffsets(table: table)
+                    for tile in (tiles * t / workers)..<(tiles * (t + 1) / workers) {
+                        let i0 = tile * mr, rows = min(mr, k - i0)
+                        let a = TileRows(rows: rows) { images + source.fieldOffset(i0 + $0) }
+                        var jr = 0
+                        while jr < n {
+                            let cols = min(nr, n - jr), panel = UnsafePointer(panels + jr * count)
+                            let c = dweight + i0 * n + jr
+                            if cols > 8 {
+                                directKernel16(kc: count, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n,
+                                               transposedC: false, rows: rows, cols: cols, alpha: 1, beta: blockBeta)
+                            } else {
+                                directKernel8(kc: count, a: a, walk: walk, b: panel, c: c, ldc: n, rows: rows,
+                                              cols: cols, alpha: 1, beta: blockBeta)
+                            }
+                            jr += nr
+                        }
+                    }
+                    r0 += count
+                }
+            }
+        }
+    }
+
+    /// One worker's field positions: for each K block in order, its pixels unfolded over those
+    /// positions and their product added, as that K block of the whole product would be.
+    private struct WeightColumns: ParallelWork {
+        let dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>
+        let n: Int, k: Int, w: Window, beta: Float, depth: Int, width: Int, groups: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>
+
+        func run(task t: Int) {
+            let m = w.batch * w.pixels, col = space + t * width * depth
+            let c1 = min(k, groups * (t + 1) / workers * 8)
+            var c = groups * t / workers * 8
+            while c < c1 {
+                let cols = min(width, c1 - c)
+                var r0 = 0
+                while r0 < m {
+                    let count = min(depth, m - r0)
+                    for r in r0..<(r0 + count) {
+                        w.unfold(row: r, columns: c, c + cols, from: input, to: col + (r - r0) * cols)
+                    }
+                    sgemm(transA: true, transB: false, m: cols, n: n, k: count, alpha: 1, a: col, lda: cols,
+                          b: dout + r0 * n, ldb: n, beta: r0 == 0 ? beta : 1, c: dweight + c * n, ldc: n, threads: 1)
+                    r0 += count
+                }
+                c += cols
+            }
+        }
+    }
+
+    /// dinput = col2im(dout · weightᵀ), overwritten.
+    public static func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                                 weight: UnsafePointer<Float>, outChannels n: Int, window w: Window) {
+        let k = w.kernelH * w.kernelW * w.channels
+        guard w.batch > 0 else { return }
+        guard k > 0, n > 0, w.pixels > 0 else {
+            fillZeros(dinput, w.batch * w.imageCount)
+            return
+        }
+        let rows = chunkRows(field: k)
+        let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
+        let arena = arenaPool.take()
+        defer { arenaPool.give(arena) }
+        arena.reserve(workers * rows * k)
+        parallelFor(workers: workers, InputImages(
+            dinput: dinput, dout: dout, weight: weight, n: n, k: k, w: w, rows: rows, workers: workers,
+            space: arena.base))
+    }
+
+    /// One worker's images, each summed by this worker alone, a chunk of its pixels at a time.
+    private struct InputImages: ParallelWork {
+        let dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>
+        let n: Int, k: Int, w: Window, rows: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>
+
+        func run(task t: Int) {
+            let dcol = space + t * rows * k
+            for image in (w.batch * t / workers)..<(w.batch * (t + 1) / workers) {
+                let out = dinput + image * w.imageCount, first = image * w.pixels
+                fillZeros(out, w.imageCount)
+                var p0 = 0
+                while p0 < w.pixels {
+                    let count = min(rows, w.pixels - p0)
+                    sgemm(transA: false, transB: true, m: count, n: k, k: n, alpha: 1, a: dout + (first + p0) * n,
+                          lda: n, b: weight, ldb: n, beta: 0, c: dcol, ldc: k, threads: 1)
+                    w.addUnfolded(rows: p0, p0 + count, from: dcol, into: out)
+                    p0 += count
+                }
+            }
+        }
+    }
+}
