@@ -46,8 +46,13 @@ extension SwiftKernels {
                                              bias: UnsafePointer<Float>, rows: Int, cols: Int,
                                              kind: ActivationKind, alpha: Float) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: activationGrain,
-                     BiasActivationForward(out: out, input: input, bias: bias, cols: cols, kind: kind, alpha: alpha))
+        withWholeVectorRows(rows: rows, cols: cols, bias: bias) { groups, groupCols, groupBias in
+            parallelRows(rows: groups, cols: groupCols, grain: activationGrain,
+                         BiasActivationForward(out: out, input: input, bias: groupBias, cols: groupCols, kind: kind,
+                                               alpha: alpha))
+        } tail: { first in
+            for r in first..<rows { forwardSpan(out + r * cols, input + r * cols, bias, cols, kind, alpha) }
+        }
     }
 
     private struct BiasActivationForward: RowWork {

@@ -11,7 +11,31 @@ extension SwiftKernels {
     public static func biasAdd(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                rows: Int, cols: Int) {
         guard cols > 0 else { return }
-        parallelRows(rows: rows, cols: cols, grain: biasGrain, BiasAdd(out: out, input: input, bias: bias, cols: cols))
+        withWholeVectorRows(rows: rows, cols: cols, bias: bias) { groups, groupCols, groupBias in
+            parallelRows(rows: groups, cols: groupCols, grain: biasGrain,
+                         BiasAdd(out: out, input: input, bias: groupBias, cols: groupCols))
+        } tail: { first in
+            for r in first..<rows { BiasAdd(out: out, input: input, bias: bias, cols: cols).run(row: r) }
+        }
+    }
+
+    /// Runs a row loop over rows of fewer than 8 columns (a greyscale convolution's 6 filters) as groups of
+    /// rows that fill whole vectors, against the bias repeated once per row of a group: `body(groups,
+    /// groupColumns, groupBias)`, then `tail(firstRow)` for the rows left over. Lanes are independent, so
+    /// every element gets the arithmetic of the row-by-row loop, which wider rows keep (`body(rows, cols,
+    /// bias)`, no tail).
+    @inline(__always)
+    static func withWholeVectorRows(rows: Int, cols: Int, bias: UnsafePointer<Float>,
+                                    _ body: (Int, Int, UnsafePointer<Float>) -> Void, tail: (Int) -> Void) {
+        guard cols < 8 else { return body(rows, cols, bias) }
+        var common = cols, b = 8
+        while b != 0 { (common, b) = (b, common % b) }
+        let group = 8 / common
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * 7) { pattern in
+            for i in 0..<(group * cols) { pattern[i] = bias[i % cols] }
+            body(rows / group, group * cols, UnsafePointer(pattern.baseAddress!))
+        }
+        tail(rows / group * group)
     }
 
     private struct BiasAdd: RowWork {
