@@ -5,13 +5,14 @@
 //
 // - Forward: the direct GEMM tile (Matmul.swift) with pixels as its rows reads each pixel's receptive
 //   field in place from the image through a table of offsets (`FieldOffsets`); windows that reach past
-//   the image read a zero-padded copy of it. Shapes the sgemm would not send down its direct path (the
-//   portable build's wide products) unfold a cache-sized chunk of pixels at a time instead.
-// - Weight gradient: each worker takes a share of the field's positions and, for every K block of the
-//   whole product in turn, unfolds the block's pixels over its positions into its scratch and adds their
-//   product there.
+//   the image read a zero-padded copy of it.
+// - Weight gradient: the same tile with field positions as its rows, read in place from the images, and
+//   the pixels of each K block of the whole product as its k, through a table of window offsets.
 // - Input gradient: each image's pixels, a chunk at a time, multiplied into scratch and added back
-//   through col2im's order.
+//   in col2im's order.
+// - Shapes the sgemm would not send down its direct path (the portable build's wide products) unfold a
+//   cache-sized chunk of pixels at a time for the forward and weight gradient instead, each worker into
+//   its own scratch, and multiply it there.
 //
 // Bits: every element is summed over the same K blocks, in the same order, by the same tile arithmetic
 // as im2col + sgemm (+ col2im) on the whole buffer, so the results are that algorithm's for any thread
@@ -47,11 +48,10 @@ extension SwiftKernels {
             forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers,
                            arena: arena)
         } else {
-            let rows = chunkRows(field: k)
-            arena.reserve(workers * rows * k)
-            parallelFor(workers: min(workers, (m + rows - 1) / rows), ForwardChunks(
-                out: out, input: input, weight: weight, n: n, k: k, w: w, rows: rows,
-                workers: min(workers, (m + rows - 1) / rows), space: arena.base))
+            let rows = chunkRows(field: k), tasks = min(workers, (m + rows - 1) / rows)
+            arena.reserve(tasks * rows * k)
+            parallelFor(workers: tasks, ForwardChunks(out: out, input: input, weight: weight, n: n, k: k, w: w,
+                                                      rows: rows, workers: tasks, space: arena.base))
         }
     }
 
@@ -161,7 +161,7 @@ extension SwiftKernels {
                                 directKernel16(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n,
                                                transposedC: false, rows: tileRows, cols: cols, alpha: 1, beta: beta)
                             } else {
-                                directKernel8(kc: depth, a: a, walk: walk, b: panel, c: c, ldc: n, rows: tileRows,
+                                directKernel8(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n, rows: tileRows,
                                               cols: cols, alpha: 1, beta: beta)
                             }
                             ox += mr
@@ -223,68 +223,79 @@ extension SwiftKernels {
 
     /// The weight gradient through the direct tile: its rows are field positions read in place from the
     /// images (padded copies of them all, where windows reach past the edges), its k the pixels of one K
-    /// block of the whole product, walked through a table of window offsets.
+    /// block of the whole product, walked through a table of every pixel's window offset; `dout` is read in
+    /// place as the tile's B rows.
     private static func weightsInPlace(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                        input: UnsafePointer<Float>, n: Int, k: Int, window w: Window, beta: Float,
                                        depth: Int) {
         let source = ImageSource(w), m = w.batch * w.pixels
         let tiles = (k + Direct.mr - 1) / Direct.mr, nPadded = (n + Direct.nr - 1) / Direct.nr * Direct.nr
         let workers = max(1, min(threads, tiles, m * n * k / parallelMinMACs))
-        // Layout: the padded images, then per worker a K block's offset table and its packed dout panels.
-        let imagesFloats = source.padded ? w.batch * source.imageFloats : 0
-        let perWorker = (depth + 15) & ~15 + depth * nPadded
+        // Layout: the padded images, the offset table, then per worker the last K block's dout in packed panels.
+        let imagesFloats = source.padded ? w.batch * source.imageFloats : 0, tableFloats = (m + 15) & ~15
+        let perWorker = depth * nPadded
         let arena = arenaPool.take()
         defer { arenaPool.give(arena) }
-        arena.reserve(imagesFloats + workers * perWorker)
+        arena.reserve(imagesFloats + tableFloats + workers * perWorker)
         if source.padded {
             fillZeros(arena.base, imagesFloats)
             for b in 0..<w.batch { source.pad(image: b, of: input, into: arena.base + b * source.imageFloats) }
         }
-        parallelFor(workers: workers, WeightTiles(
-            dweight: dweight, dout: dout, images: source.padded ? UnsafePointer(arena.base) : input, n: n,
-            nPadded: nPadded, k: k, m: m, depth: depth, beta: beta, source: source, tiles: tiles, workers: workers,
-            space: arena.base + imagesFloats, perWorker: perWorker))
+        (arena.base + imagesFloats).withMemoryRebound(to: Int32.self, capacity: m) { table in
+            var r = 0
+            for b in 0..<w.batch {
+                for oy in 0..<w.outH {
+                    for ox in 0..<w.outW {
+                        table[r] = Int32(b * source.imageFloats + source.windowOffset(oy, ox))
+                        r += 1
+                    }
+                }
+            }
+            parallelFor(workers: workers, WeightTiles(
+                dweight: dweight, dout: dout, images: source.padded ? UnsafePointer(arena.base) : input,
+                table: table, n: n, k: k, m: m, depth: depth, beta: beta, source: source, tiles: tiles,
+                workers: workers, space: arena.base + imagesFloats + tableFloats, perWorker: perWorker))
+        }
     }
 
     /// One worker's tiles of field positions, over every K block of pixels in order.
     private struct WeightTiles: ParallelWork {
         let dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, images: UnsafePointer<Float>
-        let n: Int, nPadded: Int, k: Int, m: Int, depth: Int, beta: Float, source: ImageSource
+        let table: UnsafePointer<Int32>
+        let n: Int, k: Int, m: Int, depth: Int, beta: Float, source: ImageSource
         let tiles: Int, workers: Int
         let space: UnsafeMutablePointer<Float>, perWorker: Int
 
         func run(task t: Int) {
-            let w = source.w, mr = Direct.mr, nr = Direct.nr
-            let scratch = space + t * perWorker, panels = scratch + (depth + 15) & ~15
-            scratch.withMemoryRebound(to: Int32.self, capacity: depth) { table in
-                var r0 = 0
-                while r0 < m {
-                    let count = min(depth, m - r0), blockBeta: Float = r0 == 0 ? beta : 1
-                    for j in 0..<count {
-                        let r = r0 + j, b = r / w.pixels, oy = (r % w.pixels) / w.outW, ox = (r % w.pixels) % w.outW
-                        table[j] = Int32(b * source.imageFloats + source.windowOffset(oy, ox))
-                    }
-                    packPanelsB16(panels, b: dout, ldb: n, transB: false, p0: r0, kc: count, j0: 0, nc: n)
-                    let walk = FieldOffsets(table: table)
-                    for tile in (tiles * t / workers)..<(tiles * (t + 1) / workers) {
-                        let i0 = tile * mr, rows = min(mr, k - i0)
-                        let a = TileRows(rows: rows) { images + source.fieldOffset(i0 + $0) }
-                        var jr = 0
-                        while jr < n {
-                            let cols = min(nr, n - jr), panel = UnsafePointer(panels + jr * count)
-                            let c = dweight + i0 * n + jr
-                            if cols > 8 {
-                                directKernel16(kc: count, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n,
-                                               transposedC: false, rows: rows, cols: cols, alpha: 1, beta: blockBeta)
-                            } else {
-                                directKernel8(kc: count, a: a, walk: walk, b: panel, c: c, ldc: n, rows: rows,
-                                              cols: cols, alpha: 1, beta: blockBeta)
-                            }
-                            jr += nr
+            let mr = Direct.mr, nr = Direct.nr
+            let panels = space + t * perWorker
+            var r0 = 0
+            while r0 < m {
+                let count = min(depth, m - r0), blockBeta: Float = r0 == 0 ? beta : 1
+                // The tile loads whole vectors of a row of dout: past the last row's end unless the filters
+                // fill them, so the last block reads a packed copy then.
+                let packed = r0 + count == m && n % 8 != 0
+                if packed { packPanelsB16(panels, b: dout, ldb: n, transB: false, p0: r0, kc: count, j0: 0, nc: n) }
+                let walk = FieldOffsets(table: table + r0)
+                for tile in (tiles * t / workers)..<(tiles * (t + 1) / workers) {
+                    let i0 = tile * mr, rows = min(mr, k - i0)
+                    let a = TileRows(rows: rows) { images + source.fieldOffset(i0 + $0) }
+                    var jr = 0
+                    while jr < n {
+                        let cols = min(nr, n - jr), c = dweight + i0 * n + jr
+                        let panel = packed ? UnsafePointer(panels + jr * count) : dout + r0 * n + jr
+                        let rsb = packed ? nr : n
+                        if cols > 8 {
+                            directKernel16(kc: count, a: a, walk: walk, b: panel, rsb: rsb, c: c, ldc: n,
+                                           transposedC: false, rows: rows, cols: cols, alpha: 1, beta: blockBeta)
+                        } else {
+                            directKernel8(kc: count, a: a, walk: walk, b: panel, rsb: rsb, c: c, ldc: n, rows: rows,
+                                          cols: cols, alpha: 1, beta: blockBeta)
                         }
+                        jr += nr
                     }
-                    r0 += count
                 }
+                r0 += count
             }
         }
     }

@@ -586,7 +586,7 @@ extension SwiftKernels {
                                                ldc: ldc, transposedC: transposedC, rows: rows, cols: cols,
                                                alpha: alpha, beta: betaK)
                             } else {
-                                directKernel8(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, c: cTile, ldc: ldc,
+                                directKernel8(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, rsb: nr, c: cTile, ldc: ldc,
                                               rows: rows, cols: cols, alpha: alpha, beta: betaK)
                             }
                             ir += mr
@@ -737,7 +737,7 @@ extension SwiftKernels {
     /// The last panel when it has at most 8 real columns: `directKernel16`'s low half.
     @inline(__always)
     static func directKernel8<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
-                                                b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                                b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                                 rows: Int, cols: Int, alpha: Float, beta: Float) {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
         let a0 = aRows.a0, a1 = aRows.a1, a2 = aRows.a2, a3 = aRows.a3
@@ -757,7 +757,7 @@ extension SwiftKernels {
             c4.multiplyAdd(SIMD8(repeating: a4[q]), b0)
             c5.multiplyAdd(SIMD8(repeating: a5[q]), b0)
             #endif
-            pb += 64
+            pb += rsb * 4
         }
         if rows == Direct.mr && cols == 8 {
             storeRow(c, c0, alpha: alpha, beta: beta)
