@@ -31,10 +31,26 @@ func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Ve
     return v
 }
 
-/// Stores the low `count` (< 8) lanes.
+/// Stores the low `count` (≤ 8) lanes: 4, 2 and 1 at a time (a lane at a time was most of a narrow
+/// product's tile stores: 6 filters per pixel in a greyscale convolution).
 @inline(__always)
 func storePartial(_ p: UnsafeMutablePointer<Float>, _ v: Vec, _ count: Int) {
-    for i in 0..<count { p[i] = v[i] }
+    let raw = UnsafeMutableRawPointer(p)
+    var rest = v.lowHalf, done = 0
+    if count >= 4 {
+        raw.storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+        rest = v.highHalf
+        done = 4
+    }
+    switch count - done {
+    case 4: raw.storeBytes(of: rest, toByteOffset: done * 4, as: SIMD4<Float>.self)
+    case 3:
+        raw.storeBytes(of: rest.lowHalf, toByteOffset: done * 4, as: SIMD2<Float>.self)
+        p[done + 2] = rest[2]
+    case 2: raw.storeBytes(of: rest.lowHalf, toByteOffset: done * 4, as: SIMD2<Float>.self)
+    case 1: p[done] = rest[0]
+    default: break
+    }
 }
 
 @inline(__always)

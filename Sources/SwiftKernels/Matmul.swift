@@ -467,13 +467,12 @@ extension SwiftKernels {
         }
     }
 
-    /// Same arithmetic as `storeRow`, lane by lane, for the first `cols` lanes only.
+    /// Same arithmetic as `storeRow` (lane by lane, as vector arithmetic is), for the first `cols` lanes only.
     @inline(__always)
     private static func storeEdgeRow(_ c: UnsafeMutablePointer<Float>, _ acc: SIMD8<Float>, cols: Int,
                                      alpha: Float, beta: Float) {
-        for j in 0..<cols {
-            c[j] = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * c[j]
-        }
+        let v = beta == 0 ? alpha * acc : alpha * acc + beta * loadPartial(c, cols)
+        storePartial(c, v, cols)
     }
 
     // MARK: - Direct path (N ≤ 16 or small K)
