@@ -157,9 +157,10 @@ extension SwiftKernels {
             store(y + i, mulAdd(load(x + i), Vec(repeating: scale), load(y + i)))
             i += 8
         }
-        while i < count {
-            y[i] += x[i] * scale
-            i += 1
+        if i < count {
+            // A multiply, then an add, as the scalar loop this replaced (the vector part above fuses them).
+            let rest = count - i
+            storePartial(y + i, loadPartial(y + i, rest) + loadPartial(x + i, rest) * Vec(repeating: scale), rest)
         }
     }
 }

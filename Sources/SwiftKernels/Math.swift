@@ -23,12 +23,24 @@ func horizontalMax(_ v: Vec) -> Float {
     return m
 }
 
-/// Loads `count` (< 8) floats into the low lanes; the others hold `fill`.
+/// Loads `count` (≤ 8) floats into the low lanes, 4, 2 and 1 at a time; the others hold `fill`.
 @inline(__always)
 func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec {
-    var v = Vec(repeating: fill)
-    for i in 0..<count { v[i] = p[i] }
-    return v
+    let raw = UnsafeRawPointer(p)
+    let fill4 = SIMD4<Float>(repeating: fill)
+    @inline(__always) func upTo4(_ at: Int, _ n: Int) -> SIMD4<Float> {
+        switch n {
+        case 4: return raw.loadUnaligned(fromByteOffset: at * 4, as: SIMD4<Float>.self)
+        case 3: return SIMD4(lowHalf: raw.loadUnaligned(fromByteOffset: at * 4, as: SIMD2<Float>.self),
+                             highHalf: SIMD2(p[at + 2], fill))
+        case 2: return SIMD4(lowHalf: raw.loadUnaligned(fromByteOffset: at * 4, as: SIMD2<Float>.self),
+                             highHalf: fill4.lowHalf)
+        case 1: return SIMD4(p[at], fill, fill, fill)
+        default: return fill4
+        }
+    }
+    return count >= 4 ? Vec(lowHalf: upTo4(0, 4), highHalf: upTo4(4, count - 4))
+                      : Vec(lowHalf: upTo4(0, count), highHalf: fill4)
 }
 
 /// Stores the low `count` (≤ 8) lanes: 4, 2 and 1 at a time (a lane at a time was most of a narrow
