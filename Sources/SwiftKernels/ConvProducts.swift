@@ -42,14 +42,12 @@ extension SwiftKernels {
             return
         }
         let workers = max(1, min(threads, m * n * k / parallelMinMACs))
-        let arena = arenaPool.take()
-        defer { arenaPool.give(arena) }
         if Direct.takesEveryShape || Direct.handles(n: n, k: k) {
-            forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers,
-                           arena: arena)
+            forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers)
         } else {
             let rows = chunkRows(field: k), tasks = min(workers, (m + rows - 1) / rows)
-            arena.reserve(tasks * rows * k)
+            let arena = arenaPool.take(floats: tasks * rows * k)
+            defer { arenaPool.give(arena) }
             parallelFor(workers: tasks, ForwardChunks(out: out, input: input, weight: weight, n: n, k: k, w: w,
                                                       rows: rows, workers: tasks, space: arena.base))
         }
@@ -97,7 +95,7 @@ extension SwiftKernels {
     /// The forward through the direct tile, reading the image in place.
     private static func forwardInPlace(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                        weight: UnsafePointer<Float>, n: Int, k: Int, window w: Window,
-                                       workers: Int, arena: PackArena) {
+                                       workers: Int) {
         let kc = blockDepth(k: k), nPadded = (n + Direct.nr - 1) / Direct.nr * Direct.nr
         let source = ImageSource(w)
         let rows = w.batch * w.outH
@@ -105,7 +103,8 @@ extension SwiftKernels {
         // Layout: the packed weight (each K block's 16-wide panels), the offset table, one padded image per worker.
         let weightFloats = (k * nPadded + 15) & ~15, tableFloats = (k + 15) & ~15
         let paddedFloats = source.padded ? source.imageFloats : 0
-        arena.reserve(weightFloats + tableFloats + tasks * paddedFloats)
+        let arena = arenaPool.take(floats: weightFloats + tableFloats + tasks * paddedFloats)
+        defer { arenaPool.give(arena) }
         let packed = arena.base
         var pc = 0
         while pc < k {
@@ -213,9 +212,8 @@ extension SwiftKernels {
         let groups = (k + 7) / 8
         let workers = k < 16 ? 1 : max(1, min(threads, groups, m * n * k / parallelMinMACs))
         let width = max(1, min(k, chunkFloats / depth))
-        let arena = arenaPool.take()
+        let arena = arenaPool.take(floats: workers * width * depth)
         defer { arenaPool.give(arena) }
-        arena.reserve(workers * width * depth)
         parallelFor(workers: workers, WeightColumns(
             dweight: dweight, dout: dout, input: input, n: n, k: k, w: w, beta: beta, depth: depth, width: width,
             groups: groups, workers: workers, space: arena.base))
@@ -234,9 +232,8 @@ extension SwiftKernels {
         // Layout: the padded images, the offset table, then per worker the last K block's dout in packed panels.
         let imagesFloats = source.padded ? w.batch * source.imageFloats : 0, tableFloats = (m + 15) & ~15
         let perWorker = depth * nPadded
-        let arena = arenaPool.take()
+        let arena = arenaPool.take(floats: imagesFloats + tableFloats + workers * perWorker)
         defer { arenaPool.give(arena) }
-        arena.reserve(imagesFloats + tableFloats + workers * perWorker)
         if source.padded {
             fillZeros(arena.base, imagesFloats)
             for b in 0..<w.batch { source.pad(image: b, of: input, into: arena.base + b * source.imageFloats) }
@@ -339,9 +336,8 @@ extension SwiftKernels {
         }
         let rows = chunkRows(field: k)
         let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
-        let arena = arenaPool.take()
+        let arena = arenaPool.take(floats: workers * rows * k)
         defer { arenaPool.give(arena) }
-        arena.reserve(workers * rows * k)
         parallelFor(workers: workers, InputImages(
             dinput: dinput, dout: dout, weight: weight, n: n, k: k, w: w, rows: rows, workers: workers,
             space: arena.base))

@@ -140,10 +140,23 @@ final class ArenaPool: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var free: [PackArena] = []
 
-    func take() -> PackArena {
+    /// An arena of at least `floats`: the smallest free one that holds them, else the largest, grown.
+    /// Calls of different sizes run at once (a convolution's workers each multiply a chunk while the
+    /// convolution holds its scratch), and a last-in-first-out pool would hand each call whichever
+    /// arena came back last, growing a small one now and then long after the first steps; matched
+    /// to sizes, the arenas stop growing once each size has been served.
+    func take(floats: Int) -> PackArena {
         lock.wait()
-        defer { lock.signal() }
-        return free.popLast() ?? PackArena()
+        var chosen: Int?
+        for (i, arena) in free.enumerated() {
+            guard let c = chosen else { chosen = i; continue }
+            let best = free[c].capacity, this = arena.capacity
+            if this >= floats ? (best < floats || this < best) : (best < floats && this > best) { chosen = i }
+        }
+        let arena = chosen.map { free.remove(at: $0) } ?? PackArena()
+        lock.signal()
+        arena.reserve(floats)
+        return arena
     }
 
     func give(_ arena: PackArena) {
@@ -213,8 +226,7 @@ extension SwiftKernels {
         let bFloats = (ncMax + nr) * kc
         let perWorker = (aFloats + bFloats + 15) & ~15
 
-        let arena = arenaPool.take()
-        arena.reserve(perWorker * workers)
+        let arena = arenaPool.take(floats: perWorker * workers)
         parallelFor(workers: workers, GemmTiles(
             transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
             beta: beta, c: c, ldc: ldc, splitN: splitN, tiles: tiles, workers: workers,
@@ -499,8 +511,7 @@ extension SwiftKernels {
         let aFloats = ((directA ? mr : Direct.mc) * kc + 15) & ~15
         let perWorker = (aFloats + colsMax * kc + 15) & ~15
 
-        let arena = arenaPool.take()
-        arena.reserve(perWorker * workers)
+        let arena = arenaPool.take(floats: perWorker * workers)
         parallelFor(workers: workers, DirectTiles(
             transA: transA, transB: transB, m: m, n: n, k: k, kc: kc, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
             beta: beta, c: c, ldc: ldc, transposedC: transposedC, directA: directA, splitN: splitN, tiles: tiles,
