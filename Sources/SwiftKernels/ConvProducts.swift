@@ -152,6 +152,15 @@ extension SwiftKernels {
                     while jr < n {
                         let cols = min(nr, n - jr), panel = packed + pc * nPadded + jr * depth
                         var ox = 0
+                        // Greyscale rows of pixels: two tiles at once (FMA build: 12 accumulators fit its registers).
+                        if cols <= 8 && pixelStep == 1 && Direct.takesEveryShape {
+                            while ox + 2 * mr <= w.outW {
+                                directKernel8Consecutive(kc: depth, a: rowBase + ox, walk: walk, b: panel, rsb: nr,
+                                                         c: outRow + ox * n + jr, ldc: n, cols: cols, alpha: 1,
+                                                         beta: beta)
+                                ox += 2 * mr
+                            }
+                        }
                         while ox < w.outW {
                             let tileRows = min(mr, w.outW - ox)
                             let a = TileRows(rowBase + ox * pixelStep, rsa: pixelStep, rows: tileRows)

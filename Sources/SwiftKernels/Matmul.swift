@@ -749,44 +749,79 @@ extension SwiftKernels {
     static func directKernel8<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
                                                 b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                                 rows: Int, cols: Int, alpha: Float, beta: Float) {
-        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
-        let a0 = aRows.a0, a1 = aRows.a1, a2 = aRows.a2, a3 = aRows.a3
-        #if DENDRITE_FMA
-        let a4 = aRows.a4, a5 = aRows.a5
-        var c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
-        #endif
+        var acc = Accumulators8()
         var pb = UnsafeRawPointer(b)
         for p in 0..<kc {
-            let q = walk.offset(p)
-            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-            c0.multiplyAdd(SIMD8(repeating: a0[q]), b0)
-            c1.multiplyAdd(SIMD8(repeating: a1[q]), b0)
-            c2.multiplyAdd(SIMD8(repeating: a2[q]), b0)
-            c3.multiplyAdd(SIMD8(repeating: a3[q]), b0)
-            #if DENDRITE_FMA
-            c4.multiplyAdd(SIMD8(repeating: a4[q]), b0)
-            c5.multiplyAdd(SIMD8(repeating: a5[q]), b0)
-            #endif
+            acc.multiplyAdd(aRows, walk.offset(p), pb.loadUnaligned(as: SIMD8<Float>.self))
             pb += rsb * 4
         }
-        if rows == Direct.mr && cols == 8 {
-            storeRow(c, c0, alpha: alpha, beta: beta)
-            storeRow(c + ldc, c1, alpha: alpha, beta: beta)
-            storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)
-            storeRow(c + 3 * ldc, c3, alpha: alpha, beta: beta)
+        acc.store(c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    }
+
+    /// Two full `directKernel8` tiles whose 2·`Direct.mr` rows are consecutive floats (a greyscale
+    /// convolution's pixels along an output row), over the same B panel: one tile's accumulator chains
+    /// wait on the multiply-add latency, twice as many fill both FMA pipes, and one base pointer
+    /// addresses every row. Each tile's arithmetic is `directKernel8`'s.
+    @inline(__always)
+    static func directKernel8Consecutive<Walk: ColumnWalk>(kc: Int, a: UnsafePointer<Float>, walk: Walk,
+                                                           b: UnsafePointer<Float>, rsb: Int,
+                                                           c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
+                                                           alpha: Float, beta: Float) {
+        let mr = Direct.mr
+        var first = Accumulators8(), second = Accumulators8()
+        var pb = UnsafeRawPointer(b)
+        for p in 0..<kc {
+            let x = a + walk.offset(p), b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            first.multiplyAdd(TileRows(x, rsa: 1, rows: mr), 0, b0)
+            second.multiplyAdd(TileRows(x + mr, rsa: 1, rows: mr), 0, b0)
+            pb += rsb * 4
+        }
+        first.store(c, ldc: ldc, rows: mr, cols: cols, alpha: alpha, beta: beta)
+        second.store(c + mr * ldc, ldc: ldc, rows: mr, cols: cols, alpha: alpha, beta: beta)
+    }
+
+    /// The `Direct.mr` accumulators of an 8-column tile: row i sums op(A)(i, p)·B(p, 0..<8) over p.
+    struct Accumulators8 {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        #if DENDRITE_FMA
+        var c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
+        #endif
+
+        /// One step of k: op(A)(i, q) of each row times the B row `b0`.
+        @inline(__always)
+        mutating func multiplyAdd(_ a: TileRows, _ q: Int, _ b0: SIMD8<Float>) {
+            c0.multiplyAdd(SIMD8(repeating: a.a0[q]), b0)
+            c1.multiplyAdd(SIMD8(repeating: a.a1[q]), b0)
+            c2.multiplyAdd(SIMD8(repeating: a.a2[q]), b0)
+            c3.multiplyAdd(SIMD8(repeating: a.a3[q]), b0)
             #if DENDRITE_FMA
-            storeRow(c + 4 * ldc, c4, alpha: alpha, beta: beta)
-            storeRow(c + 5 * ldc, c5, alpha: alpha, beta: beta)
+            c4.multiplyAdd(SIMD8(repeating: a.a4[q]), b0)
+            c5.multiplyAdd(SIMD8(repeating: a.a5[q]), b0)
             #endif
-        } else {
-            storeEdgeRow(c, c0, cols: cols, alpha: alpha, beta: beta)
-            if rows > 1 { storeEdgeRow(c + ldc, c1, cols: cols, alpha: alpha, beta: beta) }
-            if rows > 2 { storeEdgeRow(c + 2 * ldc, c2, cols: cols, alpha: alpha, beta: beta) }
-            if rows > 3 { storeEdgeRow(c + 3 * ldc, c3, cols: cols, alpha: alpha, beta: beta) }
-            #if DENDRITE_FMA
-            if rows > 4 { storeEdgeRow(c + 4 * ldc, c4, cols: cols, alpha: alpha, beta: beta) }
-            if rows > 5 { storeEdgeRow(c + 5 * ldc, c5, cols: cols, alpha: alpha, beta: beta) }
-            #endif
+        }
+
+        /// C = alpha·acc + beta·C for the first `rows` × `cols`.
+        @inline(__always)
+        func store(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
+            if rows == Direct.mr && cols == 8 {
+                SwiftKernels.storeRow(c, c0, alpha: alpha, beta: beta)
+                SwiftKernels.storeRow(c + ldc, c1, alpha: alpha, beta: beta)
+                SwiftKernels.storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)
+                SwiftKernels.storeRow(c + 3 * ldc, c3, alpha: alpha, beta: beta)
+                #if DENDRITE_FMA
+                SwiftKernels.storeRow(c + 4 * ldc, c4, alpha: alpha, beta: beta)
+                SwiftKernels.storeRow(c + 5 * ldc, c5, alpha: alpha, beta: beta)
+                #endif
+            } else {
+                SwiftKernels.storeEdgeRow(c, c0, cols: cols, alpha: alpha, beta: beta)
+                if rows > 1 { SwiftKernels.storeEdgeRow(c + ldc, c1, cols: cols, alpha: alpha, beta: beta) }
+                if rows > 2 { SwiftKernels.storeEdgeRow(c + 2 * ldc, c2, cols: cols, alpha: alpha, beta: beta) }
+                if rows > 3 { SwiftKernels.storeEdgeRow(c + 3 * ldc, c3, cols: cols, alpha: alpha, beta: beta) }
+                #if DENDRITE_FMA
+                if rows > 4 { SwiftKernels.storeEdgeRow(c + 4 * ldc, c4, cols: cols, alpha: alpha, beta: beta) }
+                if rows > 5 { SwiftKernels.storeEdgeRow(c + 5 * ldc, c5, cols: cols, alpha: alpha, beta: beta) }
+                #endif
+            }
         }
     }
 }
