@@ -164,14 +164,8 @@ extension SwiftKernels {
                         while ox < w.outW {
                             let tileRows = min(mr, w.outW - ox)
                             let a = TileRows(rowBase + ox * pixelStep, rsa: pixelStep, rows: tileRows)
-                            let c = outRow + ox * n + jr
-                            if cols > 8 {
-                                directKernel16(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n,
-                                               transposedC: false, rows: tileRows, cols: cols, alpha: 1, beta: beta)
-                            } else {
-                                directKernel8(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: c, ldc: n, rows: tileRows,
-                                              cols: cols, alpha: 1, beta: beta)
-                            }
+                            directTile(kc: depth, a: a, walk: walk, b: panel, rsb: nr, c: outRow + ox * n + jr, ldc: n,
+                                       rows: tileRows, cols: cols, alpha: 1, beta: beta)
                             ox += mr
                         }
                         jr += nr
@@ -290,14 +284,8 @@ extension SwiftKernels {
                     while jr < n {
                         let cols = min(nr, n - jr), c = dweight + i0 * n + jr
                         let panel = packed ? UnsafePointer(panels + jr * count) : dout + r0 * n + jr
-                        let rsb = packed ? nr : n
-                        if cols > 8 {
-                            directKernel16(kc: count, a: a, walk: walk, b: panel, rsb: rsb, c: c, ldc: n,
-                                           transposedC: false, rows: rows, cols: cols, alpha: 1, beta: blockBeta)
-                        } else {
-                            directKernel8(kc: count, a: a, walk: walk, b: panel, rsb: rsb, c: c, ldc: n, rows: rows,
-                                          cols: cols, alpha: 1, beta: blockBeta)
-                        }
+                        directTile(kc: count, a: a, walk: walk, b: panel, rsb: packed ? nr : n, c: c, ldc: n,
+                                   rows: rows, cols: cols, alpha: 1, beta: blockBeta)
                         jr += nr
                     }
                 }

@@ -591,13 +591,14 @@ extension SwiftKernels {
                             let inA = ir < inPlace
                             let aTile = inA ? aBlock + ir * rsa : UnsafePointer(packA + (ir - inPlace) * kc)
                             let r = inA ? rsa : 1, s = inA ? csa : mr
-                            if transposedC || cols > 8 {
-                                directKernel16(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, rsb: bStride, c: cTile,
-                                               ldc: ldc, transposedC: transposedC, rows: rows, cols: cols,
+                            let aRows = TileRows(aTile, rsa: r, rows: rows)
+                            if transposedC {
+                                directKernel16(kc: kc, a: aRows, walk: Strided(step: s), b: bPanel, rsb: bStride,
+                                               c: cTile, ldc: ldc, transposedC: true, rows: rows, cols: cols,
                                                alpha: alpha, beta: betaK)
                             } else {
-                                directKernel8(kc: kc, a: TileRows(aTile, rsa: r, rows: rows), walk: Strided(step: s), b: bPanel, rsb: nr, c: cTile, ldc: ldc,
-                                              rows: rows, cols: cols, alpha: alpha, beta: betaK)
+                                directTile(kc: kc, a: aRows, walk: Strided(step: s), b: bPanel, rsb: bStride, c: cTile,
+                                           ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: betaK)
                             }
                             ir += mr
                         }
@@ -741,6 +742,21 @@ extension SwiftKernels {
             if rows > 4 { row(c + 4 * ldc, c40, c41) }
             if rows > 5 { row(c + 5 * ldc, c50, c51) }
             #endif
+        }
+    }
+
+    /// A direct tile of C (not transposed) over one B panel: `directKernel16`, or `directKernel8` when at
+    /// most 8 of the panel's columns are real.
+    @inline(__always)
+    static func directTile<Walk: ColumnWalk>(kc: Int, a: TileRows, walk: Walk, b: UnsafePointer<Float>, rsb: Int,
+                                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                                             alpha: Float, beta: Float) {
+        if cols > 8 {
+            directKernel16(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, transposedC: false, rows: rows,
+                           cols: cols, alpha: alpha, beta: beta)
+        } else {
+            directKernel8(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, rows: rows, cols: cols,
+                          alpha: alpha, beta: beta)
         }
     }
 
