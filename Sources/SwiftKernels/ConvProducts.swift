@@ -116,7 +116,8 @@ extension SwiftKernels {
             for p in 0..<k { table[p] = Int32(source.fieldOffset(p)) }
             parallelFor(workers: tasks, ForwardTiles(
                 out: out, input: input, packed: packed, table: table, n: n, nPadded: nPadded, k: k, kc: kc,
-                source: source, rows: rows, workers: tasks, paddedImages: packed + weightFloats + tableFloats))
+                source: source, rows: rows, workers: tasks, paddedImages: packed + weightFloats + tableFloats,
+                pixelLanes: pixelLanesApply(window: w, n: n, k: k, kc: kc)))
         }
     }
 
@@ -126,6 +127,8 @@ extension SwiftKernels {
         let packed: UnsafePointer<Float>, table: UnsafePointer<Int32>
         let n: Int, nPadded: Int, k: Int, kc: Int, source: ImageSource, rows: Int, workers: Int
         let paddedImages: UnsafeMutablePointer<Float>
+        /// Whether rows take `pixelLanesRow` instead of product tiles.
+        let pixelLanes: Bool
 
         func run(task t: Int) {
             let w = source.w
@@ -144,6 +147,11 @@ extension SwiftKernels {
                 }
                 let rowBase = base + source.windowOffset(oy, 0)
                 let outRow = out + r * w.outW * n
+                if pixelLanes {
+                    pixelLanesRow(out: outRow, row: rowBase, table: table, weights: packed, rsw: nr, k: k, n: n,
+                                  outW: w.outW)
+                    continue
+                }
                 var pc = 0
                 while pc < k {
                     let depth = min(kc, k - pc), beta: Float = pc == 0 ? 0 : 1

@@ -29,6 +29,11 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // one shorter than the 8-float store of a pixel's filters runs).
         ImplicitConvCase(input: Shape(2, 9, 23, 1), filters: 5, kernel: 3, stride: 1, padding: .valid),
         ImplicitConvCase(input: Shape(3, 7, 7, 1), filters: 8, kernel: 3, stride: 1, padding: .same),
+        // The Swift forward's pixel lanes (PixelLanes.swift) for 1, 2 and 4 filters: rows of exactly 16 pixels,
+        // of 32, and of 36 (a last block overlapping the one before), a padded field of 16 floats.
+        ImplicitConvCase(input: Shape(2, 6, 18, 1), filters: 1, kernel: 3, stride: 1, padding: .valid),
+        ImplicitConvCase(input: Shape(2, 9, 34, 1), filters: 2, kernel: 3, stride: 1, padding: .valid),
+        ImplicitConvCase(input: Shape(3, 8, 35, 1), filters: 4, kernel: 4, stride: 1, padding: .explicit(rows: 1, cols: 2)),
         // At most 16 filters over several channels (conv_narrow*.c): kernel rows of 9 floats (a table of
         // offsets), of exactly 16 (one segment), and the 35- and 36-float rows above (overlapping segments).
         ImplicitConvCase(input: Shape(2, 13, 17, 3), filters: 5, kernel: 3, stride: 2, padding: .same),
