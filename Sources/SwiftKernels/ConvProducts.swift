@@ -82,12 +82,37 @@ extension SwiftKernels {
 
         /// Copies image b of `input` into the interior of `copy`, whose padding is zero.
         func pad(image b: Int, of input: UnsafePointer<Float>, into copy: UnsafeMutablePointer<Float>) {
-            let c = w.channels, src = input + b * w.imageCount
+            forInterior { copyFloats(copy + $0, input + b * w.imageCount + $1, $2) }
+        }
+
+        /// Copies the interior of a padded copy into `image`, and zeros where no window reaches.
+        func unpad(_ copy: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+            fillZeros(image, w.imageCount)
+            forInterior { copyFloats(image + $1, copy + $0, $2) }
+        }
+
+        /// The runs of image floats a padded copy holds: body(offset in the copy, offset in the image, floats).
+        @inline(__always)
+        private func forInterior(_ body: (Int, Int, Int) -> Void) {
+            let c = w.channels
             let x0 = max(0, -w.padLeft), x1 = min(w.width, spanW - w.padLeft)
-            guard x0 < x1 else { return }
-            for y in max(0, -w.padTop)..<min(w.height, spanH - w.padTop) {
-                copyFloats(copy + ((y + w.padTop) * spanW + x0 + w.padLeft) * c, src + (y * w.width + x0) * c,
-                           (x1 - x0) * c)
+            let y0 = max(0, -w.padTop), y1 = min(w.height, spanH - w.padTop)
+            guard x0 < x1, y0 < y1 else { return }
+            for y in y0..<y1 { body(((y + w.padTop) * spanW + x0 + w.padLeft) * c, (y * w.width + x0) * c, (x1 - x0) * c) }
+        }
+
+        /// Adds unfolded rows p0..<p1 of one image's pixels (`src` holds p0's first) into their windows of
+        /// `target`, laid out as the tiles read the image (a padded copy when `padded`, so no window is
+        /// clipped): pixels in order and each field in order, as col2im adds them.
+        func addWindows(pixels p0: Int, _ p1: Int, from src: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+            let run = w.kernelW * w.channels
+            var oy = p0 / w.outW, ox = p0 % w.outW, src = src
+            for _ in p0..<p1 {
+                let window = target + windowOffset(oy, ox)
+                for ky in 0..<w.kernelH { addVector(window + ky * rowStride, src + ky * run, count: run) }
+                src += w.kernelH * run
+                ox += 1
+                if ox == w.outW { (ox, oy) = (0, oy + 1) }
             }
         }
     }
@@ -339,34 +364,40 @@ extension SwiftKernels {
             fillZeros(dinput, w.batch * w.imageCount)
             return
         }
-        let rows = chunkRows(field: k)
+        let rows = chunkRows(field: k), source = ImageSource(w)
         let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
-        let arena = arenaPool.take(floats: workers * rows * k)
+        // Per worker: its chunk's unfolded gradients, then, when windows reach past the image, a padded
+        // gradient image (so no window is clipped), whose interior is copied out.
+        let chunkFloats = (rows * k + 15) & ~15, paddedFloats = source.padded ? source.imageFloats : 0
+        let arena = arenaPool.take(floats: workers * (chunkFloats + paddedFloats))
         defer { arenaPool.give(arena) }
         parallelFor(workers: workers, InputImages(
-            dinput: dinput, dout: dout, weight: weight, n: n, k: k, w: w, rows: rows, workers: workers,
-            space: arena.base))
+            dinput: dinput, dout: dout, weight: weight, n: n, k: k, source: source, rows: rows, workers: workers,
+            space: arena.base, workerFloats: chunkFloats + paddedFloats))
     }
 
     /// One worker's images, each summed by this worker alone, a chunk of its pixels at a time.
     private struct InputImages: ParallelWork {
         let dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>
-        let n: Int, k: Int, w: Window, rows: Int, workers: Int
-        let space: UnsafeMutablePointer<Float>
+        let n: Int, k: Int, source: ImageSource, rows: Int, workers: Int
+        let space: UnsafeMutablePointer<Float>, workerFloats: Int
 
         func run(task t: Int) {
-            let dcol = space + t * rows * k
+            let w = source.w
+            let dcol = space + t * workerFloats, padded = dcol + (rows * k + 15) & ~15
             for image in (w.batch * t / workers)..<(w.batch * (t + 1) / workers) {
                 let out = dinput + image * w.imageCount, first = image * w.pixels
-                fillZeros(out, w.imageCount)
+                let target = source.padded ? padded : out
+                fillZeros(target, source.padded ? source.imageFloats : w.imageCount)
                 var p0 = 0
                 while p0 < w.pixels {
                     let count = min(rows, w.pixels - p0)
                     sgemm(transA: false, transB: true, m: count, n: k, k: n, alpha: 1, a: dout + (first + p0) * n,
                           lda: n, b: weight, ldb: n, beta: 0, c: dcol, ldc: k, threads: 1)
-                    w.addUnfolded(rows: p0, p0 + count, from: dcol, into: out)
+                    source.addWindows(pixels: p0, p0 + count, from: dcol, into: target)
                     p0 += count
                 }
+                if source.padded { source.unpad(padded, into: out) }
             }
         }
     }
