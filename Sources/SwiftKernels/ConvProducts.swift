@@ -364,31 +364,41 @@ extension SwiftKernels {
             fillZeros(dinput, w.batch * w.imageCount)
             return
         }
-        let rows = chunkRows(field: k), source = ImageSource(w)
+        let rows = chunkRows(field: k), source = ImageSource(w), lanes = imageRowLanesApply(window: w, n: n)
         let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
-        // Per worker: its chunk's unfolded gradients, then, when windows reach past the image, a padded
-        // gradient image (so no window is clipped), whose interior is copied out.
-        let chunkFloats = (rows * k + 15) & ~15, paddedFloats = source.padded ? source.imageFloats : 0
-        let arena = arenaPool.take(floats: workers * (chunkFloats + paddedFloats))
+        // Per worker: its chunk's unfolded gradients (or the image-row kernel's scratch), then, when windows
+        // reach past the image, a padded gradient image (so no window is clipped), whose interior is copied out.
+        let scratchFloats = (lanes ? imageRowLanesScratch(window: w, n: n) : rows * k + 15) & ~15
+        let paddedFloats = source.padded ? source.imageFloats : 0
+        let arena = arenaPool.take(floats: workers * (scratchFloats + paddedFloats))
         defer { arenaPool.give(arena) }
         parallelFor(workers: workers, InputImages(
             dinput: dinput, dout: dout, weight: weight, n: n, k: k, source: source, rows: rows, workers: workers,
-            space: arena.base, workerFloats: chunkFloats + paddedFloats))
+            space: arena.base, scratchFloats: scratchFloats, workerFloats: scratchFloats + paddedFloats,
+            imageRowLanes: lanes))
     }
 
     /// One worker's images, each summed by this worker alone, a chunk of its pixels at a time.
     private struct InputImages: ParallelWork {
         let dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>
         let n: Int, k: Int, source: ImageSource, rows: Int, workers: Int
-        let space: UnsafeMutablePointer<Float>, workerFloats: Int
+        let space: UnsafeMutablePointer<Float>, scratchFloats: Int, workerFloats: Int
+        /// Whether images take `imageRowLanesImage` instead of chunk products and col2im.
+        let imageRowLanes: Bool
 
         func run(task t: Int) {
             let w = source.w
-            let dcol = space + t * workerFloats, padded = dcol + (rows * k + 15) & ~15
+            let dcol = space + t * workerFloats, padded = dcol + scratchFloats
             for image in (w.batch * t / workers)..<(w.batch * (t + 1) / workers) {
                 let out = dinput + image * w.imageCount, first = image * w.pixels
                 let target = source.padded ? padded : out
                 fillZeros(target, source.padded ? source.imageFloats : w.imageCount)
+                if imageRowLanes {
+                    imageRowLanesImage(target: target, rowStride: source.rowStride, dout: dout + first * n,
+                                       weight: weight, n: n, window: w, scratch: dcol)
+                    if source.padded { source.unpad(padded, into: out) }
+                    continue
+                }
                 var p0 = 0
                 while p0 < w.pixels {
                     let count = min(rows, w.pixels - p0)
