@@ -1,46 +1,49 @@
 // Max and average pooling on NHWC images, forward and backward, with the contracts of
-// dk_maxpool_* / dk_avgpool_* (CKernels.h): windows skip padding; forward passes split output rows
-// between workers, backward passes give each image to one worker (zero, then add every window's
+// dk_maxpool_* / dk_avgpool_* (CKernels.h): windows skip padding; forward passes split rows of output
+// pixels between workers, backward passes give each image to one worker (zero, then add every window's
 // share in a fixed order), so results do not depend on the thread count.
 
 extension SwiftKernels {
     /// out (batch, outH, outW, channels) = each window's largest input, per channel.
     public static func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window) {
-        parallelRows(rows: window.batch * window.pixels, cols: window.channels * window.kernelH * window.kernelW,
+        parallelRows(rows: window.batch * window.outH, cols: window.outW * window.channels * window.kernelH * window.kernelW,
                      grain: 1 << 15, PoolForward(out: out, input: input, w: window, average: false))
     }
 
     /// out = each window's mean over its input elements (padding not counted).
     public static func avgPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window) {
-        parallelRows(rows: window.batch * window.pixels, cols: window.channels * window.kernelH * window.kernelW,
+        parallelRows(rows: window.batch * window.outH, cols: window.outW * window.channels * window.kernelH * window.kernelW,
                      grain: 1 << 15, PoolForward(out: out, input: input, w: window, average: true))
     }
 
     private struct PoolForward: RowWork {
         let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, w: Window, average: Bool
 
+        /// One output row (image, oy) of pixels.
         func run(row r: Int) {
-            let image = input + (r / w.pixels) * w.imageCount
-            let (y0, y1, x0, x1) = w.clipped((r % w.pixels) / w.outW, (r % w.pixels) % w.outW)
-            let c = w.channels, dst = out + r * c
-            dst.update(repeating: average ? 0 : -Float.greatestFiniteMagnitude, count: c)
-            for y in y0..<y1 {
-                for x in x0..<x1 {
-                    let src = image + (y * w.width + x) * c
-                    var i = 0
-                    while i + 8 <= c {
-                        store(dst + i, average ? load(dst + i) + load(src + i) : vmax(load(dst + i), load(src + i)))
-                        i += 8
+            let image = input + (r / w.outH) * w.imageCount, oy = r % w.outH
+            let c = w.channels
+            for ox in 0..<w.outW {
+                let (y0, y1, x0, x1) = w.clipped(oy, ox)
+                let dst = out + (r * w.outW + ox) * c
+                let scale = average ? 1 / Float((y1 - y0) * (x1 - x0)) : 1
+                // 8 channels at a time, then the rest (all of them in a layer of fewer than 8) in one partial
+                // vector; each lane runs over the window in the same order as a scalar loop would.
+                var i = 0
+                while i < c {
+                    let lanes = min(8, c - i)
+                    var acc = Vec(repeating: average ? 0 : -Float.greatestFiniteMagnitude)
+                    for y in y0..<y1 {
+                        for x in x0..<x1 {
+                            let src = image + (y * w.width + x) * c + i
+                            let v = lanes == 8 ? load(src) : loadPartial(src, lanes)
+                            acc = average ? acc + v : vmax(acc, v)
+                        }
                     }
-                    while i < c {
-                        dst[i] = average ? dst[i] + src[i] : (src[i] > dst[i] ? src[i] : dst[i])
-                        i += 1
-                    }
+                    if average { acc *= scale }
+                    if lanes == 8 { store(dst + i, acc) } else { storePartial(dst + i, acc, lanes) }
+                    i += 8
                 }
-            }
-            if average {
-                let scale = 1 / Float((y1 - y0) * (x1 - x0))
-                for i in 0..<c { dst[i] *= scale }
             }
         }
     }
@@ -82,15 +85,10 @@ extension SwiftKernels {
                     let d = dout + ((image * w.outH + oy) * w.outW + ox) * c
                     if let input {
                         let source = input + image * w.imageCount
-                        for ch in 0..<c {
-                            var best = -Float.greatestFiniteMagnitude, at = y0 * w.width + x0
-                            for y in y0..<y1 {
-                                for x in x0..<x1 where source[(y * w.width + x) * c + ch] > best {
-                                    best = source[(y * w.width + x) * c + ch]
-                                    at = y * w.width + x
-                                }
-                            }
-                            if !throughReLU || source[at * c + ch] > 0 { dimage[at * c + ch] += d[ch] }
+                        var i = 0
+                        while i < c {
+                            addAtFirstLargest(dimage + i, source + i, d + i, lanes: min(8, c - i), y0, y1, x0, x1)
+                            i += 8
                         }
                     } else {
                         let scale = 1 / Float((y1 - y0) * (x1 - x0))
@@ -98,6 +96,37 @@ extension SwiftKernels {
                             for x in x0..<x1 { addVector(dimage + (y * w.width + x) * c, d, count: c, scale: scale) }
                         }
                     }
+                }
+            }
+        }
+
+        /// For `lanes` channels (from `source` and `dimage`, at the channel's offset) of one window: adds
+        /// dout `d` at the window's first largest input, as a search in window order that keeps a value
+        /// only when it is strictly larger than the best so far (from -greatestFiniteMagnitude, so the
+        /// window's first position when nothing exceeds that); through the ReLU only when that input is
+        /// positive. Channels in the lanes: the largest value first, then each position in order takes the
+        /// lanes whose first equal value it holds.
+        @inline(__always)
+        private func addAtFirstLargest(_ dimage: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>,
+                                       _ d: UnsafePointer<Float>, lanes: Int, _ y0: Int, _ y1: Int, _ x0: Int, _ x1: Int) {
+            let c = w.channels
+            @inline(__always) func at(_ y: Int, _ x: Int) -> Int { (y * w.width + x) * c }
+            @inline(__always) func read(_ p: UnsafePointer<Float>) -> Vec { lanes == 8 ? load(p) : loadPartial(p, lanes) }
+            let start = Vec(repeating: -Float.greatestFiniteMagnitude)
+            var best = start
+            for y in y0..<y1 {
+                for x in x0..<x1 { best = vmax(best, read(source + at(y, x))) }
+            }
+            let found = best .> start, gradient = read(d)
+            let passes = throughReLU ? best .> Vec() : found .| .!found
+            var pending = found .| .!found
+            for y in y0..<y1 {
+                for x in x0..<x1 {
+                    let chosen = pending .& ((read(source + at(y, x)) .== best) .| .!found)
+                    pending = pending .& .!chosen
+                    let target = dimage + at(y, x), current = read(target)
+                    let updated = current.replacing(with: current + gradient, where: chosen .& passes)
+                    if lanes == 8 { store(target, updated) } else { storePartial(target, updated, lanes) }
                 }
             }
         }
