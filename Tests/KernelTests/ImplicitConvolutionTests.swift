@@ -12,7 +12,11 @@ import Testing
 struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
     var input: Shape, filters, kernel, stride: Int
     var padding: Padding
-    var testDescription: String { "\(input) → \(filters) \(kernel)x\(kernel) stride \(stride) padding \(padding.text)" }
+    /// The stride along rows, where it differs from the one along columns (`stride`).
+    var strideH: Int? = nil
+    var testDescription: String {
+        "\(input) → \(filters) \(kernel)x\(kernel) stride \(strideH.map { "\($0)x" } ?? "")\(stride) padding \(padding.text)"
+    }
 
     static let all = [
         ImplicitConvCase(input: Shape(6, 20, 20, 7), filters: 16, kernel: 5, stride: 1, padding: .same),
@@ -34,6 +38,8 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         ImplicitConvCase(input: Shape(2, 6, 18, 1), filters: 1, kernel: 3, stride: 1, padding: .valid),
         ImplicitConvCase(input: Shape(2, 9, 34, 1), filters: 2, kernel: 3, stride: 1, padding: .valid),
         ImplicitConvCase(input: Shape(3, 8, 35, 1), filters: 4, kernel: 4, stride: 1, padding: .explicit(rows: 1, cols: 2)),
+        // Stride 2 down the rows only: the pixel lanes step output rows two image rows apart.
+        ImplicitConvCase(input: Shape(2, 11, 20, 1), filters: 5, kernel: 3, stride: 1, padding: .same, strideH: 2),
         // At most 16 filters over several channels (conv_narrow*.c): kernel rows of 9 floats (a table of
         // offsets), of exactly 16 (one segment), and the 35- and 36-float rows above (overlapping segments).
         ImplicitConvCase(input: Shape(2, 13, 17, 3), filters: 5, kernel: 3, stride: 2, padding: .same),
@@ -60,8 +66,8 @@ struct ImplicitConvolutionTests {
     func sameBits(backendName: String, tc: ImplicitConvCase) throws {
         let backend = try makeBackend(backendName)
         let gemm = backend.gemm
-        let window = ConvolutionWindow(input: tc.input, kernel: (tc.kernel, tc.kernel), stride: (tc.stride, tc.stride),
-                                       padding: tc.padding)
+        let window = ConvolutionWindow(input: tc.input, kernel: (tc.kernel, tc.kernel),
+                                       stride: (tc.strideH ?? tc.stride, tc.stride), padding: tc.padding)
         var cWindow = dk_window(batch: Int32(window.batch), height: Int32(window.height), width: Int32(window.width),
                                 channels: Int32(window.channels), kernel_h: Int32(window.kernelHeight),
                                 kernel_w: Int32(window.kernelWidth), stride_h: Int32(window.strideHeight),
