@@ -368,7 +368,7 @@ extension SwiftKernels {
         let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
         // Per worker: its chunk's unfolded gradients (or the image-row kernel's scratch), then, when windows
         // reach past the image, a padded gradient image (so no window is clipped), whose interior is copied out.
-        let scratchFloats = (lanes ? imageRowLanesScratch(window: w, n: n) : rows * k + 15) & ~15
+        let scratchFloats = ((lanes ? imageRowLanesScratch(window: w, n: n) : rows * k) + 15) & ~15
         let paddedFloats = source.padded ? source.imageFloats : 0
         let arena = arenaPool.take(floats: workers * (scratchFloats + paddedFloats))
         defer { arenaPool.give(arena) }

@@ -118,8 +118,9 @@ extension SwiftKernels {
                 for x in x0..<x1 { best = vmax(best, read(source + at(y, x))) }
             }
             let found = best .> start, gradient = read(d)
-            let passes = throughReLU ? best .> Vec() : found .| .!found
-            var pending = found .| .!found
+            let everyLane = SIMDMask<SIMD8<Int32>>(repeating: true)
+            let passes = throughReLU ? best .> Vec() : everyLane
+            var pending = everyLane
             for y in y0..<y1 {
                 for x in x0..<x1 {
                     let chosen = pending .& ((read(source + at(y, x)) .== best) .| .!found)
