@@ -324,8 +324,12 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
     float *cblk = g->C + ic * c_row + jc * c_col;
     for (int jr = 0; jr < nc; jr += NR) {
         int nr = min_int(NR, nc - jr);
-        /* Full panels of untransposed B are packed by the first tile that reads them. */
-        int packing = g->csb == 1 && first && nr == NR;
+        /* Full panels of untransposed B are packed by the first tile that reads them, unless that tile
+         * is their only reader (a single row block no taller than a tile: the MLP's N = 10 products,
+         * computed transposed); then it reads them in place, without the packing stores. */
+        int one_reader = single && mc <= MR;
+        int packing = g->csb == 1 && first && nr == NR && !one_reader;
+        int in_place = g->csb == 1 && nr == NR && one_reader;
         const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
         float *panel = (packing || PANEL_AT_A_TIME) && single ? pb : pb + jr * kc;
         if (PANEL_AT_A_TIME) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
@@ -339,6 +343,9 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
             if (packing && ir == 0)
                 tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc, TRANSPOSED_C, 1, nr,
                      g->alpha, beta, ep, column);
+            else if (in_place)
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, ctile, g->ldc, TRANSPOSED_C, 0, nr, g->alpha,
+                     beta, ep, column);
             else
                 tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, nr, g->alpha,
                      beta, ep, column);
