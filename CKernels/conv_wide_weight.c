@@ -30,7 +30,7 @@
 #define TILE_FLOATS ((size_t)SEGMENT * GROUP_FILTERS)
 #define CHUNK_PIXELS 64            /* pixels that every tile of a thread takes in turn */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
-#define PARTIAL_FLOATS ((size_t)64 * 1024)
+#define PARTIAL_FLOATS ((size_t)128 * 1024) /* a thread's tiles' chunk sums, then their running totals */
 
 static dk_scratch_pool g_images = {.floats = SCRATCH_FLOATS};
 static dk_scratch_pool g_partials = {.floats = PARTIAL_FLOATS};
@@ -53,7 +53,7 @@ int dk__conv2d_wide_weight_applies(const dk_window *w, int out_channels) {
     size_t image = dk__window_reads_padding(w) ? dk__window_reach_h(w) * dk__window_reach_w(w) * (size_t)w->channels : 0;
     return dk__isa() == DK_ISA_AVX512 && out_channels >= MIN_FILTERS && out_channels <= MAX_FILTERS &&
            w->out_w > 0 && w->out_h > 0 && (kernel_run(w) >= SEGMENT || greyscale_field(w)) && image <= SCRATCH_FLOATS &&
-           tile_count(w, out_channels) * TILE_FLOATS <= PARTIAL_FLOATS;
+           2 * tile_count(w, out_channels) * TILE_FLOATS <= PARTIAL_FLOATS;
 }
 
 /* Tile t: kernel row ky, segment s of it (positions [first, first + size) of the row; the field's, for a
@@ -106,21 +106,37 @@ DK_INLINE void tile_pixels(lanes_vec acc[SEGMENT][2], image_view v, size_t offse
     }
 }
 
-/* A block's sums of one tile into dweight, as the GEMM stores a K block: beta * C + sums for the first
- * block (never reading C when beta is 0), C + sums for every later one. */
-DK_INLINE void store_tile(const dk__conv_weight *a, tile_place p, const float *sums, float beta) {
+/* A block's sums of one tile into its running totals, as the GEMM adds a K block into C: beta * C + sums
+ * for the first block (never reading C when beta is 0), totals + sums for every later one. The totals
+ * stay in the thread's scratch until the last block: the threads' tiles interleave within dweight's
+ * rows, and writing them there block after block made the two cores trade those lines. */
+DK_INLINE void add_block(const dk__conv_weight *a, tile_place p, const float *sums, float *totals, int first) {
+    const size_t oc = (size_t)a->oc;
+    const int n = a->oc - (int)p.fg * GROUP_FILTERS;
+    for (size_t j = p.overlap; j < p.size; j++) {
+        const float *c = a->dweight + (p.ky * kernel_run(a->w) + p.first + j) * oc + p.fg * GROUP_FILTERS;
+        for (int v = 0; v < 2 && n - v * LANES > 0; v++) {
+            size_t at = (j * 2 + (size_t)v) * LANES;
+            lanes_vec x = *(const lanes_vec *)(sums + at), old;
+            if (!first) {
+                x = *(const lanes_vec *)(totals + at) + x;
+            } else if (a->beta != 0.0f) {
+                lanes_load_first(&old, c + v * LANES, n - v * LANES);
+                x = a->beta == 1.0f ? old + x : x + old * a->beta;
+            }
+            *(lanes_vec *)(totals + at) = x;
+        }
+    }
+}
+
+/* A tile's totals into dweight: the positions it computes alone (see place_of), its filters only. */
+DK_INLINE void store_tile(const dk__conv_weight *a, tile_place p, const float *totals) {
     const size_t oc = (size_t)a->oc;
     const int n = a->oc - (int)p.fg * GROUP_FILTERS;
     for (size_t j = p.overlap; j < p.size; j++) {
         float *c = a->dweight + (p.ky * kernel_run(a->w) + p.first + j) * oc + p.fg * GROUP_FILTERS;
-        for (int v = 0; v < 2 && n - v * LANES > 0; v++) {
-            lanes_vec x = *(const lanes_vec *)(sums + (j * 2 + (size_t)v) * LANES), old;
-            if (beta != 0.0f) {
-                lanes_load_first(&old, c + v * LANES, n - v * LANES);
-                x = beta == 1.0f ? old + x : x + old * beta;
-            }
-            lanes_store_first(c + v * LANES, &x, n - v * LANES);
-        }
+        for (int v = 0; v < 2 && n - v * LANES > 0; v++)
+            lanes_store_first(c + v * LANES, (const lanes_vec *)(totals + (j * 2 + (size_t)v) * LANES), n - v * LANES);
     }
 }
 
@@ -135,6 +151,7 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
     int image_slot, partial_slot;
     float *restrict padded = padding ? dk__scratch_claim(&g_images, (int)t0, &image_slot) : NULL;
     float *restrict partials = dk__scratch_claim(&g_partials, (int)t0, &partial_slot);
+    float *restrict totals = partials + (t1 - t0) * TILE_FLOATS;
     size_t image = (size_t)-1;
     for (size_t b = 0; b < a->blocks; b++) {
         size_t r0 = b * a->step, r1 = r0 + a->step < m ? r0 + a->step : m;
@@ -166,8 +183,10 @@ DK_KERNEL(static, wide_weight_tiles, (void *p, size_t t0, size_t t1), (p, t0, t1
             s0 = img * per_image + q1;
         }
         for (size_t t = t0; t < t1; t++)
-            store_tile(a, place_of(w, a->oc, t), partials + (t - t0) * TILE_FLOATS, b == 0 ? a->beta : 1.0f);
+            add_block(a, place_of(w, a->oc, t), partials + (t - t0) * TILE_FLOATS, totals + (t - t0) * TILE_FLOATS,
+                      b == 0);
     }
+    for (size_t t = t0; t < t1; t++) store_tile(a, place_of(w, a->oc, t), totals + (t - t0) * TILE_FLOATS);
     dk__scratch_release(&g_partials, partial_slot);
     if (padding) dk__scratch_release(&g_images, image_slot);
 }
