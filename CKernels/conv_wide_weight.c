@@ -9,7 +9,8 @@
  * group's dout floats are two vector loads and each position's input value is broadcast against them.
  *
  * Threads split the tiles (disjoint parts of dweight) and each walks the GEMM's K blocks in order: a
- * block's sums start from zero and are added to dweight as the GEMM adds its blocks. A kernel row whose
+ * block's sums start from zero and are added to the tile's running totals as the GEMM adds its blocks
+ * into C; the totals go to dweight once, after the last block. A kernel row whose
  * length is not a multiple of SEGMENT ends in a segment that overlaps the one before; both compute the
  * positions they share alike, and only the earlier one stores them.
  *
