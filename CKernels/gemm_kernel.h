@@ -5,6 +5,8 @@
  *   GEMM_VEC, GEMM_VL   the vector type of GEMM_VL floats that holds half a tile row
  *   GEMM_MR, GEMM_NR    the tile (GEMM_NR = 2 * GEMM_VL), from internal.h's DK_MR_* and DK_NR_*
  *   GEMM_TARGET         the path's target attribute (empty on the portable path)
+ *   GEMM_AHEAD_MAX_ROWS the tallest tile whose registers leave room to pack a panel ahead (see
+ *                       micro_kernel's PACK_AHEAD), 0 for none
  *   GEMM_RECT           the name of the worker it defines (declared in gemm.h)
  * Every element of C is accumulated over k in the same order whatever the tile, so each path's
  * results depend on the K blocking (KC) only: the AVX2 and AVX-512 paths give the same bits.
@@ -13,6 +15,7 @@
 
 #define MR GEMM_MR
 #define NR GEMM_NR
+#define AHEAD_MAX_ROWS GEMM_AHEAD_MAX_ROWS
 #define VL GEMM_VL
 typedef GEMM_VEC vec;
 typedef float vecu __attribute__((vector_size(GEMM_VL * 4), aligned(4), __may_alias__));
@@ -87,6 +90,29 @@ DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restric
         STORE8(dst + h * NR, __builtin_shufflevector(u[h], u[h + 4], 0, 1, 2, 3, 8, 9, 10, 11));
         STORE8(dst + (h + 4) * NR, __builtin_shufflevector(u[h], u[h + 4], 4, 5, 6, 7, 12, 13, 14, 15));
     }
+}
+
+/* Transposes rows j < 8 of src, elements p < 4, into dst[p*NR + j]: eight 4-float loads paired
+ * into four vectors, two rounds of in-lane shuffles, four vector stores. It needs 8 vector registers
+ * where transpose8x8_into_panel needs 16, so a micro-kernel's accumulators can stay in theirs beside
+ * it (see micro_kernel's PACK_AHEAD). The rows are cs1 bytes apart, and cs3 = 3 * cs1. */
+DK_INLINE void transpose8x4_into_panel(float *restrict dst, const char *src, ptrdiff_t cs1, ptrdiff_t cs3) {
+    typedef float v4u __attribute__((vector_size(16), aligned(4), __may_alias__));
+    const char *low = src, *high = src + 4 * cs1;
+#define PAIR(OFFSET)                                                                                   \
+    __builtin_shufflevector(*(const v4u *)(low + (OFFSET)), *(const v4u *)(high + (OFFSET)), 0, 1, 2, 3, 4, \
+                            5, 6, 7)
+    /* r[j]'s halves are rows j and j + 4. */
+    v8 r0 = PAIR(0), r1 = PAIR(cs1), r2 = PAIR(2 * cs1), r3 = PAIR(cs3);
+#undef PAIR
+    v8 t0 = __builtin_shufflevector(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8 t1 = __builtin_shufflevector(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8 t2 = __builtin_shufflevector(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8 t3 = __builtin_shufflevector(r2, r3, 2, 10, 3, 11, 6, 14, 7, 15);
+    STORE8(dst, __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13));
+    STORE8(dst + NR, __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15));
+    STORE8(dst + 2 * NR, __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13));
+    STORE8(dst + 3 * NR, __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15));
 }
 
 /* Height of the row panel that starts `left` rows before the end of a block: MR, except near the
@@ -195,18 +221,32 @@ DK_INLINE void store_tile_transposed(float *c, ptrdiff_t ldc, const float t[MR][
         }
 }
 
+/* A panel of transposed B that a tile packs while it computes (micro_kernel's PACK_AHEAD): kc x NR
+ * floats of op(B), whose column j is src + j*cs, into dst. kc is at most the tile's own. */
+typedef struct {
+    const float *src;
+    ptrdiff_t cs;
+    float *dst;
+    int kc;
+} panel_ahead;
+
 /* One ROWS x NR tile over kc steps, ROWS a constant from 1 to MR, stored to C's tile at c (or to
  * its transpose when the constant TRANSPOSED_C is set). op(A)'s tile element (i, p) is
  * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to
  * broadcast straight from A. B's row p is b + p*rsb: NR on a packed panel. With the constant
  * PACK_B set, b is op(B) itself and each row is also copied to the packed panel `pack`: the B loads
- * and stores fit beside the FMAs, so the panel is packed for free by its first tile.
+ * and stores fit beside the FMAs, so the panel is packed for free by its first tile. With the
+ * constant PACK_AHEAD set, the tile also packs the panel of transposed B `ahead`, 8 columns by 4 k
+ * steps every 32 / NR steps of its own: the shuffles and stores of those transposes go to ports the FMAs
+ * leave idle, where packing all of B before the tiles costs a third of a product with a single row
+ * of tiles (the MLP's N = 10 products, BENCHMARKS.md, twelfth session).
  * Only the first nr columns of C are written; with an epilogue `ep`, as f(value + bias), C's
  * columns starting at `column` (the tile's first one; its first row's, for a transposed C). */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
                             const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
                             ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
-                            int nr, float alpha, float beta, const tile_epilogue *ep, int column) {
+                            const int PACK_AHEAD, const panel_ahead *ahead, int nr, float alpha,
+                            float beta, const tile_epilogue *ep, int column) {
     /* Every loop over the tile's rows is unrolled: an accumulator indexed by a variable, or whose
      * address is taken, lives in memory (zeroed by a memset and reloaded before the k loop). */
 #define EACH_ROW _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++)
@@ -224,24 +264,56 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
      * advance per k step. Where the compiler may derive the rows from each other instead, it chains
      * eleven additions per step, as long as the step's FMAs (BENCHMARKS.md, fourth Ice Lake session). */
     ptrdiff_t r1 = rsa * (ptrdiff_t)sizeof(float), r3 = 3 * r1, r5 = 5 * r1, r7 = 7 * r1;
-    for (int p = 0; p < kc; p++) {
-        /* Opaque to the optimizer, so that it cannot derive one row from another; a constant rsa
-         * (a packed panel's) is better left to it: the rows become fixed offsets. */
-        if (rsa != 1) __asm__("" : "+r"(r1), "+r"(r3), "+r"(r5), "+r"(r7));
-        vec b0 = LOADV(b), b1 = LOADV(b + VL);
-        if (PACK_B) {
-            STOREV(pack, b0);
-            STOREV(pack + VL, b1);
-            pack += NR;
+    /* One k step. Opaque to the optimizer, r1...r7 cannot derive one row from another; a constant
+     * rsa (a packed panel's) is better left to it: the rows become fixed offsets. */
+#define K_STEP()                                                                                       \
+    do {                                                                                               \
+        if (rsa != 1) __asm__("" : "+r"(r1), "+r"(r3), "+r"(r5), "+r"(r7));                           \
+        vec b0 = LOADV(b), b1 = LOADV(b + VL);                                                         \
+        if (PACK_B) {                                                                                  \
+            STOREV(pack, b0);                                                                          \
+            STOREV(pack + VL, b1);                                                                     \
+            pack += NR;                                                                                \
+        }                                                                                              \
+        EACH_ROW {                                                                                     \
+            float x = *row_at(a, r1, r3, r5, r7, i); /* broadcast to a vector, shared by two FMAs */   \
+            acc[i][0] += x * b0;                                                                       \
+            acc[i][1] += x * b1;                                                                       \
+        }                                                                                              \
+        a += csa;                                                                                      \
+        b += rsb;                                                                                      \
+    } while (0)
+    int p = 0;
+    if (PACK_AHEAD) {
+        /* 8 k steps of the ahead panel at a time, as 2 x NR / 8 blocks of 4 steps by 8 columns: one
+         * block every SPACING steps of this tile. */
+        enum { SPACING = 32 / NR };
+        _Static_assert(NR == 16 || NR == 32, "8 k steps take the 2 x NR / 8 blocks in whole steps");
+        int ahead8 = ahead->kc / 8 * 8; /* no more than kc */
+        ptrdiff_t cs1 = ahead->cs * (ptrdiff_t)sizeof(float), cs3 = 3 * cs1;
+        for (; p < ahead8; p += 8) {
+            const char *src = (const char *)(ahead->src + p); /* the current group's first column */
+            float *dst = ahead->dst + p * NR;
+            _Pragma("clang loop unroll(full)") for (int q = 0; q < 8; q++) {
+                K_STEP();
+                if (q % SPACING == 0) {
+                    int block = q / SPACING, group = block / 2, half = block % 2;
+                    /* Opaque, like r1...r7: the NR columns' addresses, precomputed, would take the
+                     * general registers the k step needs. */
+                    __asm__("" : "+r"(src), "+r"(cs1), "+r"(cs3));
+                    transpose8x4_into_panel(dst + half * 4 * NR + group * 8, src + half * 4 * sizeof(float),
+                                            cs1, cs3);
+                    if (half) src += 8 * cs1;
+                }
+            }
         }
-        EACH_ROW {
-            float x = *row_at(a, r1, r3, r5, r7, i); /* broadcast to a vector, shared by the two FMAs */
-            acc[i][0] += x * b0;
-            acc[i][1] += x * b1;
-        }
-        a += csa;
-        b += rsb;
+        /* Its last kc % 8 steps, element by element: vectorized, this loop's alias checks cost the
+         * products that never pack ahead 4 % (TN 256x128x10). */
+        _Pragma("clang loop vectorize(disable) unroll(disable)") for (int pp = ahead8; pp < ahead->kc; pp++)
+            for (int j = 0; j < NR; j++) ahead->dst[pp * NR + j] = ahead->src[j * ahead->cs + pp];
     }
+    for (; p < kc; p++) K_STEP();
+#undef K_STEP
     /* Separate row loops (not one with the tests inside) keep the accumulators in registers. */
     if (TRANSPOSED_C) {
         float t[MR][NR];
@@ -277,20 +349,24 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
 /* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
 DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
                     const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
-                    ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, int nr, float alpha,
-                    float beta, const tile_epilogue *ep, int column) {
+                    ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, const int PACK_AHEAD,
+                    const panel_ahead *ahead, int nr, float alpha, float beta, const tile_epilogue *ep,
+                    int column) {
 /* A packed panel (and a small column-major A) has rsa == 1: as a constant, the rows' elements are
  * fixed offsets from one pointer, where a variable stride costs a chain of address additions that
  * is as long as the FMAs of a k step. The first tile of each B panel, which packs it, does without:
- * one tile in MC / MR, and this file's compile time doubled with it. */
+ * one tile in MC / MR, and this file's compile time doubled with it. A tile that packs a panel ahead
+ * has rsa == 1 (block_tiles sees to it). */
 #define DK_TILE(R)                                                                                     \
     do {                                                                                               \
-        if (rsa == 1 && !PACK_B)                                                                       \
-            micro_kernel(kc, a, 1, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha,      \
-                         beta, ep, column);                                                            \
+        if (PACK_AHEAD && (R) > AHEAD_MAX_ROWS)                                                        \
+            __builtin_unreachable(); /* no such tile is compiled (block_tiles calls none) */          \
+        else if (PACK_AHEAD || (rsa == 1 && !PACK_B))                                                  \
+            micro_kernel(kc, a, 1, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, PACK_AHEAD,     \
+                         ahead, nr, alpha, beta, ep, column);                                          \
         else                                                                                           \
-            micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, nr, alpha,    \
-                         beta, ep, column);                                                            \
+            micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, 0, NULL, nr,  \
+                         alpha, beta, ep, column);                                                     \
     } while (0)
     switch (rows) {
 #if MR == 12
@@ -308,10 +384,12 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
  * it goes by the tiles of the rectangle's first row block (`first`). With a single row block
  * (`single`), the tiles right after a panel's packing are its only readers, so one panel's room
  * serves every panel: it stays in L1, and the block's other panels take no room in L2 (+1 % on NN
- * 128x784x256, scripts/matmul-ab.sh). */
+ * 128x784x256, scripts/matmul-ab.sh). With `ahead` (see packs_ahead), the tile of each full panel
+ * packs the next one, and that of the last full panel the next K block's first (into the first
+ * panel's room, read by then). */
 DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc, int kb, int first,
-                           int single, float *restrict pa, float *restrict pb, const int TRANSPOSED_C,
-                           const int EPILOGUE, const int PANEL_AT_A_TIME) {
+                           int single, int ahead, float *restrict pa, float *restrict pb,
+                           const int TRANSPOSED_C, const int EPILOGUE, const int PANEL_AT_A_TIME) {
     int pc = kb * g->kc_step;
     int kc = min_int(g->kc_step, g->K - pc);
     /* Later K blocks accumulate onto what the first one wrote; the last one finishes C. */
@@ -333,6 +411,15 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
         const float *bsrc = g->B + pc * g->rsb + (jc + jr) * g->csb;
         float *panel = (packing || PANEL_AT_A_TIME) && single ? pb : pb + jr * kc;
         if (PANEL_AT_A_TIME) pack_b_transposed(pb, bsrc, g->csb, kc, nr);
+        panel_ahead next = {NULL, 0, NULL, 0};
+        if (TRANSPOSED_C && ahead) {
+            int full = nc / NR * NR;
+            if (jr + NR < full)
+                next = (panel_ahead){bsrc + NR * g->csb, g->csb, pb + (jr + NR) * kc, kc};
+            else if (jr + NR == full && kb + 1 < g->kblocks)
+                next = (panel_ahead){g->B + (pc + kc) * g->rsb + jc * g->csb, g->csb, pb,
+                                     min_int(g->kc_step, g->K - pc - kc)};
+        }
         for (int ir = 0; ir < mc;) {
             int mr = panel_rows(mc - ir, kc);
             float *ctile = cblk + ir * c_row + jr * c_col;
@@ -341,14 +428,17 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
             /* C's column of the tile's first element: the problem's row when transposed. */
             int column = TRANSPOSED_C ? ic + ir : jc + jr;
             if (packing && ir == 0)
-                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc, TRANSPOSED_C, 1, nr,
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc, TRANSPOSED_C, 1, 0, NULL, nr,
                      g->alpha, beta, ep, column);
             else if (in_place)
-                tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, ctile, g->ldc, TRANSPOSED_C, 0, nr, g->alpha,
-                     beta, ep, column);
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
+                     g->alpha, beta, ep, column);
+            else if (TRANSPOSED_C && AHEAD_MAX_ROWS > 0 && next.src && ir == 0)
+                tile(mr, kc, at, 1, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 1, &next, nr,
+                     g->alpha, beta, ep, column);
             else
-                tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, nr, g->alpha,
-                     beta, ep, column);
+                tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
+                     g->alpha, beta, ep, column);
             ir += mr;
         }
     }
@@ -366,6 +456,26 @@ DK_INLINE void pack_b_block(const gemm_problem *g, int jc, int nc, int kb, float
         pack_b_transposed(pb, bblk, g->csb, kc, nc);
 }
 
+/* Whether the tiles pack transposed B themselves (block_tiles' `ahead`): where C's transpose is one
+ * row of tiles short enough to leave the registers for it (the thin products matmul.c swaps), whose
+ * single reader per panel makes packing B beforehand a third of the time. It takes two full panels
+ * (the first panel's room takes the next K block's), and tiles that broadcast from a packed A or a
+ * column-major one (rsa == 1), which micro_kernel's PACK_AHEAD body assumes. */
+DK_INLINE int packs_ahead(const gemm_problem *g, int rows, int nc, const int TRANSPOSED_C) {
+    return TRANSPOSED_C && rows <= AHEAD_MAX_ROWS && g->csb != 1 && (!g->direct_a || g->rsa == 1) &&
+           nc >= 2 * NR;
+}
+
+/* What the tiles that pack ahead leave for before K block kb: its ragged edge, and, for the first
+ * K block, its first panel. */
+DK_INLINE void pack_ahead_start(const gemm_problem *g, int jc, int nc, int kb, float *restrict pb) {
+    int pc = kb * g->kc_step;
+    int kc = min_int(g->kc_step, g->K - pc);
+    const float *bblk = g->B + pc * g->rsb + jc * g->csb;
+    if (kb == 0) pack_b_transposed(pb, bblk, g->csb, kc, NR);
+    pack_b_edge(pb, bblk, 1, g->csb, kc, nc);
+}
+
 /* Computes the rows [m0,m1) x columns [n0,n1) rectangle of C on one thread. */
 DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, float *restrict pa,
                          float *restrict pb, const int TRANSPOSED_C, const int EPILOGUE, const int PANEL_AT_A_TIME) {
@@ -380,14 +490,18 @@ DK_INLINE void gemm_rect(const gemm_problem *g, int m0, int m1, int n0, int n1, 
                 pack_b_block(g, jc, nc, kb, pb + kb * g->kc_step * block_floats);
             for (int ic = m0; ic < m1; ic += g->mc)
                 for (int kb = 0; kb < g->kblocks; kb++)
-                    block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, 0, pa,
+                    block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, 0, 0, pa,
                                 pb + kb * g->kc_step * block_floats, TRANSPOSED_C, EPILOGUE, 0);
             continue;
         }
+        int ahead = packs_ahead(g, m1 - m0, nc, TRANSPOSED_C);
         for (int kb = 0; kb < g->kblocks; kb++) {
-            if (!PANEL_AT_A_TIME) pack_b_block(g, jc, nc, kb, pb);
+            if (ahead)
+                pack_ahead_start(g, jc, nc, kb, pb);
+            else if (!PANEL_AT_A_TIME)
+                pack_b_block(g, jc, nc, kb, pb);
             for (int ic = m0; ic < m1; ic += g->mc)
-                block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, single, pa, pb,
+                block_tiles(g, ic, min_int(g->mc, m1 - ic), jc, nc, kb, ic == m0, single, ahead, pa, pb,
                             TRANSPOSED_C, EPILOGUE, PANEL_AT_A_TIME);
         }
     }

@@ -8,5 +8,6 @@ typedef float gemm_v8 __attribute__((vector_size(32)));
 #define GEMM_MR DK_MR_AVX2
 #define GEMM_NR DK_NR_AVX2
 #define GEMM_TARGET
+#define GEMM_AHEAD_MAX_ROWS 0 /* as on the AVX2 path */
 #define GEMM_RECT dk__gemm_rect_portable
 #include "gemm_kernel.h"

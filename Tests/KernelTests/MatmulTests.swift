@@ -106,10 +106,13 @@ enum GemmCases {
 
     /// Fewer than 16 columns, 32 rows or more and K ≥ 32: C computes the transposed product and
     /// writes C column by column (row stride padded, so a wrong stride shows), in all four layouts.
+    /// 200×517×7 NN is packed ahead by the AVX-512 tiles (see gemm_kernel.h): a ragged last panel
+    /// (each thread's 96 or 104 rows), several K blocks, each ending off a multiple of 8 steps.
     static let thinN: [GemmCase] = transposes.flatMap { ta, tb in
         [GemmCase(m: 40, k: 33, n: 10, transA: ta, transB: tb, alpha: 1, beta: 0, padC: 3, cFill: .nan),
          GemmCase(m: 131, k: 300, n: 15, transA: ta, transB: tb, alpha: 0.5, beta: -2, padA: 2, padB: 1, padC: 5),
-         GemmCase(m: 32, k: 257, n: 1, transA: ta, transB: tb, alpha: -1.5, beta: 1)]
+         GemmCase(m: 32, k: 257, n: 1, transA: ta, transB: tb, alpha: -1.5, beta: 1),
+         GemmCase(m: 200, k: 517, n: 7, transA: ta, transB: tb, alpha: 1, beta: 1, padA: 3, padC: 2)]
     }
 
     /// Transposed A too large to read in place (K·lda over C's 512 KB), so C packs it into row panels;
