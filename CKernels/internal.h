@@ -130,6 +130,48 @@ typedef struct {
 float *dk__scratch_claim(dk_scratch_pool *pool, int hint, int *slot);
 void dk__scratch_release(dk_scratch_pool *pool, int slot);
 
+/* ---------------------------------------------------------------- streaming stores (streaming.c) */
+
+/*
+ * Outputs larger than the last-level cache cannot stay in it, yet an ordinary store first reads
+ * each line it writes (read for ownership): a kernel writing a large array moves half as many bytes
+ * again as it needs. Non-temporal stores write whole 64-byte lines straight to memory instead.
+ * Kernels use them only for outputs of at least dk_streaming_min_bytes() that do not overlap
+ * their inputs (an in-place output's lines are already cached), and call dk__stream_fence() before
+ * returning, so the stores are visible to whichever thread reads the output next.
+ */
+typedef float dk__line __attribute__((vector_size(64)));
+
+/// Writes y[i] = VALUE (an expression of i, vectorizable) for i in [0, n): whole 64-byte lines with
+/// non-temporal stores, the parts of lines at either end, which neighbouring rows share, with
+/// ordinary ones.
+#define DK_STREAM_ROW(y, n, i, VALUE)                                                              \
+    do {                                                                                           \
+        size_t dk_head_ = (size_t)(-(uintptr_t)(y) / sizeof(float)) % 16, i;                       \
+        if (dk_head_ > (n)) dk_head_ = (n);                                                        \
+        for (i = 0; i < dk_head_; i++) (y)[i] = (VALUE);                                           \
+        for (; i + 16 <= (n); i += 16) {                                                           \
+            float dk_values_[16];                                                                  \
+            size_t dk_base_ = i;                                                                   \
+            _Pragma("omp simd") for (int dk_j_ = 0; dk_j_ < 16; dk_j_++) {                         \
+                size_t i = dk_base_ + (size_t)dk_j_;                                               \
+                dk_values_[dk_j_] = (VALUE);                                                       \
+            }                                                                                      \
+            dk__line dk_line_;                                                                     \
+            memcpy(&dk_line_, dk_values_, sizeof dk_line_);                                        \
+            __builtin_nontemporal_store(dk_line_, (dk__line *)((y) + i));                          \
+        }                                                                                          \
+        for (; i < (n); i++) (y)[i] = (VALUE);                                                     \
+    } while (0)
+
+DK_INLINE void dk__stream_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 /* ---------------------------------------------------------------- GEMM on one thread (matmul.c) */
 
 /// dk_sgemm and dk_sgemm_bias_activation (bias NULL and act DK_ACT_IDENTITY: none) computed

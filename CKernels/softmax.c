@@ -7,6 +7,9 @@
  * it is in L1. out may equal inp, so loops writing out use `omp simd`: it tells the vectorizer that
  * element i is read before it is written, sparing the runtime overlap check and the scalar fallback
  * that check takes when out == inp.
+ * Outputs too large for the caches that overlap no input are streamed (see internal.h): the last
+ * pass writes them with non-temporal stores, and softmax's exponentials wait for it in a row on the
+ * stack instead of in the output. The arithmetic is the same either way, and so are the bits.
  */
 #include "internal.h"
 
@@ -19,6 +22,9 @@
  * (~0.3 ns per element), so fewer of them pay for a thread. */
 #define ROW_GRAIN_EXP (32 * 1024)
 #define ROW_GRAIN (128 * 1024)
+/* The longest rows whose exponentials a streaming softmax keeps on the stack (16 KB: in L1 beside
+ * the input row); longer rows write them into the output as when not streaming. */
+#define STREAM_ROW_MAX 4096
 
 DK_INLINE float reduce_lanes(float s[LANES]) {
     for (int w = LANES / 2; w > 0; w /= 2)
@@ -105,7 +111,19 @@ typedef struct {
     int32_t *indices;
     size_t cols;
     float scale;
+    int stream; /* write out with non-temporal stores */
 } rows_args;
+
+DK_INLINE int overlaps(const float *a, const float *b, size_t count) {
+    return (uintptr_t)a < (uintptr_t)(b + count) && (uintptr_t)b < (uintptr_t)(a + count);
+}
+
+/// Whether a kernel writing `out` (rows x cols) from `inp` and `aux` (NULL: none) should stream it.
+static int streams_output(const float *out, const float *inp, const float *aux, int rows, int cols) {
+    size_t count = (size_t)rows * (size_t)cols;
+    return count * sizeof(float) >= dk_streaming_min_bytes() && !overlaps(out, inp, count) &&
+           !(aux && overlaps(out, aux, count));
+}
 
 DK_KERNEL(static, softmax_rows, (void *p, size_t r0, size_t r1),
           (p, r0, r1)) {
@@ -121,10 +139,27 @@ DK_KERNEL(static, softmax_rows, (void *p, size_t r0, size_t r1),
     }
 }
 
+DK_KERNEL(static, softmax_rows_streaming, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    float e[STREAM_ROW_MAX] __attribute__((aligned(64)));
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        float *y = a->out + r * n;
+        int more = r + 1 < r1;
+        float inv = 1.0f / row_exp_sum(e, x, n, row_max(x, n), more ? x + n : x, NULL);
+        DK_STREAM_ROW(y, n, i, e[i] * inv);
+    }
+    dk__stream_fence();
+}
+
 void dk_softmax_forward(float *out, const float *inp, int rows, int cols) {
     if (rows <= 0 || cols <= 0) return;
     rows_args a = {.out = out, .inp = inp, .cols = (size_t)cols};
-    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, softmax_rows, &a);
+    int stream = cols <= STREAM_ROW_MAX && streams_output(out, inp, NULL, rows, cols);
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1,
+                     stream ? softmax_rows_streaming : softmax_rows, &a);
 }
 
 DK_KERNEL(static, log_softmax_rows, (void *p, size_t r0, size_t r1),
@@ -137,15 +172,22 @@ DK_KERNEL(static, log_softmax_rows, (void *p, size_t r0, size_t r1),
         float mx = row_max(x, n);
         /* (x - max) is exact; folding max into the log-sum-exp first would round at |max|'s scale. */
         int more = r + 1 < r1; /* the last row prefetches itself: no address past the arrays */
-        float log_sum = logf(row_sum_exp(x, n, mx, more ? x + n : x, more ? y + n : y));
+        float *ahead_out = a->stream ? NULL : more ? y + n : y;
+        float log_sum = logf(row_sum_exp(x, n, mx, more ? x + n : x, ahead_out));
+        if (a->stream) {
+            DK_STREAM_ROW(y, n, i, (x[i] - mx) - log_sum);
+            continue;
+        }
 #pragma omp simd
         for (size_t i = 0; i < n; i++) y[i] = (x[i] - mx) - log_sum;
     }
+    if (a->stream) dk__stream_fence();
 }
 
 void dk_log_softmax_forward(float *out, const float *inp, int rows, int cols) {
     if (rows <= 0 || cols <= 0) return;
-    rows_args a = {.out = out, .inp = inp, .cols = (size_t)cols};
+    rows_args a = {.out = out, .inp = inp, .cols = (size_t)cols,
+                   .stream = streams_output(out, inp, NULL, rows, cols)};
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, log_softmax_rows, &a);
 }
 
@@ -157,14 +199,20 @@ DK_KERNEL(static, softmax_backward_rows, (void *p, size_t r0, size_t r1),
         const float *g = a->inp + r * n, *y = a->aux + r * n;
         float *d = a->out + r * n;
         float dot = row_dot(g, y, n);
+        if (a->stream) {
+            DK_STREAM_ROW(d, n, i, y[i] * (g[i] - dot));
+            continue;
+        }
 #pragma omp simd
         for (size_t i = 0; i < n; i++) d[i] = y[i] * (g[i] - dot);
     }
+    if (a->stream) dk__stream_fence();
 }
 
 void dk_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols) {
     if (rows <= 0 || cols <= 0) return;
-    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols};
+    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols,
+                   .stream = streams_output(dinp, dout, out, rows, cols)};
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN / (size_t)cols, 1, softmax_backward_rows, &a);
 }
 
@@ -176,16 +224,25 @@ DK_KERNEL(static, log_softmax_backward_rows, (void *p, size_t r0, size_t r1),
         const float *g = a->inp + r * n, *y = a->aux + r * n;
         float *d = a->out + r * n;
         float sum = row_sum(g, n);
+        if (a->stream) {
+            DK_STREAM_ROW(d, n, i, g[i] - dk__exp(y[i]) * sum);
+            continue;
+        }
 #pragma omp simd
         for (size_t i = 0; i < n; i++) d[i] = g[i] - dk__exp(y[i]) * sum;
     }
+    if (a->stream) dk__stream_fence();
 }
 
 void dk_log_softmax_backward(float *dinp, const float *dout, const float *out, int rows, int cols) {
     if (rows <= 0 || cols <= 0) return;
-    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols};
+    rows_args a = {.out = dinp, .inp = dout, .aux = out, .cols = (size_t)cols,
+                   .stream = streams_output(dinp, dout, out, rows, cols)};
     dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, log_softmax_backward_rows, &a);
 }
+
+/* -log softmax[label] = (max - x[label]) + log(sum): no exp of large values, no log(0). */
+DK_INLINE float label_loss(float mx, float x_label, float sum) { return (mx - x_label) + logf(sum); }
 
 DK_KERNEL(static, cross_entropy_rows, (void *p, size_t r0, size_t r1),
           (p, r0, r1)) {
@@ -210,9 +267,40 @@ DK_KERNEL(static, cross_entropy_rows, (void *p, size_t r0, size_t r1),
         } else {
             sum = row_sum_exp(x, n, mx, ahead, NULL);
         }
-        /* -log softmax[label] = (max - x[label]) + log(sum): no exp of large values, no log(0). */
-        a->losses[r] = (mx - x_label) + logf(sum);
+        a->losses[r] = label_loss(mx, x_label, sum);
     }
+}
+
+/* cross_entropy_rows for a streamed dlogits (no overlap with logits, rows up to STREAM_ROW_MAX). */
+DK_KERNEL(static, cross_entropy_rows_streaming, (void *p, size_t r0, size_t r1),
+          (p, r0, r1)) {
+    const rows_args *a = p;
+    size_t n = a->cols;
+    float e[STREAM_ROW_MAX] __attribute__((aligned(64)));
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->inp + r * n;
+        float *d = a->out + r * n;
+        size_t label = (size_t)a->labels[r];
+        int more = r + 1 < r1;
+        float mx = row_max(x, n);
+        float sum = row_exp_sum(e, x, n, mx, more ? x + n : x, NULL);
+        float inv = 1.0f / sum, scale = a->scale;
+        float p_label = e[label] * inv; /* a statement of its own, as above: not fused into an FMA */
+        float d_label = (p_label - 1.0f) * scale;
+        /* The label's cache line is written with ordinary stores: an ordinary store after a
+         * streaming one to the same line would wait for that line to reach memory. The next row's
+         * label line is fetched now, so that those stores do not wait for it either. */
+        if (more) __builtin_prefetch(d + n + a->labels[r + 1], 1, 3);
+        size_t line_offset = ((uintptr_t)(d + label) % 64) / sizeof(float);
+        size_t line_begin = label >= line_offset ? label - line_offset : 0;
+        size_t line_end = label + 16 - line_offset < n ? label + 16 - line_offset : n;
+        DK_STREAM_ROW(d, line_begin, i, (e[i] * inv) * scale);
+        for (size_t i = line_begin; i < line_end; i++) d[i] = (e[i] * inv) * scale;
+        d[label] = d_label;
+        DK_STREAM_ROW(d + line_end, n - line_end, i, (e[line_end + i] * inv) * scale);
+        a->losses[r] = label_loss(mx, x[label], sum);
+    }
+    dk__stream_fence();
 }
 
 double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logits,
@@ -220,7 +308,9 @@ double dk_softmax_cross_entropy(float *losses, float *dlogits, const float *logi
     if (rows <= 0 || cols <= 0) return 0.0;
     rows_args a = {.out = dlogits, .losses = losses, .inp = logits, .labels = labels,
                    .cols = (size_t)cols, .scale = grad_scale};
-    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1, cross_entropy_rows, &a);
+    int stream = dlogits && cols <= STREAM_ROW_MAX && streams_output(dlogits, logits, NULL, rows, cols);
+    dk__parallel_for((size_t)rows, 1 + ROW_GRAIN_EXP / (size_t)cols, 1,
+                     stream ? cross_entropy_rows_streaming : cross_entropy_rows, &a);
     double total = 0.0;
     for (int r = 0; r < rows; r++) total += (double)losses[r];
     return total / rows;

@@ -1,7 +1,9 @@
 // Softmax, log-softmax (forward vs the Double reference; backward vs the reference formula and vs
 // central finite differences of the Double reference), fused softmax cross-entropy (per-row
-// losses, mean, gradient) on random, ±1000, all-equal and one-class logits, and argmax with ties.
+// losses, mean, gradient) on random, ±1000, all-equal and one-class logits, argmax with ties, and
+// outputs large enough to be streamed past the caches against in-place ones.
 
+import CKernels
 import Dendrite
 import Foundation
 import Testing
@@ -150,6 +152,49 @@ struct SoftmaxTests {
             be.losses.logSoftmaxBackward(dinput: p.baseAddress!, doutput: p.baseAddress!, output: y, rows: rows, cols: cols)
         }
         expectBitwiseEqual(inPlace, dinp, "logSoftmaxBackward in place[\(backend)]", shape: shape.testDescription)
+    }
+
+    /// Outputs of at least dk_streaming_min_bytes() that overlap no input are written with streaming
+    /// stores; in-place outputs go through the caches. Both must give the same bits. Rows of 1003 floats
+    /// start anywhere in a cache line, so rows share lines at both ends, and the cross-entropy labels
+    /// include the first and last columns (whose cache lines it writes with ordinary stores).
+    @Test("outputs larger than the last-level cache (streamed) have the bits of in-place ones", arguments: TestBackends.c)
+    func streamedOutputs(backend: String) throws {
+        let be = try makeBackend(backend)
+        let cols = 1003, rows = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * cols) + 1, n = rows * cols
+        let shape = "\(rows)×\(cols)"
+        let x = randomFloats(n, seed: 51, in: -5...5), dout = randomFloats(n, seed: 52)
+        func inPlace(_ input: [Float], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+            var values = input
+            values.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
+            return values
+        }
+
+        var y = [Float](repeating: .nan, count: n), logY = y, dinp = y
+        be.losses.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
+        expectBitwiseEqual(y, inPlace(x) { be.losses.softmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
+                           "softmaxForward streamed[\(backend)]", shape: shape)
+        be.losses.logSoftmaxForward(out: &logY, input: x, rows: rows, cols: cols)
+        expectBitwiseEqual(logY, inPlace(x) { be.losses.logSoftmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
+                           "logSoftmaxForward streamed[\(backend)]", shape: shape)
+        be.losses.softmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
+        expectBitwiseEqual(dinp, inPlace(dout) { be.losses.softmaxBackward(dinput: $0, doutput: $0, output: y, rows: rows, cols: cols) },
+                           "softmaxBackward streamed[\(backend)]", shape: shape)
+        be.losses.logSoftmaxBackward(dinput: &dinp, doutput: dout, output: logY, rows: rows, cols: cols)
+        expectBitwiseEqual(dinp, inPlace(dout) { be.losses.logSoftmaxBackward(dinput: $0, doutput: $0, output: logY, rows: rows, cols: cols) },
+                           "logSoftmaxBackward streamed[\(backend)]", shape: shape)
+
+        let labels = (0..<rows).map { Int32($0 * 37 % cols) } // 37 and 1003 are coprime: every column
+        let scale = 1 / Float(rows)
+        var losses = [Float](repeating: .nan, count: rows), lossesInPlace = losses
+        _ = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &dinp, logits: x, labels: labels,
+                                          rows: rows, cols: cols, gradScale: scale)
+        let dlogitsInPlace = inPlace(x) {
+            _ = be.losses.softmaxCrossEntropy(losses: &lossesInPlace, dlogits: $0, logits: $0, labels: labels,
+                                              rows: rows, cols: cols, gradScale: scale)
+        }
+        expectBitwiseEqual(dinp, dlogitsInPlace, "crossEntropy dlogits streamed[\(backend)]", shape: shape)
+        expectBitwiseEqual(losses, lossesInPlace, "crossEntropy losses streamed[\(backend)]", shape: shape)
     }
 
     /// d/dx of Σ dout·f(row), by central differences in Double (h = 1e-6), at up to 40 columns

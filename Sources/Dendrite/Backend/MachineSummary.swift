@@ -1,3 +1,6 @@
+import CKernels
+import Foundation
+
 /// The lines `dendrite info` and the benchmark harness print about the CPU and the C kernels' setup.
 public enum MachineSummary {
     public static func lines() -> [String] {
@@ -13,6 +16,7 @@ public enum MachineSummary {
             "C kernels run:     \(path) (\(chosen))",
             "GEMM blocking:     MC \(blocking.mc), KC \(blocking.kc), NC \(blocking.nc), tile \(tile.rows)×\(tile.columns) (\(source.rawValue))",
             "tuning file:       \(BlockingWisdom.defaultPath)",
+            "streaming stores:  softmax outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB (the last-level cache)",
         ]
     }
 }
