@@ -2,7 +2,8 @@
  * Activations: forward, fused bias + forward, and backward from the forward output alone.
  * The kind is switched on once per chunk, outside the loops, so each loop is a plain
  * vectorizable map; exp-based kinds use dk__exp / dk__expm1. Elementwise, hence trivially
- * deterministic.
+ * deterministic. Outputs too large for the caches that overlap no input are written with
+ * streaming stores (see internal.h); the arithmetic, and so the bits, are the same.
  */
 #include "internal.h"
 
@@ -47,11 +48,16 @@ DK_INLINE float tanh_approx(float x) {
 /*
  * out[i] = f(inp[i] (+ bias[i])); bias may be NULL. out may equal inp, so neither is restrict;
  * `omp simd` tells the vectorizer that element i is read before it is written, which spares the
- * runtime overlap check and its scalar fallback (taken whenever out == inp).
+ * runtime overlap check and its scalar fallback (taken whenever out == inp). With `stream`, out
+ * overlaps no input and is written with streaming stores.
  */
 #define FORWARD_LOOP(EXPR)                                                                         \
     do {                                                                                           \
-        if (bias) {                                                                                \
+        if (stream && bias) {                                                                      \
+            DK_STREAM_ROW(out, n, i, ({ float x = inp[i] + bias[i]; (EXPR); }));                   \
+        } else if (stream) {                                                                       \
+            DK_STREAM_ROW(out, n, i, ({ float x = inp[i]; (EXPR); }));                             \
+        } else if (bias) {                                                                         \
             _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                   \
                 float x = inp[i] + bias[i];                                                        \
                 out[i] = (EXPR);                                                                   \
@@ -65,7 +71,7 @@ DK_INLINE float tanh_approx(float x) {
     } while (0)
 
 DK_INLINE void forward_span(float *out, const float *inp, const float *restrict bias, size_t n,
-                            dk_activation act, float alpha) {
+                            dk_activation act, float alpha, int stream) {
     switch (act) {
     case DK_ACT_RELU: FORWARD_LOOP(x < 0.0f ? 0.0f : x); break;
     case DK_ACT_LEAKY_RELU: FORWARD_LOOP(x < 0.0f ? alpha * x : x); break;
@@ -94,17 +100,20 @@ typedef struct {
     size_t cols;
     dk_activation act;
     float alpha;
+    int stream; /* write out with streaming stores */
 } act_args;
 
 DK_KERNEL(static, forward_range, (void *p, size_t b, size_t e),
           (p, b, e)) {
     const act_args *a = p;
-    forward_span(a->out + b, a->inp + b, NULL, e - b, a->act, a->alpha);
+    forward_span(a->out + b, a->inp + b, NULL, e - b, a->act, a->alpha, a->stream);
+    if (a->stream) dk__stream_fence();
 }
 
 void dk_activation_forward(float *out, const float *inp, size_t n, dk_activation act, float alpha) {
     if (act == DK_ACT_IDENTITY && out == inp) return;
-    act_args a = {.out = out, .inp = inp, .act = act, .alpha = alpha};
+    act_args a = {.out = out, .inp = inp, .act = act, .alpha = alpha,
+                  .stream = dk__streams_output(out, n, inp, n, NULL, 0)};
     dk__parallel_for(n, forward_grain(act), 16, forward_range, &a);
 }
 
@@ -112,29 +121,36 @@ DK_KERNEL(static, bias_forward_rows, (void *p, size_t r0, size_t r1),
           (p, r0, r1)) {
     const act_args *a = p;
     for (size_t r = r0; r < r1; r++)
-        forward_span(a->out + r * a->cols, a->inp + r * a->cols, a->bias, a->cols, a->act, a->alpha);
+        forward_span(a->out + r * a->cols, a->inp + r * a->cols, a->bias, a->cols, a->act, a->alpha, a->stream);
+    if (a->stream) dk__stream_fence();
 }
 
 void dk_bias_activation_forward(float *out, const float *inp, const float *bias, int rows, int cols,
                                 dk_activation act, float alpha) {
     if (rows <= 0 || cols <= 0) return;
-    act_args a = {.out = out, .inp = inp, .bias = bias, .cols = (size_t)cols, .act = act, .alpha = alpha};
+    act_args a = {.out = out, .inp = inp, .bias = bias, .cols = (size_t)cols, .act = act, .alpha = alpha,
+                  .stream = dk__streams_output(out, (size_t)rows * (size_t)cols, inp,
+                                               (size_t)rows * (size_t)cols, bias, (size_t)cols)};
     dk__parallel_for((size_t)rows, 1 + forward_grain(act) / (size_t)cols, 1, bias_forward_rows, &a);
 }
 
 DK_KERNEL(, dk__bias_activation_block,
           (float *c, ptrdiff_t ldc, int rows, int cols, const float *bias, dk_activation act, float alpha),
           (c, ldc, rows, cols, bias, act, alpha)) {
-    for (int r = 0; r < rows; r++) forward_span(c + r * ldc, c + r * ldc, bias, (size_t)cols, act, alpha);
+    for (int r = 0; r < rows; r++) forward_span(c + r * ldc, c + r * ldc, bias, (size_t)cols, act, alpha, 0);
 }
 
 /* dinp[i] = dout[i] * f'(x_i), with f' written in terms of y = out[i]. dinp may equal dout (see
- * FORWARD_LOOP for `omp simd`). */
+ * FORWARD_LOOP for `omp simd`, and for streaming). */
 #define BACKWARD_LOOP(EXPR)                                                                        \
     do {                                                                                           \
-        _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                       \
-            float g = dout[i], y = outp[i];                                                        \
-            dinp[i] = (EXPR);                                                                      \
+        if (a->stream) {                                                                           \
+            DK_STREAM_ROW(dinp, n, i, ({ float g = dout[i], y = outp[i]; (EXPR); }));              \
+        } else {                                                                                   \
+            _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                   \
+                float g = dout[i], y = outp[i];                                                    \
+                dinp[i] = (EXPR);                                                                  \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
@@ -156,11 +172,9 @@ DK_KERNEL(static, backward_range, (void *p, size_t b, size_t e),
         BACKWARD_LOOP(y > 0.0f ? g * SELU_SCALE : g * (y + SELU_SCALE * SELU_ALPHA));
         break;
     case DK_ACT_IDENTITY:
-    default:
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) dinp[i] = dout[i];
-        break;
+    default: BACKWARD_LOOP(g); break;
     }
+    if (a->stream) dk__stream_fence();
 }
 
 DK_KERNEL(, dk__activation_backward_block,
@@ -175,6 +189,7 @@ DK_KERNEL(, dk__activation_backward_block,
 void dk_activation_backward(float *dinp, const float *dout, const float *out, size_t n,
                             dk_activation act, float alpha) {
     if (act == DK_ACT_IDENTITY && dinp == dout) return;
-    act_args a = {.out = dinp, .inp = out, .dout = dout, .act = act, .alpha = alpha};
+    act_args a = {.out = dinp, .inp = out, .dout = dout, .act = act, .alpha = alpha,
+                  .stream = dk__streams_output(dinp, n, dout, n, out, n)};
     dk__parallel_for(n, ACT_GRAIN, 16, backward_range, &a);
 }

@@ -140,6 +140,11 @@ void dk__scratch_release(dk_scratch_pool *pool, int slot);
  * their inputs (an in-place output's lines are already cached), and call dk__stream_fence() before
  * returning, so the stores are visible to whichever thread reads the output next.
  */
+/// Whether a kernel writing `count` floats at `out` from `in1` and `in2` (`in2_count` 0: none) should
+/// stream them: the output is large enough and overlaps neither input.
+int dk__streams_output(const float *out, size_t count, const float *in1, size_t in1_count,
+                       const float *in2, size_t in2_count);
+
 typedef float dk__line __attribute__((vector_size(64)));
 
 /// Writes y[i] = VALUE (an expression of i, vectorizable) for i in [0, n): whole 64-byte lines with

@@ -114,15 +114,11 @@ typedef struct {
     int stream; /* write out with non-temporal stores */
 } rows_args;
 
-DK_INLINE int overlaps(const float *a, const float *b, size_t count) {
-    return (uintptr_t)a < (uintptr_t)(b + count) && (uintptr_t)b < (uintptr_t)(a + count);
-}
-
-/// Whether a kernel writing `out` (rows x cols) from `inp` and `aux` (NULL: none) should stream it.
+/// Whether a kernel writing `out` (rows x cols) from `inp` and `aux` (NULL: none), both as large,
+/// should stream it.
 static int streams_output(const float *out, const float *inp, const float *aux, int rows, int cols) {
     size_t count = (size_t)rows * (size_t)cols;
-    return count * sizeof(float) >= dk_streaming_min_bytes() && !overlaps(out, inp, count) &&
-           !(aux && overlaps(out, aux, count));
+    return dk__streams_output(out, count, inp, count, aux, aux ? count : 0);
 }
 
 DK_KERNEL(static, softmax_rows, (void *p, size_t r0, size_t r1),

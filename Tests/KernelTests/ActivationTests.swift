@@ -1,10 +1,11 @@
 // Activations: forward against the Double reference (including large and special inputs), the
 // fused bias + activation, backward from the forward output against the analytic derivative and
 // against central finite differences (Double, on the reference forward; and Float, on the
-// backend's own forward), plus in-place calls.
+// backend's own forward), plus in-place calls and outputs large enough to be streamed past the caches.
 //
 // Forward tolerance: 1e-6 + 4e-6·|f(x)| (the kernels' exp is within ~2 ulp, their rational tanh 5).
 
+import CKernels
 import Dendrite
 import Foundation
 import Testing
@@ -102,6 +103,35 @@ struct ActivationTests {
                                          activation: act.activation)
             }
             expectBitwiseEqual(inPlace, out, "biasActivationForward in place[\(backend)] \(act)", shape: "\(rows)×\(cols)")
+        }
+    }
+
+    /// Outputs of at least dk_streaming_min_bytes() that overlap no input are written with streaming
+    /// stores; in-place outputs go through the caches. Both must give the same bits. Rows of 1003 floats
+    /// start anywhere in a cache line, so the fused bias + activation writes partial lines at both ends
+    /// of every row; the single-span kernels split their range between threads.
+    @Test("outputs larger than the last-level cache (streamed) have the bits of in-place ones", arguments: TestBackends.c)
+    func streamedOutputs(backend: String) throws {
+        let be = try makeBackend(backend)
+        let cols = 1003, rows = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * cols) + 1, n = rows * cols
+        let shape = "\(rows)×\(cols)"
+        let x = randomFloats(n, seed: 15, in: -6...6), dout = randomFloats(n, seed: 16), bias = randomFloats(cols, seed: 17)
+        func inPlace(_ input: [Float], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+            var values = input
+            values.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
+            return values
+        }
+        var y = [Float](repeating: .nan, count: n), other = y
+        for act in ActivationCases.all.map(\.activation) {
+            be.elementwise.activationForward(out: &y, input: x, count: n, activation: act)
+            expectBitwiseEqual(y, inPlace(x) { be.elementwise.activationForward(out: $0, input: $0, count: n, activation: act) },
+                               "activationForward streamed[\(backend)] \(act)", shape: shape)
+            be.elementwise.activationBackward(dinput: &other, doutput: dout, output: y, count: n, activation: act)
+            expectBitwiseEqual(other, inPlace(dout) { be.elementwise.activationBackward(dinput: $0, doutput: $0, output: y, count: n, activation: act) },
+                               "activationBackward streamed[\(backend)] \(act)", shape: shape)
+            be.elementwise.biasActivationForward(out: &other, input: x, bias: bias, rows: rows, cols: cols, activation: act)
+            expectBitwiseEqual(other, inPlace(x) { be.elementwise.biasActivationForward(out: $0, input: $0, bias: bias, rows: rows, cols: cols, activation: act) },
+                               "biasActivationForward streamed[\(backend)] \(act)", shape: shape)
         }
     }
 

@@ -16,7 +16,7 @@ public enum MachineSummary {
             "C kernels run:     \(path) (\(chosen))",
             "GEMM blocking:     MC \(blocking.mc), KC \(blocking.kc), NC \(blocking.nc), tile \(tile.rows)×\(tile.columns) (\(source.rawValue))",
             "tuning file:       \(BlockingWisdom.defaultPath)",
-            "streaming stores:  softmax outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB (the last-level cache)",
+            "streaming stores:  softmax and activation outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB (the last-level cache)",
         ]
     }
 }
