@@ -34,6 +34,17 @@ DK_KERNEL(static, gather_rows, (void *p, size_t r0, size_t r1),
     }
 }
 
+/* Into the outer caches (prefetcht2): the rows are needed one step later, after the step's own
+ * data has passed through L1 and L2. On the calling thread: issuing the requests takes ~1 µs. */
+void dk_prefetch_rows_u8(const uint8_t *images, const int32_t *indices, int rows, int cols) {
+    if (cols <= 0) return;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = images + (size_t)indices[r] * (size_t)cols;
+        for (size_t c = 0; c < (size_t)cols; c += 64) __builtin_prefetch(row + c, 0, 1);
+        __builtin_prefetch(row + cols - 1, 0, 1); /* the last line, when the row does not start one */
+    }
+}
+
 void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices, int rows, int cols,
                        float scale) {
     if (rows <= 0 || cols <= 0) return;

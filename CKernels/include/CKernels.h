@@ -202,6 +202,9 @@ double dk_sum_squares(const float *x, size_t n);
 /// images is (count, cols) bytes; out is (rows, cols).
 void dk_gather_rows_u8(float *out, const uint8_t *images, const int32_t *indices,
                        int rows, int cols, float scale);
+/// Asks the caches to fetch rows indices[0..<rows] of images (count, cols) in the background, so
+/// that the dk_gather_rows_u8 call for them, one training step later, does not wait for memory.
+void dk_prefetch_rows_u8(const uint8_t *images, const int32_t *indices, int rows, int cols);
 
 /* ---------------------------------------------------------------- convolution and pooling */
 

@@ -111,6 +111,10 @@ public final class CKernelSet: KernelSet {
                            indices: UnsafePointer<Int32>, rows: Int, cols: Int, scale: Float) {
         dk_gather_rows_u8(out, images, indices, Int32(rows), Int32(cols), scale)
     }
+
+    public func prefetchRows(images: UnsafePointer<UInt8>, indices: UnsafePointer<Int32>, rows: Int, cols: Int) {
+        dk_prefetch_rows_u8(images, indices, Int32(rows), Int32(cols))
+    }
 }
 
 extension Activation {

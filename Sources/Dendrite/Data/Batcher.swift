@@ -66,6 +66,14 @@ public final class Batcher {
                 dataset.images.pixels.withUnsafeBufferPointer { pixels in
                     backend.data.gatherRows(out: out, images: pixels.baseAddress!, indices: order.baseAddress! + start,
                                        rows: rows, cols: cols, scale: 1 / 255)
+                    // The next batch's rows are scattered over a dataset larger than the caches: they are
+                    // fetched during this step's compute instead of at the next load.
+                    if index + 1 < batchesPerEpoch {
+                        let next = group.share(of: self.rows(inBatch: index + 1))
+                        backend.data.prefetchRows(images: pixels.baseAddress!,
+                                                  indices: order.baseAddress! + (index + 1) * batchSize + next.lowerBound,
+                                                  rows: next.count, cols: cols)
+                    }
                 }
                 for r in 0..<rows { labels[r] = dataset.labels[Int(order[start + r])] }
             }
