@@ -135,16 +135,23 @@ DK_KERNEL(static, softmax_rows, (void *p, size_t r0, size_t r1),
     }
 }
 
+/* For the streaming kernels: row r's e^(x - max) into e (a row on the stack) and their sum; *mx
+ * gets the max. Prefetches the next row of the worker's rows [.., r1), none of its output. */
+DK_INLINE float row_exp_sum_to_stack(const rows_args *a, size_t r, size_t r1, float *e, float *mx) {
+    size_t n = a->cols;
+    const float *x = a->inp + r * n;
+    *mx = row_max(x, n);
+    return row_exp_sum(e, x, n, *mx, r + 1 < r1 ? x + n : x, NULL);
+}
+
 DK_KERNEL(static, softmax_rows_streaming, (void *p, size_t r0, size_t r1),
           (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
-    float e[STREAM_ROW_MAX] __attribute__((aligned(64)));
+    float e[STREAM_ROW_MAX] __attribute__((aligned(64))), mx;
     for (size_t r = r0; r < r1; r++) {
-        const float *x = a->inp + r * n;
         float *y = a->out + r * n;
-        int more = r + 1 < r1;
-        float inv = 1.0f / row_exp_sum(e, x, n, row_max(x, n), more ? x + n : x, NULL);
+        float inv = 1.0f / row_exp_sum_to_stack(a, r, r1, e, &mx);
         DK_STREAM_ROW(y, n, i, e[i] * inv);
     }
     dk__stream_fence();
@@ -272,21 +279,18 @@ DK_KERNEL(static, cross_entropy_rows_streaming, (void *p, size_t r0, size_t r1),
           (p, r0, r1)) {
     const rows_args *a = p;
     size_t n = a->cols;
-    float e[STREAM_ROW_MAX] __attribute__((aligned(64)));
+    float e[STREAM_ROW_MAX] __attribute__((aligned(64))), mx;
     for (size_t r = r0; r < r1; r++) {
-        const float *x = a->inp + r * n;
         float *d = a->out + r * n;
         size_t label = (size_t)a->labels[r];
-        int more = r + 1 < r1;
-        float mx = row_max(x, n);
-        float sum = row_exp_sum(e, x, n, mx, more ? x + n : x, NULL);
+        float sum = row_exp_sum_to_stack(a, r, r1, e, &mx);
         float inv = 1.0f / sum, scale = a->scale;
         float p_label = e[label] * inv; /* a statement of its own, as above: not fused into an FMA */
         float d_label = (p_label - 1.0f) * scale;
         /* The label's cache line is written with ordinary stores: an ordinary store after a
          * streaming one to the same line would wait for that line to reach memory. The next row's
          * label line is fetched now, so that those stores do not wait for it either. */
-        if (more) __builtin_prefetch(d + n + a->labels[r + 1], 1, 3);
+        if (r + 1 < r1) __builtin_prefetch(d + n + a->labels[r + 1], 1, 3);
         size_t line_offset = ((uintptr_t)(d + label) % 64) / sizeof(float);
         size_t line_begin = label >= line_offset ? label - line_offset : 0;
         size_t line_end = label + 16 - line_offset < n ? label + 16 - line_offset : n;
@@ -294,7 +298,7 @@ DK_KERNEL(static, cross_entropy_rows_streaming, (void *p, size_t r0, size_t r1),
         for (size_t i = line_begin; i < line_end; i++) d[i] = (e[i] * inv) * scale;
         d[label] = d_label;
         DK_STREAM_ROW(d + line_end, n - line_end, i, (e[line_end + i] * inv) * scale);
-        a->losses[r] = label_loss(mx, x[label], sum);
+        a->losses[r] = label_loss(mx, a->inp[r * n + label], sum);
     }
     dk__stream_fence();
 }

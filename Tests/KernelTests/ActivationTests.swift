@@ -116,21 +116,16 @@ struct ActivationTests {
         let cols = 1003, rows = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * cols) + 1, n = rows * cols
         let shape = "\(rows)×\(cols)"
         let x = randomFloats(n, seed: 15, in: -6...6), dout = randomFloats(n, seed: 16), bias = randomFloats(cols, seed: 17)
-        func inPlace(_ input: [Float], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
-            var values = input
-            values.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
-            return values
-        }
         var y = [Float](repeating: .nan, count: n), other = y
         for act in ActivationCases.all.map(\.activation) {
             be.elementwise.activationForward(out: &y, input: x, count: n, activation: act)
-            expectBitwiseEqual(y, inPlace(x) { be.elementwise.activationForward(out: $0, input: $0, count: n, activation: act) },
+            expectBitwiseEqual(y, resultInPlace(x) { be.elementwise.activationForward(out: $0, input: $0, count: n, activation: act) },
                                "activationForward streamed[\(backend)] \(act)", shape: shape)
             be.elementwise.activationBackward(dinput: &other, doutput: dout, output: y, count: n, activation: act)
-            expectBitwiseEqual(other, inPlace(dout) { be.elementwise.activationBackward(dinput: $0, doutput: $0, output: y, count: n, activation: act) },
+            expectBitwiseEqual(other, resultInPlace(dout) { be.elementwise.activationBackward(dinput: $0, doutput: $0, output: y, count: n, activation: act) },
                                "activationBackward streamed[\(backend)] \(act)", shape: shape)
             be.elementwise.biasActivationForward(out: &other, input: x, bias: bias, rows: rows, cols: cols, activation: act)
-            expectBitwiseEqual(other, inPlace(x) { be.elementwise.biasActivationForward(out: $0, input: $0, bias: bias, rows: rows, cols: cols, activation: act) },
+            expectBitwiseEqual(other, resultInPlace(x) { be.elementwise.biasActivationForward(out: $0, input: $0, bias: bias, rows: rows, cols: cols, activation: act) },
                                "biasActivationForward streamed[\(backend)] \(act)", shape: shape)
         }
     }

@@ -164,24 +164,19 @@ struct SoftmaxTests {
         let cols = 1003, rows = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * cols) + 1, n = rows * cols
         let shape = "\(rows)×\(cols)"
         let x = randomFloats(n, seed: 51, in: -5...5), dout = randomFloats(n, seed: 52)
-        func inPlace(_ input: [Float], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
-            var values = input
-            values.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
-            return values
-        }
 
         var y = [Float](repeating: .nan, count: n), logY = y, dinp = y
         be.losses.softmaxForward(out: &y, input: x, rows: rows, cols: cols)
-        expectBitwiseEqual(y, inPlace(x) { be.losses.softmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
+        expectBitwiseEqual(y, resultInPlace(x) { be.losses.softmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
                            "softmaxForward streamed[\(backend)]", shape: shape)
         be.losses.logSoftmaxForward(out: &logY, input: x, rows: rows, cols: cols)
-        expectBitwiseEqual(logY, inPlace(x) { be.losses.logSoftmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
+        expectBitwiseEqual(logY, resultInPlace(x) { be.losses.logSoftmaxForward(out: $0, input: $0, rows: rows, cols: cols) },
                            "logSoftmaxForward streamed[\(backend)]", shape: shape)
         be.losses.softmaxBackward(dinput: &dinp, doutput: dout, output: y, rows: rows, cols: cols)
-        expectBitwiseEqual(dinp, inPlace(dout) { be.losses.softmaxBackward(dinput: $0, doutput: $0, output: y, rows: rows, cols: cols) },
+        expectBitwiseEqual(dinp, resultInPlace(dout) { be.losses.softmaxBackward(dinput: $0, doutput: $0, output: y, rows: rows, cols: cols) },
                            "softmaxBackward streamed[\(backend)]", shape: shape)
         be.losses.logSoftmaxBackward(dinput: &dinp, doutput: dout, output: logY, rows: rows, cols: cols)
-        expectBitwiseEqual(dinp, inPlace(dout) { be.losses.logSoftmaxBackward(dinput: $0, doutput: $0, output: logY, rows: rows, cols: cols) },
+        expectBitwiseEqual(dinp, resultInPlace(dout) { be.losses.logSoftmaxBackward(dinput: $0, doutput: $0, output: logY, rows: rows, cols: cols) },
                            "logSoftmaxBackward streamed[\(backend)]", shape: shape)
 
         let labels = (0..<rows).map { Int32($0 * 37 % cols) } // 37 and 1003 are coprime: every column
@@ -189,7 +184,7 @@ struct SoftmaxTests {
         var losses = [Float](repeating: .nan, count: rows), lossesInPlace = losses
         _ = be.losses.softmaxCrossEntropy(losses: &losses, dlogits: &dinp, logits: x, labels: labels,
                                           rows: rows, cols: cols, gradScale: scale)
-        let dlogitsInPlace = inPlace(x) {
+        let dlogitsInPlace = resultInPlace(x) {
             _ = be.losses.softmaxCrossEntropy(losses: &lossesInPlace, dlogits: $0, logits: $0, labels: labels,
                                               rows: rows, cols: cols, gradScale: scale)
         }

@@ -85,6 +85,13 @@ func randomFloats(_ count: Int, seed: UInt64, in range: ClosedRange<Float> = -1.
     return (0..<count).map { _ in g.float(range.lowerBound, range.upperBound) }
 }
 
+/// What `kernel` leaves in a copy of `input` when it writes its output over its input.
+func resultInPlace(_ input: [Float], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    var values = input
+    values.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
+    return values
+}
+
 /// Random values with |x| >= gap: keeps finite differences away from kinks at 0.
 func randomFloatsAvoidingZero(_ count: Int, seed: UInt64, magnitude: Float, gap: Float) -> [Float] {
     var g = SeededGenerator(seed: seed)
