@@ -17,6 +17,10 @@ struct BenchResult: Codable {
     /// OpenBLAS's median time ÷ this one (matmul and training only).
     var speedVsOpenBLAS: Double?
     var allocations: AllocationReport?
+    /// With two threads or more: the median core-to-core round trip probed in this case's rounds, and
+    /// whether it exceeded the best one before the run by `Ceilings.apartFactor` (the threads ran far apart).
+    var roundTripNs: Double?
+    var threadsApart: Bool?
 
     init(benchCase: BenchCase, backend: String, threads: Int, seconds: Summary, ceiling: Ceiling) {
         caseName = benchCase.name

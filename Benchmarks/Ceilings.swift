@@ -11,6 +11,8 @@ struct Ceiling: Codable {
     var copyGBs: Double
     /// The FMA peak of every code path the CPU supports, by path name.
     var pathPeakGFLOPs: [String: Double] = [:]
+    /// With two threads or more: the best time the kernels' threads took to pass a cache line there and back.
+    var roundTripNs: Double?
 }
 
 enum Ceilings {
@@ -24,10 +26,21 @@ enum Ceilings {
             for path in CodePath.supported {
                 peaks[path.rawValue] = (0..<(quick ? 20 : 60)).map { _ in path.probePeakGFLOPs(threads: threads, seconds: 0.005) }.max()!
             }
+            let roundTrips = threads > 1 ? (0..<20).map { _ in dk_probe_core_round_trip_ns(1000) }.filter { $0 > 0 } : []
             return Ceiling(threads: threads, peakGFLOPs: peaks[CodePath.inUse.rawValue]!,
-                           copyGBs: dk_probe_copy_gbps(Int32(threads), copyBytes, quick ? 4 : 10), pathPeakGFLOPs: peaks)
+                           copyGBs: dk_probe_copy_gbps(Int32(threads), copyBytes, quick ? 4 : 10), pathPeakGFLOPs: peaks,
+                           roundTripNs: roundTrips.min())
         }
     }
+
+    /// One core-to-core round trip sample, taken between a 2-thread case's rounds. A virtual machine's
+    /// CPUs can be moved by its host, within minutes, from cores sharing an L3 to cores on different
+    /// chips, where every line the two threads share costs several times as much.
+    static func sampleRoundTrip() -> Double { dk_probe_core_round_trip_ns(200) }
+
+    /// A case's threads count as far apart when its median round trip exceeds the best one before the
+    /// run by this factor (tens of ns against hundreds on the machines measured).
+    static let apartFactor = 2.0
 
     /// One FMA-peak sample on the code path in use, taken between a case's samples. The machine's clock
     /// moves with what its neighbours do, within minutes, so a FLOP-counted case is compared

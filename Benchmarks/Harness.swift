@@ -75,6 +75,7 @@ public enum Harness {
         }
         let loadAfter = loadAverage()
         warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
+        if let line = Report.threadsApartSummary(results) { print(line) }
         let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
                                cpu: cpu, instructionSet: CKernelSet.instructionSet, threadCounts: threadCounts,
                                backends: all.map(\.name), unavailable: unavailable, ceilings: ceilings,
@@ -96,7 +97,7 @@ public enum Harness {
         }
         let rounds = Swift.min(plan.samples, benchCase.maxSamples ?? plan.samples)
         var samples = [[Double]](repeating: [], count: backends.count)
-        var peaks: [Double] = []
+        var peaks: [Double] = [], roundTrips: [Double] = []
         for round in 0..<rounds {
             for offset in backends.indices {
                 let i = (round + offset) % backends.count
@@ -111,12 +112,22 @@ public enum Harness {
                 peaks.append(Ceilings.samplePeak(threads: threads, seconds: plan.peakProbeSeconds))
                 IdleThreads.sleep(after: "peak probe")
             }
+            if ceiling.roundTripNs != nil {
+                roundTrips.append(Ceilings.sampleRoundTrip())
+                IdleThreads.sleep(after: "round-trip probe")
+            }
         }
         var caseCeiling = ceiling
         if !peaks.isEmpty { caseCeiling.peakGFLOPs = Ceilings.median(peaks) }
+        let roundTrip = roundTrips.isEmpty ? nil : Ceilings.median(roundTrips)
         return backends.indices.map { i in
-            BenchResult(benchCase: benchCase, backend: participants[i].name, threads: threads,
-                        seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: caseCeiling)
+            var result = BenchResult(benchCase: benchCase, backend: participants[i].name, threads: threads,
+                                     seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: caseCeiling)
+            if let roundTrip, let best = ceiling.roundTripNs {
+                result.roundTripNs = roundTrip
+                result.threadsApart = roundTrip > Ceilings.apartFactor * best
+            }
+            return result
         }
     }
 

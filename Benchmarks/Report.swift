@@ -29,6 +29,8 @@ enum Report {
         vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
         c is the C backend on the code path in use; c-avx2, c-portable the same kernels forced onto another path.
         OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names) only replace matmul: matmul and training rows only.
+        ‡ threads apart: in this case's rounds the two threads took over \(String(format: "%g", Ceilings.apartFactor))× the best round trip above to
+        pass a cache line back and forth (a VM's CPUs moved to different L3s): its multi-thread times are not comparable.
         """
 
     /// The rows of one case at one thread count; the case name is printed once.
@@ -39,7 +41,18 @@ enum Report {
                   String(format: "%.1f%%", result.seconds.spreadPercent), rate(result),
                   String(format: "%.0f%%", 100 * result.shareOfCeiling),
                   speed(result.speedVsC), speed(result.speedVsOpenBLAS)])
+                + (i == 0 && result.threadsApart == true
+                    ? String(format: "  ‡ threads apart (round trip %.0f ns)", result.roundTripNs ?? 0) : "")
         }
+    }
+
+    /// How many multi-thread cases ran with their threads far apart, or nil when none did.
+    static func threadsApartSummary(_ results: [BenchResult]) -> String? {
+        let measured = Set(results.filter { $0.threadsApart != nil }.map { "\($0.caseName) \($0.threads)" })
+        let apart = Set(results.filter { $0.threadsApart == true }.map { "\($0.caseName) \($0.threads)" })
+        guard !apart.isEmpty else { return nil }
+        return "!! THREADS APART in \(apart.count) of \(measured.count) multi-thread cases (‡): compare those cases' "
+            + "multi-thread figures only within the same run and case, or measure them again."
     }
 
     static func rate(_ result: BenchResult) -> String {
@@ -61,6 +74,7 @@ enum Report {
                     ceiling.pathPeakGFLOPs[path.rawValue].map { "\(path) " + String(format: "%.1f", $0) } }.joined(separator: ", ")
                 + String(format: "), copy bandwidth %.1f GB/s", ceiling.copyGBs)
                 + " (\(Ceilings.copyBytes >> 20) MiB buffer, read+write)"
+                + (ceiling.roundTripNs.map { String(format: ", core-to-core round trip %.0f ns", $0) } ?? "")
         }.joined(separator: "\n")
     }
 

@@ -1,7 +1,8 @@
 /*
  * Machine probes for the benchmark harness: the peak FP32 FMA rate and the memory copy bandwidth,
- * so kernel figures can be shown as a share of what the machine can do, and the C heap's size, so
- * it can check that training steps do not grow it. Not used by training.
+ * so kernel figures can be shown as a share of what the machine can do; the time two threads take to
+ * hand a cache line back and forth, so it can tell when they run far apart; and the C heap's size,
+ * so it can check that training steps do not grow it. Not used by training.
  *
  * They live here rather than in Swift because Swift (and C outside this target) is compiled for
  * baseline x86-64 without FMA, which would understate the peak the kernels' paths can reach. Each
@@ -139,6 +140,51 @@ double dk_probe_copy_gbps(int threads, size_t bytes, int repeats) {
     free(src);
     free(dst);
     return best;
+}
+
+/* The line the two threads hand back and forth, and the flag that ends a probe whose threads do not
+ * run at the same time (both on one CPU, each spin would last a time slice). */
+static _Atomic long g_ball __attribute__((aligned(64)));
+static atomic_int g_give_up;
+
+/* Waits until the ball holds `value` (1) or the probe is given up (0). */
+static int wait_for_ball(long value, double deadline) {
+    for (unsigned spins = 1;; spins++) {
+        if (atomic_load_explicit(&g_ball, memory_order_acquire) == value) return 1;
+        if (spins % 1024 == 0 && (atomic_load_explicit(&g_give_up, memory_order_relaxed) || probe_now() > deadline)) {
+            atomic_store_explicit(&g_give_up, 1, memory_order_relaxed);
+            return 0;
+        }
+    }
+}
+
+double dk_probe_core_round_trip_ns(int round_trips) {
+    if (round_trips < 1) round_trips = 1;
+    atomic_store(&g_ball, 0);
+    atomic_store(&g_give_up, 0);
+    double elapsed = 0;
+    long completed = 0;
+    int teams_of_two = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(2)
+    if (omp_get_num_threads() == 2) {
+        int me = omp_get_thread_num();
+        double start = probe_now(), deadline = start + 0.1;
+        /* Thread 0 throws at even values and thread 1 at odd ones: ball 2i means round trip i begins. */
+        for (long i = 0; i < round_trips; i++) {
+            if (!wait_for_ball(2 * i + me, deadline)) break;
+            atomic_store_explicit(&g_ball, 2 * i + me + 1, memory_order_release);
+            if (me == 0) completed = i;
+        }
+        if (me == 0) {
+            if (wait_for_ball(2L * round_trips, deadline)) completed = round_trips;
+            elapsed = probe_now() - start;
+            teams_of_two = 1;
+        }
+    }
+#endif
+    if (!teams_of_two) return 0;
+    return elapsed / (double)(completed > 0 ? completed : 1) * 1e9;
 }
 
 void dk_probe_heap(size_t *in_use, size_t *arena, size_t *mmapped) {

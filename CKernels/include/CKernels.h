@@ -299,6 +299,11 @@ double dk_probe_fma_gflops(dk_isa isa, int threads, double seconds);
 /// copies of a `bytes`-sized buffer split over `threads` threads. Allocates two buffers of `bytes`
 /// (the one exception to "no allocation"); returns -1 when they cannot be allocated.
 double dk_probe_copy_gbps(int threads, size_t bytes, int repeats);
+/// Nanoseconds two threads of the kernels' pool take to pass a cache line there and back (a shared
+/// counter each sets when it sees the other's value), over `round_trips` round trips: tens of ns on
+/// cores sharing a cache, several times that across chips, and a time slice when both threads share
+/// one CPU (the probe then gives up after 0.1 s). 0 when there are not two threads (no OpenMP).
+double dk_probe_core_round_trip_ns(int round_trips);
 /// The C heap as glibc's mallinfo2 sees it: bytes in use, arena size and bytes in mmapped chunks
 /// (all 0 without glibc 2.33+). Swift cannot call mallinfo2 itself: Glibc's module omits malloc.h.
 void dk_probe_heap(size_t *in_use, size_t *arena, size_t *mmapped);
