@@ -12,7 +12,7 @@
  * chunks are exactly those blocks), and col2im adds rows in the same order; so the results equal
  * dk_im2col + dk_sgemm (+ dk_col2im) bit for bit, for any thread count.
  */
-#include "internal.h"
+#include "conv_lanes.h"
 
 #include <stddef.h>
 
@@ -28,7 +28,7 @@ int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
     /* Layers whose forward and weight gradient both run directly unfold nothing. */
     int forward = dk__conv2d_direct_applies(w, out_channels) || dk__conv2d_narrow_applies(w, out_channels);
     int weight = dk__conv2d_narrow_weight_applies(w, out_channels) || dk__conv2d_wide_weight_applies(w, out_channels);
-    if (forward && weight) return 0;
+    if ((forward && weight) || dk_conv2d_uses_winograd(w, out_channels)) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
 }
@@ -72,6 +72,10 @@ void dk_conv2d_forward(float *out, const float *inp, const float *weight, const 
                        const dk_window *w, dk_activation act, float act_alpha) {
     size_t m = pixels(w), k = field(w);
     if (m == 0 || out_channels <= 0 || k == 0 || k > dk_conv2d_max_field()) return;
+    if (dk_conv2d_uses_winograd(w, out_channels) && lanes_in_tiles(act)) {
+        dk__conv2d_forward_winograd(out, inp, weight, bias, out_channels, w, act, act_alpha);
+        return;
+    }
     dk__conv_forward a = {out, inp, weight, bias, w, out_channels, act, act_alpha, 0};
     if (dk__conv2d_direct_applies(w, out_channels)) {
         dk__conv2d_forward_direct(&a);
@@ -120,6 +124,10 @@ void dk_conv2d_backward_input(float *dinp, const float *dout, const float *weigh
         memset(dinp, 0, (size_t)w->batch * w->height * w->width * w->channels * sizeof(float));
         return;
     }
+    if (dk_conv2d_uses_winograd(w, out_channels)) {
+        dk__conv2d_backward_input_winograd(dinp, dout, weight, out_channels, w);
+        return;
+    }
     if (dk__conv2d_narrow_input_applies(w, out_channels)) {
         dk__conv2d_backward_input_narrow(dinp, dout, weight, out_channels, w);
         return;
@@ -158,6 +166,10 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
     if (k == 0 || out_channels <= 0) return;
     if (m == 0) {
         dk_sgemm(1, 0, (int)k, out_channels, 0, 1.0f, inp, (int)k, dout, out_channels, beta, dweight, out_channels);
+        return;
+    }
+    if (dk_conv2d_uses_winograd(w, out_channels)) {
+        dk__conv2d_backward_weight_winograd(dweight, dout, inp, out_channels, w, beta);
         return;
     }
     int kc = dk__blocking(dk__isa()).kc;

@@ -232,6 +232,20 @@ DK_INLINE const float *row_at(const float *a, ptrdiff_t r1, ptrdiff_t r3, ptrdif
     return (const float *)row;
 }
 
+/* ---------------------------------------------------------------- Winograd convolutions (conv_winograd.c) */
+
+/* Channels each side of the layers the Winograd kernels take (their scratch is sized for it). */
+#define DK_WINOGRAD_MAX_CHANNELS 512
+
+/// dk_conv2d_forward, dk_conv2d_backward_input and dk_conv2d_backward_weight by F(4x4, 3x3), for the
+/// windows dk_conv2d_uses_winograd accepts (the forward: with an activation the tiles apply).
+void dk__conv2d_forward_winograd(float *out, const float *inp, const float *weight, const float *bias,
+                                 int out_channels, const dk_window *w, dk_activation act, float act_alpha);
+void dk__conv2d_backward_input_winograd(float *dinp, const float *dout, const float *weight, int out_channels,
+                                        const dk_window *w);
+void dk__conv2d_backward_weight_winograd(float *dweight, const float *dout, const float *inp, int out_channels,
+                                         const dk_window *w, float beta);
+
 /* ---------------------------------------------------------------- direct convolutions (conv_direct.c, conv_narrow*.c, conv_wide*.c) */
 
 /// A convolution's forward (dk_conv2d_forward's arguments) and weight gradient (dk_conv2d_backward_weight's,

@@ -240,6 +240,17 @@ size_t dk_conv2d_max_field(void);
 /// input channel, stride 1 along the width and at most 16 filters, whose forward and weight gradient the
 /// entries above compute directly, unfolding nothing (conv_direct.c, conv_narrow_weight.c; same bits).
 int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels);
+/// Whether the three entries below compute this window's convolution by Winograd's F(4x4, 3x3)
+/// (conv_winograd.c: 3x3 filters, stride 1, padding of at most 2, 16 to 512 channels in and out; the
+/// forward also needs an activation its tiles apply: none, ReLU or leaky ReLU). Those results are not
+/// im2col + GEMM's bits (a quarter of the multiplications, summed in another basis), and are the same
+/// for any thread count. Off when DENDRITE_WINOGRAD is 0 or off, or for the calling thread after
+/// dk_conv2d_set_winograd(0).
+int dk_conv2d_uses_winograd(const dk_window *w, int out_channels);
+/// Whether Winograd convolutions are allowed on the calling thread (see dk_conv2d_uses_winograd).
+int dk_conv2d_winograd_allowed(void);
+/// Allows (1) or forbids (0) Winograd convolutions on the calling thread; -1 returns it to DENDRITE_WINOGRAD.
+void dk_conv2d_set_winograd(int allowed);
 /// out (batch*out_h*out_w, out_channels) = act(im2col(inp) · weight + bias), weight (kh*kw*C,
 /// out_channels); bias may be NULL; act as dk_sgemm_bias_activation.
 void dk_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, int out_channels,

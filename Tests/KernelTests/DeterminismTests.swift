@@ -216,6 +216,19 @@ struct DeterminismChecks {
                 }
                 return got.out + got.grads.flatMap { $0 }
             }
+            // 20 → 24 channels, 3x3, stride 1 take the Winograd kernels in C: 128 tiles split in blocks of 36
+            // between threads, the weight gradient's six rows of points split between them.
+            let wx = randomFloats(8 * 16 * 16 * 20, seed: 126), ww = randomFloats(3 * 3 * 20 * 24, seed: 127)
+            let wb = randomFloats(24, seed: 128)
+            expectSameBits(be, "conv2d relu (Winograd in C): forward and backward", shape: "8×16×16×20 → 24 3x3") {
+                let x = Variable(Tensor(shape: Shape(8, 16, 16, 20), values: wx), requiresGrad: true)
+                let w = Variable(Tensor(shape: Shape(3, 3, 20, 24), values: ww), requiresGrad: true)
+                let b = Variable(Tensor(shape: Shape([24]), values: wb), requiresGrad: true)
+                let got = runWithRandomCotangent(be, inputs: [x, w, b], seed: 129) { tape in
+                    tape.conv2d(x, w, b, stride: (1, 1), padding: .same, .relu)
+                }
+                return got.out + got.grads.flatMap { $0 }
+            }
         case .batchNorm:
             // 9,216 rows: the C reductions cut them into 32 row bands split between threads (8,192 rows and
             // up); the elementwise passes split rows above 2·(1 + 65536/64).
