@@ -3,7 +3,9 @@ import Dendrite
 /// Convolutions at the presets' shapes (batch 128) and a VGG-style 3×3 64→64 layer on 32×32 images
 /// (batch 32: its unfolded input alone is 75 MB), each as the three parts of a training step:
 /// forward (the product with bias and ReLU), input gradient and weight gradient, through the backend's
-/// convolution products (see `GEMMKernels`). Work is the products' FLOPs.
+/// convolution products (see `GEMMKernels`). Work is the products' FLOPs, also where the C backend computes
+/// the layer by Winograd's F(4×4, 3×3) with a quarter of the multiplications (`cnn conv2`, `vgg`): there the
+/// share of the FMA peak can pass 100 %.
 /// Then pooling, dropout and batch norm at the `cnn` and `cnn-bn` presets' shapes, whose work is bytes.
 enum ConvCases {
     struct Layer {
@@ -44,8 +46,8 @@ enum ConvCases {
                 return { backend in { body(backend, buffers) } }
             }
         }
-        // The backend's convolution products, as a training step calls them: the C kernels' implicit GEMM,
-        // or im2col into the whole buffer, the products and col2im for the others.
+        // The backend's convolution products, as a training step calls them: the C kernels' Winograd or implicit
+        // GEMM, or im2col into the whole buffer, the products and col2im for the others.
         func unfolded(_ backend: Backend, _ b: Buffers) -> UnsafeMutablePointer<Float>? {
             backend.gemm.convolutionNeedsUnfoldedInput(window, outChannels: n) ? b.col.pointer : nil
         }

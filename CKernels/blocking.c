@@ -206,6 +206,8 @@ int dk_set_blocking(dk_isa isa, dk_blocking blocking, dk_blocking_source source,
 const char *dk_environment_error(void) {
     const char *isa_error = dk__isa_environment_error();
     if (isa_error) return isa_error;
+    const char *winograd_error = dk__winograd_environment_error();
+    if (winograd_error) return winograd_error;
     pthread_once(&g_once, resolve);
     return g_env_error[0] ? g_env_error : NULL;
 }

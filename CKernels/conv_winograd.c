@@ -28,7 +28,8 @@
  */
 #include "conv_lanes.h"
 
-#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,15 +44,29 @@
 /* ---------------------------------------------------------------- when it applies, and the switch */
 
 static _Thread_local int tl_allowed __attribute__((tls_model("initial-exec"))) = -1;
-static atomic_int g_allowed = -1;
+static int g_allowed = 1;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static char g_error[160];
+
+/* DENDRITE_WINOGRAD: 1/on (the default) or 0/off; anything else is kept as an error for the caller to
+ * report (dk_environment_error), Winograd staying on. */
+static void resolve(void) {
+    const char *v = getenv("DENDRITE_WINOGRAD");
+    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "on") == 0) return;
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+        g_allowed = 0;
+    else
+        snprintf(g_error, sizeof g_error, "DENDRITE_WINOGRAD='%.64s' is not 1, on, 0 or off", v);
+}
 
 static int allowed_by_environment(void) {
-    int allowed = atomic_load_explicit(&g_allowed, memory_order_relaxed);
-    if (allowed >= 0) return allowed;
-    const char *v = getenv("DENDRITE_WINOGRAD");
-    allowed = !(v && (strcmp(v, "0") == 0 || strcmp(v, "off") == 0));
-    atomic_store_explicit(&g_allowed, allowed, memory_order_relaxed);
-    return allowed;
+    pthread_once(&g_once, resolve);
+    return g_allowed;
+}
+
+const char *dk__winograd_environment_error(void) {
+    pthread_once(&g_once, resolve);
+    return g_error[0] ? g_error : NULL;
 }
 
 void dk_conv2d_set_winograd(int allowed) { tl_allowed = allowed < 0 ? -1 : allowed != 0; }

@@ -234,6 +234,9 @@ DK_INLINE const float *row_at(const float *a, ptrdiff_t r1, ptrdiff_t r3, ptrdif
 
 /* ---------------------------------------------------------------- Winograd convolutions (conv_winograd.c) */
 
+/// DENDRITE_WINOGRAD's problem, or NULL (see dk_environment_error).
+const char *dk__winograd_environment_error(void);
+
 /* Channels each side of the layers the Winograd kernels take (their scratch is sized for it). */
 #define DK_WINOGRAD_MAX_CHANNELS 512
 

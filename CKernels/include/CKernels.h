@@ -82,7 +82,7 @@ int dk_set_blocking(dk_isa isa, dk_blocking blocking, dk_blocking_source source,
                     size_t error_size);
 /// Path `isa`'s micro-kernel tile: rows (MR) and columns (NR).
 void dk_gemm_tile(dk_isa isa, int *rows, int *cols);
-/// A problem with DENDRITE_ISA or DENDRITE_BLOCKING found when the library loaded (it then used
+/// A problem with DENDRITE_ISA, DENDRITE_BLOCKING or DENDRITE_WINOGRAD found when the library loaded (it then used
 /// its own choice), or NULL.
 const char *dk_environment_error(void);
 

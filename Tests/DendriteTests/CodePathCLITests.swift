@@ -1,5 +1,5 @@
 // The code path and blocking as the `dendrite` binary takes them from the environment: a bad
-// DENDRITE_ISA or DENDRITE_BLOCKING is one clear error and a non-zero exit, and the lab run's bits
+// DENDRITE_ISA, DENDRITE_BLOCKING or DENDRITE_WINOGRAD is one clear error and a non-zero exit, and the lab run's bits
 // on the AVX2 path under the fallback blocking stay pinned.
 
 import Dendrite
@@ -20,9 +20,10 @@ import Testing
         ("DENDRITE_BLOCKING", "145,512,256", "MC=145"),
         ("DENDRITE_BLOCKING", "144,0,256", "KC=0"),
         ("DENDRITE_BLOCKING", "144,512,250", "NC=250"),
+        ("DENDRITE_WINOGRAD", "no", "is not 1, on, 0 or off"),
     ]
 
-    @Test("a bad DENDRITE_ISA or DENDRITE_BLOCKING is one error naming it", arguments: badEnvironments)
+    @Test("a bad DENDRITE_ISA, DENDRITE_BLOCKING or DENDRITE_WINOGRAD is one error naming it", arguments: badEnvironments)
     func badEnvironmentIsAnError(variable: String, value: String, message: String) throws {
         for command in [["info"], ["train", "--data", "/nonexistent"]] {
             let (status, output) = try dendrite(command, environment: [variable: value])

@@ -1,8 +1,9 @@
 // conv2d: out (N, OH, OW, OC) = f(col · weight + bias), with x (N, H, W, C) NHWC, weight
 // (KH, KW, C, OC) as in Keras (viewed as a (KH·KW·C, OC) matrix), col = im2col(x) (N·OH·OW, KH·KW·C).
 // The backend's convolution products compute it: the C kernels unfold a cache-sized chunk at a time (implicit
-// GEMM); others need col whole, in a tape buffer the op keeps for the backward. A 1×1 stride-1 unpadded
-// convolution is the dense layer's products on x itself.
+// GEMM), or, for 3×3 stride-1 layers of 16 channels and more, by Winograd's F(4×4, 3×3) (profiled as
+// conv2d.winograd.*, with the FLOPs of the products it stands for); others need col whole, in a tape buffer the
+// op keeps for the backward. A 1×1 stride-1 unpadded convolution is the dense layer's products on x itself.
 // Backward: dz = dout·f'(out) (from the output alone), dbias = Σ_pixels dz, dweight = colᵀ·dz, then
 // dx = col2im(dz·weightᵀ) (written over col when there is one: no longer needed). A max pool that is the
 // output's only reader may apply a ReLU's f' as it writes dout (see Pool2DOp): then dz is dout itself.
@@ -33,7 +34,8 @@ extension Tape {
         } else {
             unfolded = backend.gemm.convolutionNeedsUnfoldedInput(window, outChannels: n) ? output(Shape(m, k), requiresGrad: false) : nil
             let col = unfolded?.value.mutablePointer
-            profiled(profiler, "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
+            let winograd = backend.gemm.convolutionUsesWinograd(window, outChannels: n, activation: activation)
+            profiled(profiler, winograd ? "conv2d.winograd.forward" : "conv2d.forward", .forward, m: m, n: n, k: k, flops: 2 * Double(m * n * k)) {
                 backend.gemm.convolutionForward(out: y, input: x.value.pointer, weight: weight.value.pointer,
                                                 bias: bias.value.pointer, outChannels: n, window: window,
                                                 activation: activation, unfolded: col, unfold: backend.convolution,
@@ -78,11 +80,13 @@ final class Conv2DOp: TapeOp {
         let window = window, m = window.pixels, k = window.fieldSize, n = weight.value.shape[3]
         if bias.requiresGrad { tape.accumulateBiasGradient(bias, dout: dz, shape: Shape(m, n)) }
         let backend = tape.backend
+        let winograd = !window.isPointwise
+            && backend.gemm.convolutionUsesWinograd(window, outChannels: n, activation: .identity)
         if weight.requiresGrad {
             let accumulate = weight.hasGradient
             let dweight = weight.gradientBuffer()
             let input = x.value.pointer, col = unfolded.map { UnsafePointer($0.value.mutablePointer) }
-            profiled(tape.profiler, "conv2d.backward.weights", .backward, m: k, n: n, k: m, flops: 2 * Double(m * n * k)) {
+            profiled(tape.profiler, winograd ? "conv2d.winograd.backward.weights" : "conv2d.backward.weights", .backward, m: k, n: n, k: m, flops: 2 * Double(m * n * k)) {
                 if window.isPointwise {
                     backend.gemm.sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a: input, lda: k,
                                        b: dz, ldb: n, beta: accumulate ? 1 : 0, c: dweight, ldc: n)
@@ -97,7 +101,7 @@ final class Conv2DOp: TapeOp {
         let w = weight.value.pointer
         let dcol = unfolded?.value.mutablePointer  // its last reader was the weight gradient above
         tape.contributeGradient(to: x) { dx in
-            profiled(tape.profiler, "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
+            profiled(tape.profiler, winograd ? "conv2d.winograd.backward.inputs" : "conv2d.backward.inputs", .backward, m: m, n: k, k: n, flops: 2 * Double(m * n * k)) {
                 if window.isPointwise {
                     backend.gemm.sgemm(transA: false, transB: true, m: m, n: k, k: n, alpha: 1, a: dz, lda: n,
                                        b: w, ldb: n, beta: 0, c: dx, ldc: k)

@@ -82,6 +82,17 @@ extension CKernelSet {
         return dk_conv2d_prefers_unfolded(&w, Int32(outChannels)) != 0
     }
 
+    /// CKernels.h's dk_conv2d_uses_winograd; the forward's tiles apply no activation but ReLU and leaky ReLU.
+    public func convolutionUsesWinograd(_ window: ConvolutionWindow, outChannels: Int, activation: Activation) -> Bool {
+        var w = window.c
+        let inTiles: Bool
+        switch activation {
+        case .identity, .relu, .leakyReLU: inTiles = true
+        default: inTiles = false
+        }
+        return inTiles && dk_conv2d_uses_winograd(&w, Int32(outChannels)) != 0
+    }
+
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                                    window: ConvolutionWindow, activation: Activation,

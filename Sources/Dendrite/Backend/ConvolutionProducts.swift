@@ -5,6 +5,10 @@
 extension GEMMKernels {
     public func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool { true }
 
+    public func convolutionUsesWinograd(_ window: ConvolutionWindow, outChannels: Int, activation: Activation) -> Bool {
+        false
+    }
+
     public func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                                    window: ConvolutionWindow, activation: Activation,

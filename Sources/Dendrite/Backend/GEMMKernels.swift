@@ -30,6 +30,11 @@ public protocol GEMMKernels: AnyObject, Sendable {
     /// chunk at a time (implicit GEMM) need none; the defaults do.
     func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool
 
+    /// Whether the convolution products below compute this window by Winograd's minimal filtering (fewer
+    /// multiplications than the products they stand for, other bits): the forward with `activation`, or, for
+    /// `.identity`, also the backward passes. The profiler names those rows `conv2d.winograd.*`.
+    func convolutionUsesWinograd(_ window: ConvolutionWindow, outChannels: Int, activation: Activation) -> Bool
+
     /// out (pixels, outChannels) = f(im2col(input) · weight + bias): a convolution's forward. `unfolded` is kept
     /// for the weight gradient, which receives it again.
     func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,

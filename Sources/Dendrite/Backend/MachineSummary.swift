@@ -16,6 +16,9 @@ public enum MachineSummary {
             "C kernels run:     \(path) (\(chosen))",
             "GEMM blocking:     MC \(blocking.mc), KC \(blocking.kc), NC \(blocking.nc), tile \(tile.rows)×\(tile.columns) (\(source.rawValue))",
             "tuning file:       \(BlockingWisdom.defaultPath)",
+            dk_conv2d_winograd_allowed() != 0
+                ? "convolutions:      Winograd F(4×4, 3×3) for 3×3 stride-1 layers of 16-512 channels (DENDRITE_WINOGRAD=0: implicit GEMM)"
+                : "convolutions:      implicit GEMM or direct (Winograd switched off by DENDRITE_WINOGRAD)",
             "streaming stores:  softmax and activation outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB (the last-level cache)",
         ]
     }
