@@ -18,12 +18,13 @@
  *
  * Cache use: the forward works on blocks of tiles whose transformed inputs and products fit in about
  * a third of L2, transforms them, multiplies, and writes the block's output before the next. The
- * weight gradient gives each thread whole rows of the 6x6 points (its share of the transforms and
- * products), so each point's sum runs over every tile in order on one thread.
+ * weight gradient sums the tiles in WEIGHT_PARTS fixed parts (a quarter of the tiles each, whatever
+ * the thread count) and adds the parts' sums in order at the end; a task is one part's tiles for
+ * some rows of the 6x6 points, so that two threads read disjoint halves of the images.
  *
  * Bits: not those of im2col + GEMM (the sums are taken in another basis); the same for any thread
- * count (each output depends on its own tile, each weight-gradient point is summed in tile order by
- * one thread). Rounding: the transforms' constants (1/6, 1/24, up to 8 and 25/4 in B^T) cost about a
+ * count (each output depends on its own tile, each weight-gradient point is summed over each part's
+ * tiles in order, then over the parts in order). Rounding: the transforms' constants (1/6, 1/24, up to 8 and 25/4 in B^T) cost about a
  * decimal digit against the direct form; tests bound it against a Double-precision reference.
  */
 #include "conv_lanes.h"
@@ -172,12 +173,22 @@ static tile_place place_of(const geometry *g, size_t t) {
                         (int)(local % (size_t)g->tiles_w) * OUT_SIDE};
 }
 
-/* Scratch: transformed filters or weight-gradient points (POINTS x C x K, shared by a call's workers),
+/* Scratch: transformed filters (POINTS x C x K, shared by a call's workers),
  * and each worker's block of transformed tiles and products. */
 static dk_scratch_pool g_points = {.floats = (size_t)POINTS * DK_WINOGRAD_MAX_CHANNELS * DK_WINOGRAD_MAX_CHANNELS};
-static dk_scratch_pool g_blocks = {.floats = (size_t)POINTS * ROW_GROUP * 2 * DK_WINOGRAD_MAX_CHANNELS > BLOCK_FLOATS
+/* The weight gradient's parts (see above): fixed, so that the bits do not depend on the thread count. */
+#define WEIGHT_PARTS 4
+static dk_scratch_pool g_parts = {.floats = (size_t)WEIGHT_PARTS * POINTS * DK_WINOGRAD_MAX_CHANNELS *
+                                            DK_WINOGRAD_MAX_CHANNELS};
+static dk_scratch_pool g_blocks = {.floats = 2 * POINTS * LANES + ((size_t)POINTS * ROW_GROUP * 2 * DK_WINOGRAD_MAX_CHANNELS > BLOCK_FLOATS
                                                  ? (size_t)POINTS * ROW_GROUP * 2 * DK_WINOGRAD_MAX_CHANNELS
-                                                 : BLOCK_FLOATS};
+                                                 : BLOCK_FLOATS)};
+
+/* The distance between two points' rows of tiles in a block of `rows` tiles of `width` floats: one
+ * cache line more than the rows, so that a tile's 36 points (read or written together) fall in
+ * different sets of L1 rather than in two to four of them, which 36 lines in a power-of-two-like
+ * stride would. */
+static size_t point_stride(size_t rows, size_t width) { return rows * width + LANES; }
 
 /* ---------------------------------------------------------------- the tile transforms */
 
@@ -223,7 +234,7 @@ DK_INLINE void transform_patch(float *v, size_t point_stride, const float *image
 DK_INLINE void write_tile(float *image, const geometry *g, int oy0, int ox0, const float *m, size_t point_stride,
                           const float *bias, dk_activation act, float slope) {
     const dk_window *w = g->w;
-    const int K = g->out_channels;
+    const int K = g->out_channels, inside = oy0 + OUT_SIDE <= w->out_h && ox0 + OUT_SIDE <= w->out_w;
     for (int k0 = 0; k0 < K; k0 += LANES) {
         const int n = K - k0 < LANES ? K - k0 : LANES;
         lanes_vec cols[OUT_SIDE][PATCH_SIDE]; /* A^T M: cols[p][j] */
@@ -235,6 +246,18 @@ DK_INLINE void write_tile(float *image, const geometry *g, int oy0, int ox0, con
         }
         lanes_vec b = {0};
         if (bias) lanes_load_first(&b, bias + k0, n);
+        if (inside && n == LANES) {
+            /* Constant loop bounds: cols stays in registers. */
+            for (int p = 0; p < OUT_SIDE; p++)
+                for (int q = 0; q < OUT_SIDE; q++) {
+                    lanes_vec y;
+                    output_row(&y, q, cols[p]);
+                    if (bias) y += b;
+                    lanes_activate(&y, act, slope);
+                    *(lanes_vecu *)(image + ((size_t)(oy0 + p) * w->out_w + (size_t)(ox0 + q)) * K + k0) = y;
+                }
+            continue;
+        }
         for (int p = 0; p < OUT_SIDE && oy0 + p < w->out_h; p++)
             for (int q = 0; q < OUT_SIDE && ox0 + q < w->out_w; q++) {
                 lanes_vec y;
@@ -251,14 +274,16 @@ DK_INLINE void write_tile(float *image, const geometry *g, int oy0, int ox0, con
 DK_INLINE void transform_gradient(float *v, size_t point_stride, const float *image, const geometry *g, int oy0,
                                   int ox0, int i0, int i1) {
     const dk_window *w = g->w;
-    const int K = g->out_channels;
+    const int K = g->out_channels, inside = oy0 + OUT_SIDE <= w->out_h && ox0 + OUT_SIDE <= w->out_w;
     for (int k0 = 0; k0 < g->out_padded; k0 += LANES) {
         const int n = K - k0 < LANES ? K - k0 : LANES;
         lanes_vec rows[PATCH_SIDE][OUT_SIDE]; /* A dY: rows[i][q] */
         for (int q = 0; q < OUT_SIDE; q++) {
             lanes_vec d[OUT_SIDE];
             for (int p = 0; p < OUT_SIDE; p++) {
-                if (oy0 + p < w->out_h && ox0 + q < w->out_w)
+                if (inside && n == LANES)
+                    d[p] = *(const lanes_vecu *)(image + ((size_t)(oy0 + p) * w->out_w + (size_t)(ox0 + q)) * K + k0);
+                else if (oy0 + p < w->out_h && ox0 + q < w->out_w)
                     lanes_load_first(&d[p], image + ((size_t)(oy0 + p) * w->out_w + (size_t)(ox0 + q)) * K + k0, n);
                 else
                     d[p] = (lanes_vec){0};
@@ -418,23 +443,24 @@ DK_KERNEL(static, forward_block, (const forward_args *a, float *scratch, size_t 
     const dk_window *w = g->w;
     const size_t Cp = (size_t)g->in_padded, Kp = (size_t)g->out_padded;
     const size_t rows = (size_t)round_up((int)(t1 - t0), ROW_GROUP);
-    float *v = scratch, *m = scratch + POINTS * rows * Cp; /* V[p][t][c], M[p][t][k] */
+    const size_t v_stride = point_stride(rows, Cp), m_stride = point_stride(rows, Kp);
+    float *v = scratch, *m = scratch + POINTS * v_stride; /* V[p][t][c], M[p][t][k] */
     const size_t image_in = (size_t)w->height * w->width * g->in_channels;
     const size_t image_out = (size_t)w->out_h * w->out_w * g->out_channels;
     for (size_t t = t0; t < t1; t++) {
         tile_place at = place_of(g, t);
-        transform_patch(v + (t - t0) * Cp, rows * Cp, a->inp + at.image * image_in, g, at.oy - w->pad_top,
+        transform_patch(v + (t - t0) * Cp, v_stride, a->inp + at.image * image_in, g, at.oy - w->pad_top,
                         at.ox - w->pad_left, 0, PATCH_SIDE);
     }
     for (int p = 0; p < POINTS; p++)
-        memset(v + ((size_t)p * rows + (t1 - t0)) * Cp, 0, (rows - (t1 - t0)) * Cp * sizeof(float));
+        memset(v + (size_t)p * v_stride + (t1 - t0) * Cp, 0, (rows - (t1 - t0)) * Cp * sizeof(float));
     const tile_kind tile = choose_tile(Kp, 0);
     for (int p = 0; p < POINTS; p++)
-        product(tile, v + (size_t)p * rows * Cp, Cp, 1, a->points + (size_t)p * Cp * Kp, Kp,
-                m + (size_t)p * rows * Kp, Kp, rows, Kp, Cp, 0);
+        product(tile, v + (size_t)p * v_stride, Cp, 1, a->points + (size_t)p * Cp * Kp, Kp, m + (size_t)p * m_stride,
+                Kp, rows, Kp, Cp, 0);
     for (size_t t = t0; t < t1; t++) {
         tile_place at = place_of(g, t);
-        write_tile(a->out + at.image * image_out, g, at.oy, at.ox, m + (t - t0) * Kp, rows * Kp, a->bias, a->act,
+        write_tile(a->out + at.image * image_out, g, at.oy, at.ox, m + (t - t0) * Kp, m_stride, a->bias, a->act,
                    a->slope);
     }
 }
@@ -483,51 +509,64 @@ void dk__conv2d_backward_input_winograd(float *dinp, const float *dout, const fl
 /* ---------------------------------------------------------------- weight gradient */
 
 typedef struct {
-    float *points; /* sum over tiles of (A dY A^T) (.) V, POINTS x in_padded x out_padded */
+    float *parts; /* per part, the sum over its tiles of (A dY A^T) (.) V: POINTS x in_padded x out_padded */
     const float *dout, *inp;
     const geometry *g;
 } weight_args;
 
-/* Rows [i0, i1) of the points, over every tile in order, a block of tiles at a time. */
-DK_KERNEL(static, weight_point_rows, (const weight_args *a, float *scratch, int i0, int i1), (a, scratch, i0, i1)) {
+static size_t part_floats(const geometry *g) { return (size_t)POINTS * g->in_padded * g->out_padded; }
+
+/* Rows [i0, i1) of part `part`'s points, over its tiles in order, a block of tiles at a time. */
+DK_KERNEL(static, weight_point_rows, (const weight_args *a, float *scratch, int part, int i0, int i1),
+          (a, scratch, part, i0, i1)) {
     const geometry *g = a->g;
     const dk_window *w = g->w;
     const size_t Cp = (size_t)g->in_padded, Kp = (size_t)g->out_padded, block = g->block;
     const size_t points = (size_t)(i1 - i0) * PATCH_SIDE;
-    float *v = scratch, *d = scratch + points * block * Cp; /* V[p][t][c], D[p][t][k] */
+    const size_t v_stride = point_stride(block, Cp), d_stride = point_stride(block, Kp);
+    float *v = scratch, *d = scratch + points * v_stride; /* V[p][t][c], D[p][t][k] */
+    float *sums = a->parts + (size_t)part * part_floats(g) + (size_t)i0 * PATCH_SIDE * Cp * Kp;
     const size_t image_in = (size_t)w->height * w->width * g->in_channels;
     const size_t image_out = (size_t)w->out_h * w->out_w * g->out_channels;
+    const size_t first = g->tiles * (size_t)part / WEIGHT_PARTS, end = g->tiles * (size_t)(part + 1) / WEIGHT_PARTS;
+    if (first == end) memset(sums, 0, points * Cp * Kp * sizeof(float));
     const tile_kind tile = choose_tile(Kp, 1);
-    for (size_t t0 = 0; t0 < g->tiles; t0 += block) {
-        const size_t t1 = g->tiles - t0 < block ? g->tiles : t0 + block;
+    for (size_t t0 = first; t0 < end; t0 += block) {
+        const size_t t1 = end - t0 < block ? end : t0 + block;
         for (size_t t = t0; t < t1; t++) {
             tile_place at = place_of(g, t);
-            transform_patch(v + (t - t0) * Cp, block * Cp, a->inp + at.image * image_in, g, at.oy - w->pad_top,
+            transform_patch(v + (t - t0) * Cp, v_stride, a->inp + at.image * image_in, g, at.oy - w->pad_top,
                             at.ox - w->pad_left, i0, i1);
-            transform_gradient(d + (t - t0) * Kp, block * Kp, a->dout + at.image * image_out, g, at.oy, at.ox, i0, i1);
+            transform_gradient(d + (t - t0) * Kp, d_stride, a->dout + at.image * image_out, g, at.oy, at.ox, i0, i1);
         }
         for (size_t p = 0; p < points; p++)
-            product(tile, v + p * block * Cp, 1, Cp, d + p * block * Kp, Kp,
-                    a->points + ((size_t)i0 * PATCH_SIDE + p) * Cp * Kp, Kp, Cp, Kp, t1 - t0, t0 > 0);
+            product(tile, v + p * v_stride, 1, Cp, d + p * d_stride, Kp, sums + p * Cp * Kp, Kp, Cp, Kp,
+                    t1 - t0, t0 > first);
     }
 }
 
-static void weight_rows_of_points(void *p, size_t i0, size_t i1) {
+/* Tasks [k0, k1) of WEIGHT_PARTS x 6: task k is part k / 6's row k % 6 of points; each part's rows in
+ * the range are done together, transforming its tiles once. */
+static void weight_tasks(void *p, size_t k0, size_t k1) {
     const weight_args *a = p;
     int slot;
-    float *scratch = dk__scratch_claim(&g_blocks, (int)i0, &slot);
-    weight_point_rows(a, scratch, (int)i0, (int)i1);
+    float *scratch = dk__scratch_claim(&g_blocks, (int)k0, &slot);
+    for (size_t k = k0; k < k1;) {
+        const size_t part = k / PATCH_SIDE, rows_end = (part + 1) * PATCH_SIDE < k1 ? (part + 1) * PATCH_SIDE : k1;
+        weight_point_rows(a, scratch, (int)part, (int)(k % PATCH_SIDE), (int)(rows_end - part * PATCH_SIDE));
+        k = rows_end;
+    }
     dk__scratch_release(&g_blocks, slot);
 }
 
 typedef struct {
     float *dweight;
-    const float *points;
+    const float *parts;
     const geometry *g;
     float beta;
 } weight_out_args;
 
-/* Input channels [c0, c1) of dweight = G^T (points) G + beta * dweight. */
+/* Input channels [c0, c1) of dweight = G^T (the parts' points, added in order) G + beta * dweight. */
 static void weight_from_points(void *p, size_t c0, size_t c1) {
     const weight_out_args *a = p;
     const geometry *g = a->g;
@@ -537,7 +576,12 @@ static void weight_from_points(void *p, size_t c0, size_t c1) {
         for (size_t k = 0; k < K; k++) {
             float u[PATCH_SIDE][PATCH_SIDE], cols[3][PATCH_SIDE]; /* G^T u: cols[y][j] */
             for (int i = 0; i < PATCH_SIDE; i++)
-                for (int j = 0; j < PATCH_SIDE; j++) u[i][j] = a->points[((size_t)(i * PATCH_SIDE + j) * Cp + c) * Kp + k];
+                for (int j = 0; j < PATCH_SIDE; j++) {
+                    const float *at = a->parts + ((size_t)(i * PATCH_SIDE + j) * Cp + c) * Kp + k;
+                    float sum = at[0];
+                    for (int part = 1; part < WEIGHT_PARTS; part++) sum += at[(size_t)part * part_floats(g)];
+                    u[i][j] = sum;
+                }
             for (int j = 0; j < PATCH_SIDE; j++) {
                 float column[PATCH_SIDE];
                 for (int i = 0; i < PATCH_SIDE; i++) column[i] = u[i][j];
@@ -555,12 +599,11 @@ static void weight_from_points(void *p, size_t c0, size_t c1) {
 void dk__conv2d_backward_weight_winograd(float *dweight, const float *dout, const float *inp, int out_channels,
                                          const dk_window *w, float beta) {
     geometry g = geometry_of(w, out_channels);
-    /* The points' rows are split between threads, so a block holds at most all six rows' tiles. */
     int slot;
-    float *points = dk__scratch_claim(&g_points, 0, &slot);
-    weight_args a = {points, dout, inp, &g};
-    dk__parallel_for(PATCH_SIDE, 1, 1, weight_rows_of_points, &a);
-    weight_out_args o = {dweight, points, &g, beta};
+    float *parts = dk__scratch_claim(&g_parts, 0, &slot);
+    weight_args a = {parts, dout, inp, &g};
+    dk__parallel_for((size_t)WEIGHT_PARTS * PATCH_SIDE, 1, 1, weight_tasks, &a);
+    weight_out_args o = {dweight, parts, &g, beta};
     dk__parallel_for((size_t)g.in_channels, 8, 1, weight_from_points, &o);
-    dk__scratch_release(&g_points, slot);
+    dk__scratch_release(&g_parts, slot);
 }
