@@ -1,6 +1,7 @@
-// The C kernels' Winograd convolutions (CKernels/conv_winograd.c: F(4x4, 3x3) for 3x3 stride-1 layers of 16 to
-// 512 channels) against a Double-precision direct convolution, on every C code path: forward with bias and each
-// activation its tiles apply, input gradient, and weight gradient overwritten and accumulated. Their bits are not
+// The Winograd convolutions (F(4x4, 3x3) for 3x3 stride-1 layers of 16 to 512 channels: CKernels/conv_winograd.c,
+// called directly on every C code path, and Sources/SwiftKernels/Winograd.swift through both builds of the Swift
+// backend) against a Double-precision direct convolution: forward with bias and each activation the C tiles
+// apply, input gradient, and weight gradient overwritten and accumulated. Their bits are not
 // the direct form's, so the comparison bounds the error: 2e-5 of the result's largest magnitude (measured: up to
 // 7e-6 at the `cnn` shape; the transforms' constants, 1/6 to 8, cost about a decimal digit against summing
 // directly). A wrong transform row or a misplaced tile misses by whole units.
@@ -58,14 +59,16 @@ private func directConvolution(_ window: ConvolutionWindow, filters: Int, x: [Fl
 
 @Suite("Winograd convolutions against a direct Double reference")
 struct WinogradConvolutionTests {
-    @Test(arguments: TestBackends.c, WinogradCase.all)
+    @Test(arguments: TestBackends.all, WinogradCase.all)
     func againstDirect(backendName: String, tc: WinogradCase) throws {
-        _ = try makeBackend(backendName)
+        let backend = try makeBackend(backendName), gemm = backend.gemm
         defer { try? CodePath.selectForThisThread(nil) }
+        let swift = backendName.hasPrefix("swift")
         let window = ConvolutionWindow(input: tc.input, kernel: (3, 3), stride: (1, 1), padding: tc.padding)
         var cWindow = window.cWindow
         let n = tc.filters, shape = tc.testDescription
-        try #require(dk_conv2d_uses_winograd(&cWindow, Int32(n)) != 0, "the window must take the Winograd kernels")
+        try #require(gemm.convolutionUsesWinograd(window, outChannels: n, activation: .relu),
+                     "the window must take the Winograd kernels")
         let x = randomFloats(tc.input.count, seed: 11), w = randomFloats(window.fieldSize * n, seed: 12, in: -0.3...0.3)
         let bias = randomFloats(n, seed: 13), dout = randomFloats(window.pixels * n, seed: 14)
         let direct = directConvolution(window, filters: n, x: x, w: w, dout: dout)
@@ -75,9 +78,18 @@ struct WinogradConvolutionTests {
             expectClose(got, expected, atol: 2e-5 * scale, rtol: 0, "\(what)[\(backendName)]", shape: shape)
         }
 
-        for (kind, slope) in [(DK_ACT_IDENTITY, Float(0)), (DK_ACT_RELU, 0), (DK_ACT_LEAKY_RELU, 0.1)] {
+        let activations: [(Activation, dk_activation, Float)] = [
+            (.identity, DK_ACT_IDENTITY, 0), (.relu, DK_ACT_RELU, 0), (.leakyReLU(alpha: 0.1), DK_ACT_LEAKY_RELU, 0.1),
+        ]
+        for (activation, kind, slope) in activations {
             var out = [Float](repeating: .nan, count: window.pixels * n)
-            dk_conv2d_forward(&out, x, w, bias, Int32(n), &cWindow, kind, slope)
+            if swift {
+                gemm.convolutionForward(out: &out, input: x, weight: w, bias: bias, outChannels: n, window: window,
+                                        activation: activation, unfolded: nil, unfold: backend.convolution,
+                                        epilogue: backend.elementwise)
+            } else {
+                dk_conv2d_forward(&out, x, w, bias, Int32(n), &cWindow, kind, slope)
+            }
             let expected = direct.out.enumerated().map { i, z -> Double in
                 let y = z + Double(bias[i % n])
                 if kind == DK_ACT_RELU { return max(y, 0) }
@@ -87,24 +99,40 @@ struct WinogradConvolutionTests {
         }
 
         var dx = [Float](repeating: .nan, count: x.count)
-        dk_conv2d_backward_input(&dx, dout, w, Int32(n), &cWindow)
+        if swift {
+            gemm.convolutionBackwardInputs(dinput: &dx, dout: dout, weight: w, outChannels: n, window: window,
+                                           unfolded: nil, unfold: backend.convolution)
+        } else {
+            dk_conv2d_backward_input(&dx, dout, w, Int32(n), &cWindow)
+        }
         expectNear(dx, direct.dx, "winograd input gradient")
 
         for accumulate in [false, true] {
             let start = accumulate ? randomFloats(w.count, seed: 15) : [Float](repeating: .nan, count: w.count)
             var dw = start
-            dk_conv2d_backward_weight(&dw, dout, x, Int32(n), &cWindow, accumulate ? 1 : 0)
+            if swift {
+                gemm.convolutionBackwardWeights(dweight: &dw, dout: dout, input: x, outChannels: n, window: window,
+                                                accumulate: accumulate, unfolded: nil)
+            } else {
+                dk_conv2d_backward_weight(&dw, dout, x, Int32(n), &cWindow, accumulate ? 1 : 0)
+            }
             let expected = accumulate ? zip(direct.dw, start).map { $0 + Double($1) } : direct.dw
             expectNear(dw, expected, "winograd weight gradient, accumulate \(accumulate)")
         }
     }
 
     /// Which windows take them: 3x3, stride 1, padding up to 2, 16 to 512 channels each side, and not when the
-    /// calling thread has them switched off.
-    @Test func whichWindowsTakeThem() {
+    /// calling thread has them switched off; the Swift backend takes the same windows.
+    @Test func whichWindowsTakeThem() throws {
         func uses(_ input: Shape, _ filters: Int, kernel: Int = 3, stride: Int = 1, padding: Padding = .valid) -> Bool {
-            var w = ConvolutionWindow(input: input, kernel: (kernel, kernel), stride: (stride, stride), padding: padding).cWindow
-            return dk_conv2d_uses_winograd(&w, Int32(filters)) != 0
+            let window = ConvolutionWindow(input: input, kernel: (kernel, kernel), stride: (stride, stride), padding: padding)
+            var w = window.cWindow
+            let c = dk_conv2d_uses_winograd(&w, Int32(filters)) != 0
+            for backend in [Backends.swift(build: .portable), Backends.swift(build: .best)] {
+                #expect(backend.gemm.convolutionUsesWinograd(window, outChannels: filters, activation: .relu) == c,
+                        "\(backend.name) and C disagree on \(window)")
+            }
+            return c
         }
         #expect(uses(Shape(128, 26, 26, 32), 64), "the cnn preset's second layer")
         #expect(uses(Shape(128, 32, 32, 64), 64, padding: .same), "a VGG-style layer")

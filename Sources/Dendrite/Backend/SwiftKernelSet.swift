@@ -40,6 +40,13 @@ protocol SwiftKernelSet {
     static func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: Window)
     static func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, outChannels: Int, window: Window)
+    static func winogradApplies(window: Window, outChannels: Int) -> Bool
+    static func winogradForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                weight: UnsafePointer<Float>, outChannels: Int, window: Window)
+    static func winogradBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                        input: UnsafePointer<Float>, outChannels: Int, window: Window, beta: Float)
+    static func winogradBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                       weight: UnsafePointer<Float>, outChannels: Int, window: Window)
     static func convolutionBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                            input: UnsafePointer<Float>, outChannels: Int, window: Window, beta: Float)
     static func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
