@@ -68,7 +68,7 @@ struct ImplicitConvolutionTests {
         let gemm = backend.gemm
         let window = ConvolutionWindow(input: tc.input, kernel: (tc.kernel, tc.kernel),
                                        stride: (tc.strideH ?? tc.stride, tc.stride), padding: tc.padding)
-        var cWindow = window.cWindow
+        var cWindow = window.c
         // The 3x3 stride-1 layers of 16 channels and more take the Winograd kernels by default (their own tests,
         // WinogradConvolutionTests); the implicit GEMMs remain theirs when switched off, and are checked here.
         dk_conv2d_set_winograd(0)

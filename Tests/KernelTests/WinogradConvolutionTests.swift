@@ -65,7 +65,7 @@ struct WinogradConvolutionTests {
         defer { try? CodePath.selectForThisThread(nil) }
         let swift = backendName.hasPrefix("swift")
         let window = ConvolutionWindow(input: tc.input, kernel: (3, 3), stride: (1, 1), padding: tc.padding)
-        var cWindow = window.cWindow
+        var cWindow = window.c
         let n = tc.filters, shape = tc.testDescription
         try #require(gemm.convolutionUsesWinograd(window, outChannels: n, activation: .relu),
                      "the window must take the Winograd kernels")
@@ -126,7 +126,7 @@ struct WinogradConvolutionTests {
     @Test func whichWindowsTakeThem() throws {
         func uses(_ input: Shape, _ filters: Int, kernel: Int = 3, stride: Int = 1, padding: Padding = .valid) -> Bool {
             let window = ConvolutionWindow(input: input, kernel: (kernel, kernel), stride: (stride, stride), padding: padding)
-            var w = window.cWindow
+            var w = window.c
             let c = dk_conv2d_uses_winograd(&w, Int32(filters)) != 0
             for backend in [Backends.swift(build: .portable), Backends.swift(build: .best)] {
                 #expect(backend.gemm.convolutionUsesWinograd(window, outChannels: filters, activation: .relu) == c,
@@ -145,15 +145,5 @@ struct WinogradConvolutionTests {
         dk_conv2d_set_winograd(0)
         defer { dk_conv2d_set_winograd(-1) }
         #expect(!uses(Shape(128, 26, 26, 32), 64), "switched off on this thread")
-    }
-}
-
-extension ConvolutionWindow {
-    /// The C kernels' form of this window.
-    var cWindow: dk_window {
-        dk_window(batch: Int32(batch), height: Int32(height), width: Int32(width), channels: Int32(channels),
-                  kernel_h: Int32(kernelHeight), kernel_w: Int32(kernelWidth), stride_h: Int32(strideHeight),
-                  stride_w: Int32(strideWidth), pad_top: Int32(padTop), pad_left: Int32(padLeft),
-                  out_h: Int32(outputHeight), out_w: Int32(outputWidth))
     }
 }

@@ -11,8 +11,8 @@ public enum Backends {
     public static let environmentVariable = "DENDRITE_BACKEND"
 
     /// A backend of that name; an unknown name or a backend that cannot load is an error
-    /// that says what is valid. The first call also applies ``CKernelSetup`` (a bad `DENDRITE_ISA` or
-    /// `DENDRITE_BLOCKING` is an error here).
+    /// that says what is valid. The first call also applies ``CKernelSetup`` (a bad `DENDRITE_ISA`,
+    /// `DENDRITE_BLOCKING` or `DENDRITE_WINOGRAD` is an error here).
     public static func named(_ name: String) throws -> Backend {
         try CKernelSetup.apply()
         switch name {

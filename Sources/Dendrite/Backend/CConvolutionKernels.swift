@@ -65,7 +65,8 @@ extension CKernelSet {
 }
 
 extension ConvolutionWindow {
-    var c: dk_window {
+    /// The C kernels' form of this window.
+    public var c: dk_window {
         dk_window(batch: Int32(batch), height: Int32(height), width: Int32(width), channels: Int32(channels),
                   kernel_h: Int32(kernelHeight), kernel_w: Int32(kernelWidth), stride_h: Int32(strideHeight),
                   stride_w: Int32(strideWidth), pad_top: Int32(padTop), pad_left: Int32(padLeft),

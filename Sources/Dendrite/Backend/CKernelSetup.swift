@@ -1,7 +1,7 @@
 import CKernels
 
 /// What a program using the C kernels applies once before its first kernel: it reports a bad
-/// `DENDRITE_ISA` or `DENDRITE_BLOCKING` (the C library cannot: it falls back to its own choice),
+/// `DENDRITE_ISA`, `DENDRITE_BLOCKING` or `DENDRITE_WINOGRAD` (the C library cannot: it falls back to its own choice),
 /// and makes each code path whose blocking the environment does not set use the one `dendrite tune`
 /// stored for this CPU, if any.
 public enum CKernelSetup {
