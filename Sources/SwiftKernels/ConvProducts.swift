@@ -125,7 +125,7 @@ extension SwiftKernels {
         let source = ImageSource(w)
         let rows = w.batch * w.outH
         let tasks = min(workers, rows)
-        // Layout: the packed weight (each K block's 16-wide panels), the offset table, one padded image per worker.
+        // Layout: the packed weight (each K block's `Direct.nr`-wide panels), the offset table, one padded image per worker.
         let weightFloats = (k * nPadded + 15) & ~15, tableFloats = (k + 15) & ~15
         let paddedFloats = source.padded ? source.imageFloats : 0
         let arena = arenaPool.take(floats: weightFloats + tableFloats + tasks * paddedFloats)
@@ -134,7 +134,7 @@ extension SwiftKernels {
         var pc = 0
         while pc < k {
             let depth = min(kc, k - pc)
-            packPanelsB16(packed + pc * nPadded, b: weight, ldb: n, transB: false, p0: pc, kc: depth, j0: 0, nc: n)
+            packPanelsDirectB(packed + pc * nPadded, b: weight, ldb: n, transB: false, p0: pc, kc: depth, j0: 0, nc: n)
             pc += depth
         }
         (packed + weightFloats).withMemoryRebound(to: Int32.self, capacity: k) { table in
@@ -146,7 +146,7 @@ extension SwiftKernels {
         }
     }
 
-    /// One worker's output rows (image, oy), each as tiles of `Direct.mr` pixels by 16 filters.
+    /// One worker's output rows (image, oy), each as tiles of `Direct.mr` pixels by `Direct.nr` filters.
     private struct ForwardTiles: ParallelWork {
         let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>
         let packed: UnsafePointer<Float>, table: UnsafePointer<Int32>
@@ -186,9 +186,9 @@ extension SwiftKernels {
                         let cols = min(nr, n - jr), panel = packed + pc * nPadded + jr * depth
                         var ox = 0
                         // Greyscale rows of pixels: two tiles at once (FMA build: 12 accumulators fit its registers).
-                        if cols <= 8 && pixelStep == 1 && Direct.takesEveryShape {
+                        if cols <= Direct.halfNr && pixelStep == 1 && Direct.takesEveryShape {
                             while ox + 2 * mr <= w.outW {
-                                directKernel8Consecutive(kc: depth, a: rowBase + ox, walk: walk, b: panel, rsb: nr,
+                                directKernelHalfConsecutive(kc: depth, a: rowBase + ox, walk: walk, b: panel, rsb: nr,
                                                          c: outRow + ox * n + jr, ldc: n, cols: cols, alpha: 1,
                                                          beta: beta)
                                 ox += 2 * mr
@@ -307,8 +307,8 @@ extension SwiftKernels {
                 let count = min(depth, m - r0), blockBeta: Float = r0 == 0 ? beta : 1
                 // The tile loads whole vectors of a row of dout: past the last row's end unless the filters
                 // fill them, so the last block reads a packed copy then.
-                let packed = r0 + count == m && n % 8 != 0
-                if packed { packPanelsB16(panels, b: dout, ldb: n, transB: false, p0: r0, kc: count, j0: 0, nc: n) }
+                let packed = r0 + count == m && n % Direct.halfNr != 0
+                if packed { packPanelsDirectB(panels, b: dout, ldb: n, transB: false, p0: r0, kc: count, j0: 0, nc: n) }
                 let walk = FieldOffsets(table: table + r0)
                 for tile in (tiles * t / workers)..<(tiles * (t + 1) / workers) {
                     let i0 = tile * mr, rows = min(mr, k - i0)

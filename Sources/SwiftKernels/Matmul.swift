@@ -39,25 +39,37 @@ private enum Gemm {
     @inline(__always) static var parallelMinMACs: Int { 48 * 1024 }
 }
 
+/// One half of a direct tile's row: 8 lanes (a ymm register with AVX2), or 16 in the AVX-512 build,
+/// whose tile is twice as wide so that its twelve accumulators are zmm registers and both 512-bit FMA
+/// pipes stay busy. Each lane's arithmetic is the same at either width.
+#if DENDRITE_AVX512
+typealias TileVector = SIMD16<Float>
+#else
+typealias TileVector = SIMD8<Float>
+#endif
+
 /// The direct path, for N ≤ 16 or small K (the MLP's last layer: N = 10 outputs, K = 10 inputs),
 /// where packing A (splatted ×4) would cost as much as the product, and for every shape in the FMA
-/// build: a 4×16 tile (6×16 with FMA) that broadcasts op(A) straight from memory, so only B is
-/// packed (16-wide panels, one tile covers N = 10). Which path runs depends on the shape and the
-/// build alone, never on the thread count.
+/// builds: a 4×16 tile (6×16 with FMA, 6×32 with AVX-512) that broadcasts op(A) straight from memory,
+/// so only B is packed (panels two `TileVector`s wide; one tile covers N = 10). Which path runs depends
+/// on the shape and the build alone, never on the thread count.
 enum Direct {
-    /// 4 rows, or 6 in the FMA build (see `directKernel16`).
+    /// 4 rows, or 6 in the FMA builds (see `directKernelWide`).
     #if DENDRITE_FMA
     @inline(__always) static var mr: Int { 6 }
     #else
     @inline(__always) static var mr: Int { 4 }
     #endif
-    @inline(__always) static var nr: Int { 16 }
+    /// Two `TileVector`s: 16 columns, or 32 in the AVX-512 build.
+    @inline(__always) static var nr: Int { 2 * TileVector.scalarCount }
+    /// Columns of the half-width tile (`directKernelHalf`): one `TileVector`.
+    @inline(__always) static var halfNr: Int { TileVector.scalarCount }
     /// Rows of A per block, so the A rows one B panel sweeps stay in L2.
     @inline(__always) static var mc: Int { 144 }
     /// Largest transposed A read in place: it touches a new row of A every k, which only pays
     /// while A stays in L2. Above this the A block is packed (4 values per k, not splatted).
     @inline(__always) static var maxTransposedABytes: Int { 512 * 1024 }
-    /// In the FMA build (`SwiftKernelsAVX2`) this path takes every shape: fused, its 16-wide tiles
+    /// In the FMA builds (`SwiftKernelsAVX2`, `SwiftKernelsAVX512`) this path takes every shape: fused, its wide tiles
     /// keep 8 or more independent accumulator chains in flight, enough to fill both FMA pipes, where
     /// the packed path's 6×8 tile has 6. That tile stays the portable build's choice, whose separate
     /// multiply and add run on different pipes.
@@ -470,12 +482,13 @@ extension SwiftKernels {
     }
 
     @inline(__always)
-    private static func storeRow(_ c: UnsafeMutablePointer<Float>, _ acc: SIMD8<Float>, alpha: Float, beta: Float) {
+    private static func storeRow<V: SIMD>(_ c: UnsafeMutablePointer<Float>, _ acc: V, alpha: Float, beta: Float)
+    where V.Scalar == Float {
         let p = UnsafeMutableRawPointer(c)
         if beta == 0 {
-            p.storeBytes(of: alpha * acc, as: SIMD8<Float>.self)
+            p.storeBytes(of: alpha * acc, as: V.self)
         } else {
-            p.storeBytes(of: alpha * acc + beta * p.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            p.storeBytes(of: alpha * acc + beta * p.loadUnaligned(as: V.self), as: V.self)
         }
     }
 
@@ -486,6 +499,21 @@ extension SwiftKernels {
         let v = beta == 0 ? alpha * acc : alpha * acc + beta * loadPartial(c, cols)
         storePartial(c, v, cols)
     }
+
+    #if DENDRITE_AVX512
+    /// `storeEdgeRow` for the AVX-512 build's 16-lane tile vectors: their 8-lane halves, the same
+    /// arithmetic lane by lane.
+    @inline(__always)
+    private static func storeEdgeRow(_ c: UnsafeMutablePointer<Float>, _ acc: SIMD16<Float>, cols: Int,
+                                     alpha: Float, beta: Float) {
+        if cols > 8 {
+            storeRow(c, acc.lowHalf, alpha: alpha, beta: beta)
+            storeEdgeRow(c + 8, acc.highHalf, cols: cols - 8, alpha: alpha, beta: beta)
+        } else {
+            storeEdgeRow(c, acc.lowHalf, cols: cols, alpha: alpha, beta: beta)
+        }
+    }
+    #endif
 
     // MARK: - Direct path (N ≤ 16 or small K)
 
@@ -564,7 +592,7 @@ extension SwiftKernels {
                 // place: each serves only the 2 or 3 row tiles of N < 16 rows, too few to repay a copy.
                 let full = transposedC ? nc / nr * nr : 0
                 if full < nc {
-                    packPanelsB16(packB + full * kc, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc + full,
+                    packPanelsDirectB(packB + full * kc, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc + full,
                                   nc: nc - full)
                 }
                 let betaK: Float = pc == 0 ? beta : 1
@@ -593,7 +621,7 @@ extension SwiftKernels {
                             let r = inA ? rsa : 1, s = inA ? csa : mr
                             let aRows = TileRows(aTile, rsa: r, rows: rows)
                             if transposedC {
-                                directKernel16(kc: kc, a: aRows, walk: Strided(step: s), b: bPanel, rsb: bStride,
+                                directKernelWide(kc: kc, a: aRows, walk: Strided(step: s), b: bPanel, rsb: bStride,
                                                c: cTile, ldc: ldc, transposedC: true, rows: rows, cols: cols,
                                                alpha: alpha, beta: betaK)
                             } else {
@@ -629,10 +657,10 @@ extension SwiftKernels {
         }
     }
 
-    /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] as 16-column panels, k-major (16 floats per k),
-    /// zero-padding the last panel's missing columns.
+    /// Packs op(B)[p0..<p0+kc, j0..<j0+nc] as `Direct.nr`-column panels, k-major (`Direct.nr` floats
+    /// per k), zero-padding the last panel's missing columns.
     @inline(__always)
-    static func packPanelsB16(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+    static func packPanelsDirectB(_ dst: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                                       transB: Bool, p0: Int, kc: Int, j0: Int, nc: Int) {
         let nr = Direct.nr
         var j = 0
@@ -654,9 +682,10 @@ extension SwiftKernels {
                 if cols == nr {
                     for p in 0..<kc {
                         let s = UnsafeRawPointer(src + p * ldb), o = UnsafeMutableRawPointer(d + p * nr)
-                        o.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                        o.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
-                                     toByteOffset: 32, as: SIMD8<Float>.self)
+                        let half = MemoryLayout<TileVector>.size
+                        o.storeBytes(of: s.loadUnaligned(as: TileVector.self), as: TileVector.self)
+                        o.storeBytes(of: s.loadUnaligned(fromByteOffset: half, as: TileVector.self),
+                                     toByteOffset: half, as: TileVector.self)
                     }
                 } else {
                     for p in 0..<kc {
@@ -668,36 +697,37 @@ extension SwiftKernels {
         }
     }
 
-    /// The direct tile, `Direct.mr` × 16: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in
-    /// ascending p, one `multiplyAdd` per step (the same arithmetic as `directKernel8`), then
+    /// The direct tile, `Direct.mr` × `Direct.nr`: acc(i, j) = Σ_p op(A)(i, p)·B(p, j) over the panel, in
+    /// ascending p, one `multiplyAdd` per step (the same arithmetic as `directKernelHalf`), then
     /// C = alpha·acc + beta·C for the first `rows` × `cols` (or C's transpose, for the swapped thin
-    /// products). B's rows are `rsb` floats apart: 16 in a packed panel. Six rows in the FMA build, as in the C
-    /// kernel (12 accumulators, 2 B vectors and a broadcast fill the 16 registers). Four elsewhere:
+    /// products). B's rows are `rsb` floats apart: `Direct.nr` in a packed panel. Six rows in the FMA builds, as
+    /// in the C kernel (12 accumulators, 2 B vectors and a broadcast fill AVX2's 16 registers; with
+    /// AVX-512 the same 12 are zmm registers, 16 lanes each). Four elsewhere:
     /// without FMA each product needs a register of its own, and 6 rows spilled accumulators in the loop.
     @inline(__always)
-    static func directKernel16<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
+    static func directKernelWide<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
                                                  b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>,
                                                  ldc: Int, transposedC: Bool, rows: Int, cols: Int, alpha: Float,
                                                  beta: Float) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c00 = TileVector(), c01 = TileVector(), c10 = TileVector(), c11 = TileVector()
+        var c20 = TileVector(), c21 = TileVector(), c30 = TileVector(), c31 = TileVector()
         let a0 = aRows.a0, a1 = aRows.a1, a2 = aRows.a2, a3 = aRows.a3
         #if DENDRITE_FMA
         let a4 = aRows.a4, a5 = aRows.a5
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var c40 = TileVector(), c41 = TileVector(), c50 = TileVector(), c51 = TileVector()
         #endif
         var pb = UnsafeRawPointer(b)
         for p in 0..<kc {
             let q = walk.offset(p)
-            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let x0 = SIMD8(repeating: a0[q]); c00.multiplyAdd(x0, b0); c01.multiplyAdd(x0, b1)
-            let x1 = SIMD8(repeating: a1[q]); c10.multiplyAdd(x1, b0); c11.multiplyAdd(x1, b1)
-            let x2 = SIMD8(repeating: a2[q]); c20.multiplyAdd(x2, b0); c21.multiplyAdd(x2, b1)
-            let x3 = SIMD8(repeating: a3[q]); c30.multiplyAdd(x3, b0); c31.multiplyAdd(x3, b1)
+            let b0 = pb.loadUnaligned(as: TileVector.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: MemoryLayout<TileVector>.size, as: TileVector.self)
+            let x0 = TileVector(repeating: a0[q]); c00.multiplyAdd(x0, b0); c01.multiplyAdd(x0, b1)
+            let x1 = TileVector(repeating: a1[q]); c10.multiplyAdd(x1, b0); c11.multiplyAdd(x1, b1)
+            let x2 = TileVector(repeating: a2[q]); c20.multiplyAdd(x2, b0); c21.multiplyAdd(x2, b1)
+            let x3 = TileVector(repeating: a3[q]); c30.multiplyAdd(x3, b0); c31.multiplyAdd(x3, b1)
             #if DENDRITE_FMA
-            let x4 = SIMD8(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
-            let x5 = SIMD8(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
+            let x4 = TileVector(repeating: a4[q]); c40.multiplyAdd(x4, b0); c41.multiplyAdd(x4, b1)
+            let x5 = TileVector(repeating: a5[q]); c50.multiplyAdd(x5, b0); c51.multiplyAdd(x5, b1)
             #endif
             pb += rsb * 4
         }
@@ -711,28 +741,30 @@ extension SwiftKernels {
             let tile = (c00, c01, c10, c11, c20, c21, c30, c31)
             #endif
             withUnsafeBytes(of: tile) { raw in
-                let t = raw.bindMemory(to: Float.self)  // t[i*16 + j]: row i, column j of the tile
+                let t = raw.bindMemory(to: Float.self)  // t[i*nr + j]: row i, column j of the tile
                 for j in 0..<cols {
                     for i in 0..<rows {
-                        let v = alpha * t[i * 16 + j], out = c + i + j * ldc
+                        let v = alpha * t[i * Direct.nr + j], out = c + i + j * ldc
                         out.pointee = beta == 0 ? v : v + beta * out.pointee
                     }
                 }
             }
-        } else if rows == Direct.mr && cols == 16 {
-            storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + 8, c01, alpha: alpha, beta: beta)
-            storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + 8, c11, alpha: alpha, beta: beta)
-            storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + 8, c21, alpha: alpha, beta: beta)
-            storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + 8, c31, alpha: alpha, beta: beta)
+        } else if rows == Direct.mr && cols == Direct.nr {
+            let h = Direct.halfNr
+            storeRow(c, c00, alpha: alpha, beta: beta); storeRow(c + h, c01, alpha: alpha, beta: beta)
+            storeRow(c + ldc, c10, alpha: alpha, beta: beta); storeRow(c + ldc + h, c11, alpha: alpha, beta: beta)
+            storeRow(c + 2 * ldc, c20, alpha: alpha, beta: beta); storeRow(c + 2 * ldc + h, c21, alpha: alpha, beta: beta)
+            storeRow(c + 3 * ldc, c30, alpha: alpha, beta: beta); storeRow(c + 3 * ldc + h, c31, alpha: alpha, beta: beta)
             #if DENDRITE_FMA
-            storeRow(c + 4 * ldc, c40, alpha: alpha, beta: beta); storeRow(c + 4 * ldc + 8, c41, alpha: alpha, beta: beta)
-            storeRow(c + 5 * ldc, c50, alpha: alpha, beta: beta); storeRow(c + 5 * ldc + 8, c51, alpha: alpha, beta: beta)
+            storeRow(c + 4 * ldc, c40, alpha: alpha, beta: beta); storeRow(c + 4 * ldc + h, c41, alpha: alpha, beta: beta)
+            storeRow(c + 5 * ldc, c50, alpha: alpha, beta: beta); storeRow(c + 5 * ldc + h, c51, alpha: alpha, beta: beta)
             #endif
         } else {
-            // cols > 8 here: the low half is a full SIMD8, the high half has cols - 8 lanes.
-            @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+            // cols > halfNr here: the low half is a full vector, the high half has cols - halfNr lanes.
+            let h = Direct.halfNr
+            @inline(__always) func row(_ r: UnsafeMutablePointer<Float>, _ lo: TileVector, _ hi: TileVector) {
                 storeRow(r, lo, alpha: alpha, beta: beta)
-                storeEdgeRow(r + 8, hi, cols: cols - 8, alpha: alpha, beta: beta)
+                storeEdgeRow(r + h, hi, cols: cols - h, alpha: alpha, beta: beta)
             }
             row(c, c00, c01)
             if rows > 1 { row(c + ldc, c10, c11) }
@@ -745,49 +777,49 @@ extension SwiftKernels {
         }
     }
 
-    /// A direct tile of C (not transposed) over one B panel: `directKernel16`, or `directKernel8` when at
-    /// most 8 of the panel's columns are real.
+    /// A direct tile of C (not transposed) over one B panel: `directKernelWide`, or `directKernelHalf` when at
+    /// most `Direct.halfNr` of the panel's columns are real.
     @inline(__always)
     static func directTile<Walk: ColumnWalk>(kc: Int, a: TileRows, walk: Walk, b: UnsafePointer<Float>, rsb: Int,
                                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                                              alpha: Float, beta: Float) {
-        if cols > 8 {
-            directKernel16(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, transposedC: false, rows: rows,
+        if cols > Direct.halfNr {
+            directKernelWide(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, transposedC: false, rows: rows,
                            cols: cols, alpha: alpha, beta: beta)
         } else {
-            directKernel8(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, rows: rows, cols: cols,
+            directKernelHalf(kc: kc, a: a, walk: walk, b: b, rsb: rsb, c: c, ldc: ldc, rows: rows, cols: cols,
                           alpha: alpha, beta: beta)
         }
     }
 
-    /// The last panel when it has at most 8 real columns: `directKernel16`'s low half.
+    /// The last panel when it has at most `Direct.halfNr` real columns: `directKernelWide`'s low half.
     @inline(__always)
-    static func directKernel8<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
+    static func directKernelHalf<Walk: ColumnWalk>(kc: Int, a aRows: TileRows, walk: Walk,
                                                 b: UnsafePointer<Float>, rsb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                                 rows: Int, cols: Int, alpha: Float, beta: Float) {
-        var acc = Accumulators8()
+        var acc = HalfAccumulators()
         var pb = UnsafeRawPointer(b)
         for p in 0..<kc {
-            acc.multiplyAdd(aRows, walk.offset(p), pb.loadUnaligned(as: SIMD8<Float>.self))
+            acc.multiplyAdd(aRows, walk.offset(p), pb.loadUnaligned(as: TileVector.self))
             pb += rsb * 4
         }
         acc.store(c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta)
     }
 
-    /// Two full `directKernel8` tiles whose 2·`Direct.mr` rows are consecutive floats (a greyscale
+    /// Two full `directKernelHalf` tiles whose 2·`Direct.mr` rows are consecutive floats (a greyscale
     /// convolution's pixels along an output row), over the same B panel: one tile's accumulator chains
     /// wait on the multiply-add latency, twice as many fill both FMA pipes, and one base pointer
-    /// addresses every row. Each tile's arithmetic is `directKernel8`'s.
+    /// addresses every row. Each tile's arithmetic is `directKernelHalf`'s.
     @inline(__always)
-    static func directKernel8Consecutive<Walk: ColumnWalk>(kc: Int, a: UnsafePointer<Float>, walk: Walk,
+    static func directKernelHalfConsecutive<Walk: ColumnWalk>(kc: Int, a: UnsafePointer<Float>, walk: Walk,
                                                            b: UnsafePointer<Float>, rsb: Int,
                                                            c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
                                                            alpha: Float, beta: Float) {
         let mr = Direct.mr
-        var first = Accumulators8(), second = Accumulators8()
+        var first = HalfAccumulators(), second = HalfAccumulators()
         var pb = UnsafeRawPointer(b)
         for p in 0..<kc {
-            let x = a + walk.offset(p), b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            let x = a + walk.offset(p), b0 = pb.loadUnaligned(as: TileVector.self)
             first.multiplyAdd(TileRows(x, rsa: 1, rows: mr), 0, b0)
             second.multiplyAdd(TileRows(x + mr, rsa: 1, rows: mr), 0, b0)
             pb += rsb * 4
@@ -796,30 +828,30 @@ extension SwiftKernels {
         second.store(c + mr * ldc, ldc: ldc, rows: mr, cols: cols, alpha: alpha, beta: beta)
     }
 
-    /// The `Direct.mr` accumulators of an 8-column tile: row i sums op(A)(i, p)·B(p, 0..<8) over p.
-    struct Accumulators8 {
-        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+    /// The `Direct.mr` accumulators of a half-width tile: row i sums op(A)(i, p)·B(p, 0..<halfNr) over p.
+    struct HalfAccumulators {
+        var c0 = TileVector(), c1 = TileVector(), c2 = TileVector(), c3 = TileVector()
         #if DENDRITE_FMA
-        var c4 = SIMD8<Float>(), c5 = SIMD8<Float>()
+        var c4 = TileVector(), c5 = TileVector()
         #endif
 
         /// One step of k: op(A)(i, q) of each row times the B row `b0`.
         @inline(__always)
-        mutating func multiplyAdd(_ a: TileRows, _ q: Int, _ b0: SIMD8<Float>) {
-            c0.multiplyAdd(SIMD8(repeating: a.a0[q]), b0)
-            c1.multiplyAdd(SIMD8(repeating: a.a1[q]), b0)
-            c2.multiplyAdd(SIMD8(repeating: a.a2[q]), b0)
-            c3.multiplyAdd(SIMD8(repeating: a.a3[q]), b0)
+        mutating func multiplyAdd(_ a: TileRows, _ q: Int, _ b0: TileVector) {
+            c0.multiplyAdd(TileVector(repeating: a.a0[q]), b0)
+            c1.multiplyAdd(TileVector(repeating: a.a1[q]), b0)
+            c2.multiplyAdd(TileVector(repeating: a.a2[q]), b0)
+            c3.multiplyAdd(TileVector(repeating: a.a3[q]), b0)
             #if DENDRITE_FMA
-            c4.multiplyAdd(SIMD8(repeating: a.a4[q]), b0)
-            c5.multiplyAdd(SIMD8(repeating: a.a5[q]), b0)
+            c4.multiplyAdd(TileVector(repeating: a.a4[q]), b0)
+            c5.multiplyAdd(TileVector(repeating: a.a5[q]), b0)
             #endif
         }
 
         /// C = alpha·acc + beta·C for the first `rows` × `cols`.
         @inline(__always)
         func store(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
-            if rows == Direct.mr && cols == 8 {
+            if rows == Direct.mr && cols == Direct.halfNr {
                 SwiftKernels.storeRow(c, c0, alpha: alpha, beta: beta)
                 SwiftKernels.storeRow(c + ldc, c1, alpha: alpha, beta: beta)
                 SwiftKernels.storeRow(c + 2 * ldc, c2, alpha: alpha, beta: beta)

@@ -1,8 +1,8 @@
 // The multiply-add of the GEMM kernels and polynomials, fused where the build has FMA hardware.
 
 extension SIMD where Scalar: FloatingPoint {
-    /// self += x·y: one fused multiply-add (one rounding) in the AVX2+FMA build (`SwiftKernelsAVX2`,
-    /// compiled with DENDRITE_FMA), a multiply then an add elsewhere, where `addingProduct` would
+    /// self += x·y: one fused multiply-add (one rounding) in the AVX2+FMA and AVX-512 builds
+    /// (`SwiftKernelsAVX2`, `SwiftKernelsAVX512`, compiled with DENDRITE_FMA), a multiply then an add elsewhere, where `addingProduct` would
     /// become a libm call per lane.
     @inline(__always)
     mutating func multiplyAdd(_ x: Self, _ y: Self) {

@@ -95,7 +95,9 @@ struct WinogradGeometry {
     /// The weight gradient's fixed parts of the tiles (see conv_winograd.c).
     static let parts = 4
     let w: SwiftKernels.Window
-    let c, k, cp, kp: Int  // channels in and out, and both rounded up to 8 (one SIMD8)
+    /// Channels in and out, both rounded up to whole tile vectors (8 lanes, or 16 in the AVX-512 build): the
+    /// transforms' vectors, and rows of points the products' wide tiles never read past.
+    let c, k, cp, kp: Int
     let tilesH, tilesW, tiles, block: Int
     /// A worker's transformed tiles and products (points one cache line apart: see conv_winograd.c), and
     /// 60 vectors of transform scratch.
@@ -104,12 +106,13 @@ struct WinogradGeometry {
     init(_ w: SwiftKernels.Window, _ outChannels: Int) {
         self.w = w
         (c, k) = (w.channels, outChannels)
-        (cp, kp) = ((c + 7) & ~7, (k + 7) & ~7)
+        let lanes = Direct.halfNr
+        (cp, kp) = ((c + lanes - 1) / lanes * lanes, (k + lanes - 1) / lanes * lanes)
         (tilesH, tilesW) = ((w.outH + 3) / 4, (w.outW + 3) / 4)
         tiles = w.batch * tilesH * tilesW
         // Transformed inputs and products of a block in about a third of L2, in whole groups of 12 tiles.
         block = max(12, 96 * 1024 / (Self.points * (cp + kp)) / 12 * 12)
-        workerFloats = Self.points * (block * (cp + kp) + 32) + 60 * 8
+        workerFloats = Self.points * (block * (cp + kp) + 32) + 60 * Direct.halfNr
     }
 
     func pointStride(_ width: Int) -> Int { block * width + 16 }
@@ -125,8 +128,8 @@ struct WinogradGeometry {
 // MARK: - Transforms, a row at a time (the rows of B^T, A^T, A and G; see conv_winograd.c)
 
 @inline(__always)
-private func inputRow(_ i: Int, _ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>,
-                      _ d4: SIMD8<Float>, _ d5: SIMD8<Float>) -> SIMD8<Float> {
+private func inputRow(_ i: Int, _ d0: TileVector, _ d1: TileVector, _ d2: TileVector, _ d3: TileVector,
+                      _ d4: TileVector, _ d5: TileVector) -> TileVector {
     switch i {
     case 0: return 4 * d0 - 5 * d2 + d4
     case 1: return d3 + d4 - 4 * (d1 + d2)
@@ -138,8 +141,8 @@ private func inputRow(_ i: Int, _ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SI
 }
 
 @inline(__always)
-private func outputRow(_ p: Int, _ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>,
-                       _ m4: SIMD8<Float>, _ m5: SIMD8<Float>) -> SIMD8<Float> {
+private func outputRow(_ p: Int, _ m0: TileVector, _ m1: TileVector, _ m2: TileVector, _ m3: TileVector,
+                       _ m4: TileVector, _ m5: TileVector) -> TileVector {
     switch p {
     case 0: return m0 + m1 + m2 + m3 + m4
     case 1: return m1 - m2 + 2 * (m3 - m4)
@@ -149,8 +152,8 @@ private func outputRow(_ p: Int, _ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: S
 }
 
 @inline(__always)
-private func gradientRow(_ i: Int, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>,
-                         _ v3: SIMD8<Float>) -> SIMD8<Float> {
+private func gradientRow(_ i: Int, _ v0: TileVector, _ v1: TileVector, _ v2: TileVector,
+                         _ v3: TileVector) -> TileVector {
     switch i {
     case 0: return v0
     case 1: return v0 + v1 + v2 + v3
@@ -181,19 +184,19 @@ private func filterColumn(_ a: Int, _ u: (Float, Float, Float, Float, Float, Flo
     }
 }
 
-/// The first n (1…8) floats at p, zeros after them.
+/// The first n (1…`Direct.halfNr`) floats at p, zeros after them.
 @inline(__always)
-private func loadFirst(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
-    if n >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    var v = SIMD8<Float>()
+private func loadFirst(_ p: UnsafePointer<Float>, _ n: Int) -> TileVector {
+    if n >= Direct.halfNr { return UnsafeRawPointer(p).loadUnaligned(as: TileVector.self) }
+    var v = TileVector()
     for i in 0..<n { v[i] = p[i] }
     return v
 }
 
 @inline(__always)
-private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-    if n >= 8 {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+private func store(_ v: TileVector, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    if n >= Direct.halfNr {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: TileVector.self)
         return
     }
     for i in 0..<n { p[i] = v[i] }
@@ -204,14 +207,14 @@ extension WinogradGeometry {
     /// channels, to v + ((i − i0)·6 + j)·stride. `e` holds 36 vectors of scratch.
     @inline(__always)
     func transformPatch(_ v: UnsafeMutablePointer<Float>, stride: Int, image: UnsafePointer<Float>, iy0: Int, ix0: Int,
-                        rows i0: Int, _ i1: Int, scratch e: UnsafeMutablePointer<SIMD8<Float>>) {
+                        rows i0: Int, _ i1: Int, scratch e: UnsafeMutablePointer<TileVector>) {
         let inside = iy0 >= 0 && iy0 + 6 <= w.height && ix0 >= 0 && ix0 + 6 <= w.width
-        for c0 in Swift.stride(from: 0, to: cp, by: 8) {
-            let n = min(8, c - c0)
+        for c0 in Swift.stride(from: 0, to: cp, by: Direct.halfNr) {
+            let n = min(Direct.halfNr, c - c0)
             for b in 0..<6 {
-                @inline(__always) func d(_ a: Int) -> SIMD8<Float> {
+                @inline(__always) func d(_ a: Int) -> TileVector {
                     let y = iy0 + a, x = ix0 + b
-                    guard inside || (y >= 0 && y < w.height && x >= 0 && x < w.width) else { return SIMD8() }
+                    guard inside || (y >= 0 && y < w.height && x >= 0 && x < w.width) else { return TileVector() }
                     return loadFirst(image + (y * w.width + x) * c + c0, n)
                 }
                 let (d0, d1, d2, d3, d4, d5) = (d(0), d(1), d(2), d(3), d(4), d(5))
@@ -221,7 +224,7 @@ extension WinogradGeometry {
                 let r = e + i * 6
                 for j in 0..<6 {
                     UnsafeMutableRawPointer(v + ((i - i0) * 6 + j) * stride + c0)
-                        .storeBytes(of: inputRow(j, r[0], r[1], r[2], r[3], r[4], r[5]), as: SIMD8<Float>.self)
+                        .storeBytes(of: inputRow(j, r[0], r[1], r[2], r[3], r[4], r[5]), as: TileVector.self)
                 }
             }
         }
@@ -230,12 +233,12 @@ extension WinogradGeometry {
     /// The output tile at (oy0, ox0) of `image` (its pixels inside the output) from its products m.
     @inline(__always)
     func writeTile(_ image: UnsafeMutablePointer<Float>, oy0: Int, ox0: Int, m: UnsafePointer<Float>, stride: Int,
-                   scratch f: UnsafeMutablePointer<SIMD8<Float>>) {
-        for k0 in Swift.stride(from: 0, to: k, by: 8) {
-            let n = min(8, k - k0)
+                   scratch f: UnsafeMutablePointer<TileVector>) {
+        for k0 in Swift.stride(from: 0, to: k, by: Direct.halfNr) {
+            let n = min(Direct.halfNr, k - k0)
             for j in 0..<6 {
-                @inline(__always) func at(_ i: Int) -> SIMD8<Float> {
-                    UnsafeRawPointer(m + (i * 6 + j) * stride + k0).loadUnaligned(as: SIMD8<Float>.self)
+                @inline(__always) func at(_ i: Int) -> TileVector {
+                    UnsafeRawPointer(m + (i * 6 + j) * stride + k0).loadUnaligned(as: TileVector.self)
                 }
                 let (m0, m1, m2, m3, m4, m5) = (at(0), at(1), at(2), at(3), at(4), at(5))
                 for p in 0..<4 { f[p * 6 + j] = outputRow(p, m0, m1, m2, m3, m4, m5) }
@@ -254,13 +257,13 @@ extension WinogradGeometry {
     /// output), laid out as transformPatch's. `e` holds 24 vectors of scratch.
     @inline(__always)
     func transformGradient(_ v: UnsafeMutablePointer<Float>, stride: Int, image: UnsafePointer<Float>, oy0: Int,
-                           ox0: Int, rows i0: Int, _ i1: Int, scratch e: UnsafeMutablePointer<SIMD8<Float>>) {
-        for k0 in Swift.stride(from: 0, to: kp, by: 8) {
-            let n = min(8, k - k0)
+                           ox0: Int, rows i0: Int, _ i1: Int, scratch e: UnsafeMutablePointer<TileVector>) {
+        for k0 in Swift.stride(from: 0, to: kp, by: Direct.halfNr) {
+            let n = min(Direct.halfNr, k - k0)
             for q in 0..<4 {
-                @inline(__always) func d(_ p: Int) -> SIMD8<Float> {
+                @inline(__always) func d(_ p: Int) -> TileVector {
                     let y = oy0 + p, x = ox0 + q
-                    guard y < w.outH && x < w.outW else { return SIMD8() }
+                    guard y < w.outH && x < w.outW else { return TileVector() }
                     return loadFirst(image + (y * w.outW + x) * k + k0, n)
                 }
                 let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3))
@@ -270,7 +273,7 @@ extension WinogradGeometry {
                 let r = e + i * 4
                 for j in 0..<6 {
                     UnsafeMutableRawPointer(v + ((i - i0) * 6 + j) * stride + k0)
-                        .storeBytes(of: gradientRow(j, r[0], r[1], r[2], r[3]), as: SIMD8<Float>.self)
+                        .storeBytes(of: gradientRow(j, r[0], r[1], r[2], r[3]), as: TileVector.self)
                 }
             }
         }
@@ -288,7 +291,7 @@ private struct WinogradForwardBlocks: ParallelWork {
     func run(task: Int) {
         let vStride = g.pointStride(g.cp), mStride = g.pointStride(g.kp)
         let v = space + task * g.workerFloats, m = v + 36 * vStride
-        let scratch = UnsafeMutableRawPointer(m + 36 * mStride).bindMemory(to: SIMD8<Float>.self, capacity: 60)
+        let scratch = UnsafeMutableRawPointer(m + 36 * mStride).bindMemory(to: TileVector.self, capacity: 60)
         let w = g.w, imageIn = w.height * w.width * g.c, imageOut = w.outH * w.outW * g.k
         for block in (blocks * task / workers)..<(blocks * (task + 1) / workers) {
             let t0 = block * g.block, count = min(g.block, g.tiles - t0)
@@ -301,10 +304,10 @@ private struct WinogradForwardBlocks: ParallelWork {
                 let vp = v + p * vStride, up = filters + p * g.cp * g.kp, mp = m + p * mStride
                 for t in stride(from: 0, to: count, by: Direct.mr) {
                     let rows = min(Direct.mr, count - t)
-                    for jr in stride(from: 0, to: g.kp, by: 16) {
+                    for jr in stride(from: 0, to: g.kp, by: Direct.nr) {
                         SwiftKernels.directTile(kc: g.cp, a: TileRows(vp + t * g.cp, rsa: g.cp, rows: rows),
                                                 walk: Strided(step: 1), b: up + jr, rsb: g.kp, c: mp + t * g.kp + jr,
-                                                ldc: g.kp, rows: rows, cols: min(16, g.kp - jr), alpha: 1, beta: 0)
+                                                ldc: g.kp, rows: rows, cols: min(Direct.nr, g.kp - jr), alpha: 1, beta: 0)
                     }
                 }
             }
@@ -339,7 +342,7 @@ private struct WinogradWeightTasks: ParallelWork {
         let vStride = g.pointStride(g.cp), dStride = g.pointStride(g.kp), points = (i1 - i0) * 6
         let v = space, d = v + points * vStride
         let scratch = UnsafeMutableRawPointer(space + 36 * (vStride + dStride))
-            .bindMemory(to: SIMD8<Float>.self, capacity: 60)
+            .bindMemory(to: TileVector.self, capacity: 60)
         let sums = parts + part * partFloats + i0 * 6 * g.cp * g.kp
         let w = g.w, imageIn = w.height * w.width * g.c, imageOut = w.outH * w.outW * g.k
         let first = g.tiles * part / WinogradGeometry.parts, end = g.tiles * (part + 1) / WinogradGeometry.parts
@@ -357,10 +360,10 @@ private struct WinogradWeightTasks: ParallelWork {
                 let vp = v + p * vStride, dp = d + p * dStride, sp = sums + p * g.cp * g.kp
                 for c in stride(from: 0, to: g.cp, by: Direct.mr) {
                     let rows = min(Direct.mr, g.cp - c)
-                    for jr in stride(from: 0, to: g.kp, by: 16) {
+                    for jr in stride(from: 0, to: g.kp, by: Direct.nr) {
                         SwiftKernels.directTile(kc: count, a: TileRows(vp + c, rsa: 1, rows: rows),
                                                 walk: Strided(step: g.cp), b: dp + jr, rsb: g.kp, c: sp + c * g.kp + jr,
-                                                ldc: g.kp, rows: rows, cols: min(16, g.kp - jr), alpha: 1,
+                                                ldc: g.kp, rows: rows, cols: min(Direct.nr, g.kp - jr), alpha: 1,
                                                 beta: t0 > first ? 1 : 0)
                     }
                 }

@@ -3,15 +3,18 @@ import Testing
 
 /// The backends the gradient checks run on: every one this machine can run.
 enum GradientCheckBackends {
-    /// C, both builds of the Swift kernels (the AVX2 one where the CPU has it), OpenBLAS when it loads.
-    static let names: [String] = ["c", "swift-portable"] + (SwiftKernelBuild.best == .avx2 ? ["swift-avx2"] : [])
+    /// C, each build of the Swift kernels the CPU runs, OpenBLAS when it loads.
+    static let names: [String] = ["c"] + SwiftKernelBuild.supported.map { "swift-\($0)" }
         + ((try? Backends.named("openblas")) != nil ? ["openblas"] : [])
 
     static func make(_ name: String) throws -> Backend {
         switch name {
-        case "swift-portable": Backends.swift(build: .portable)
-        case "swift-avx2": Backends.swift(build: .avx2)
-        default: try Backends.named(name)
+        default:
+            if name.hasPrefix("swift-"), let build = SwiftKernelBuild(rawValue: String(name.dropFirst(6))) {
+                Backends.swift(build: build)
+            } else {
+                try Backends.named(name)
+            }
         }
     }
 }

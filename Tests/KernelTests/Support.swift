@@ -9,9 +9,12 @@ import Testing
 
 enum TestBackends {
     /// Every kernel test runs on these: the C kernels on each code path this CPU supports ("c" is the
-    /// best, "c-avx2" and "c-portable" the others) and both builds of the Swift kernels ("swift" is
-    /// the best build for this CPU, "swift-portable" the baseline x86-64 one).
-    static let all = c + ["swift", "swift-portable"]
+    /// best, "c-avx2" and "c-portable" the others) and each build of the Swift kernels it runs ("swift"
+    /// is the best build for this CPU, "swift-avx2" and "swift-portable" the others).
+    static let all = c + swift
+
+    /// The Swift kernels' builds this CPU runs, best first ("swift", then "swift-<build>").
+    static let swift: [String] = ["swift"] + SwiftKernelBuild.supported.reversed().dropFirst().map { "swift-\($0)" }
 
     /// The C backend on every code path this CPU supports, best first. Paths it lacks are skipped,
     /// and the first use says so.
@@ -53,7 +56,9 @@ func makeBackend(_ name: String) throws -> Backend {
     try CodePath.selectForThisThread(path)
     if path != nil { return Backends.c }
     if name == "openblas", let shared = TestBackends.openBLAS { return shared }
-    if name == "swift-portable" { return Backends.swift(build: .portable) }
+    if name.hasPrefix("swift-"), let build = SwiftKernelBuild(rawValue: String(name.dropFirst(6))) {
+        return Backends.swift(build: build)
+    }
     return try Backends.named(name)
 }
 

@@ -128,7 +128,7 @@ struct WinogradConvolutionTests {
             let window = ConvolutionWindow(input: input, kernel: (kernel, kernel), stride: (stride, stride), padding: padding)
             var w = window.c
             let c = dk_conv2d_uses_winograd(&w, Int32(filters)) != 0
-            for backend in [Backends.swift(build: .portable), Backends.swift(build: .best)] {
+            for backend in SwiftKernelBuild.supported.map(Backends.swift(build:)) {
                 #expect(backend.gemm.convolutionUsesWinograd(window, outChannels: filters, activation: .relu) == c,
                         "\(backend.name) and C disagree on \(window)")
             }

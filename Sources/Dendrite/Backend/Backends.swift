@@ -17,7 +17,8 @@ public enum Backends {
         try CKernelSetup.apply()
         switch name {
         case "c": return c
-        case "swift": return swift(build: .best)
+        // The build of the C kernels' code path: the best, or the one DENDRITE_ISA forces.
+        case "swift": return swift(build: SwiftKernelBuild(CodePath.inUse))
         case "openblas": return Backend(name: "openblas", gemm: try CBLASGEMM.openBLAS(), base: c)
         case "blas": return Backend(name: "blas", gemm: try CBLASGEMM.fromEnvironment(), base: c)
         default:
@@ -29,7 +30,7 @@ public enum Backends {
     /// The C kernels for every concern.
     public static let c = Backend(name: "c", kernels: CKernelSet(), instructionSet: CKernelSet.instructionSet)
 
-    /// The Swift kernels of one build (tests use both; users get the best with `named("swift")`).
+    /// The Swift kernels of one build (tests use each one the CPU runs; users get the best with `named("swift")`).
     public static func swift(build: SwiftKernelBuild) -> Backend {
         switch build {
         case .portable:
@@ -38,6 +39,9 @@ public enum Backends {
         case .avx2:
             Backend(name: "swift", kernels: SwiftKernelBackend<AVX2SwiftKernels>(),
                     instructionSet: "avx2+fma (Swift, Haswell build)")
+        case .avx512:
+            Backend(name: "swift", kernels: SwiftKernelBackend<AVX512SwiftKernels>(),
+                    instructionSet: "avx512 (Swift, AVX-512 build)")
         }
     }
 

@@ -1,11 +1,21 @@
-/// Which compilation of the pure-Swift kernels to run: the sources are built twice, as `SwiftKernels`
-/// (baseline x86-64) and `SwiftKernelsAVX2` (Haswell level: AVX2, FMA), since Swift has no
+/// Which compilation of the pure-Swift kernels to run: the sources are built three times, as
+/// `SwiftKernels` (baseline x86-64), `SwiftKernelsAVX2` (Haswell level: AVX2, FMA) and
+/// `SwiftKernelsAVX512` (AVX-512 F/CD/BW/DQ/VL, with a GEMM tile twice as wide), since Swift has no
 /// per-function target attribute to pick a code path at load time the way the C kernels do.
 public enum SwiftKernelBuild: String, CaseIterable, Sendable {
-    case portable, avx2
+    case portable, avx2, avx512
 
-    /// `.avx2` where the CPU has AVX2 and FMA, else `.portable`.
-    public static var best: SwiftKernelBuild { CodePath.avx2.isSupported ? .avx2 : .portable }
+    /// The C kernels' code path that needs the same instructions (they share names).
+    var codePath: CodePath { CodePath(rawValue: rawValue)! }
+
+    /// The build with the instructions of the C kernels' `path`.
+    public init(_ path: CodePath) { self.init(rawValue: path.rawValue)! }
+
+    /// The builds this CPU can run, narrowest first.
+    public static var supported: [SwiftKernelBuild] { allCases.filter(\.codePath.isSupported) }
+
+    /// The widest build this CPU runs.
+    public static var best: SwiftKernelBuild { supported.last ?? .portable }
 }
 
 /// The pure-Swift SIMD kernels of one build: the portable fallback, and the reference the C kernels race against.

@@ -1,7 +1,7 @@
 import CKernels
 
 /// The number of threads every kernel uses: one setting for the whole process, shared by the C kernels'
-/// OpenMP team, both builds of the Swift kernels' worker pool, and any loaded BLAS library.
+/// OpenMP team, every build of the Swift kernels' worker pool, and any loaded BLAS library.
 public enum Threads {
     /// Threads per kernel call; values below 1 mean 1. Defaults to the active processor count.
     public static var count: Int {
@@ -11,6 +11,7 @@ public enum Threads {
             dk_set_num_threads(Int32(threads))
             PortableSwiftKernels.threads = threads
             AVX2SwiftKernels.threads = threads
+            AVX512SwiftKernels.threads = threads
             for apply in librarySetters { apply(threads) }
         }
     }

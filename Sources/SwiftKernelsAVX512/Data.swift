@@ -1,0 +1,1 @@
+../SwiftKernels/Data.swift

@@ -1,0 +1,1 @@
+../SwiftKernels/MultiplyAdd.swift
