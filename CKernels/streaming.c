@@ -1,24 +1,83 @@
 /*
- * When kernels stream their stores (see internal.h): outputs larger than the last-level cache the
- * CPU reports (read once; where the caches cannot be read, 32 MB, a common server L3) that overlap
- * none of the kernel's inputs.
+ * When kernels stream their stores (see internal.h): outputs that overlap none of the kernel's inputs
+ * and that the caches would not keep for the next kernel:
+ *  - outputs of at least the last-level cache the CPU reports (where the caches cannot be read,
+ *    32 MB, a common server L3);
+ *  - outputs of at least every core's L2 together (the cores that share the last level) when the
+ *    last level is no faster than memory. A virtual machine reports its host's whole L3 (300 MB on a
+ *    60-core Xeon), which other tenants share and which, on a mesh of many cores, gives one core
+ *    little more bandwidth than memory does; on Zen 4 the same question gets the other answer. It is
+ *    measured once, the first time an output in between is written: passes over two arrays too large
+ *    for the L2s, with ordinary and with streaming stores. It costs a few milliseconds and changes no
+ *    result: streaming stores write the same values.
  */
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 
-static size_t g_min_bytes;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static size_t g_last_level;     /* outputs from here on always stream */
+static size_t g_every_l2;       /* outputs below never do */
+static pthread_once_t g_sizes_once = PTHREAD_ONCE_INIT;
+static int g_last_level_slow;   /* the probe's answer for outputs in between */
+static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
 
-static void resolve(void) {
+static void read_sizes(void) {
     dk_caches c = dk_cpu_caches();
     size_t last_level = c.l3 ? c.l3 : c.l2;
-    g_min_bytes = last_level ? last_level : (size_t)32 << 20;
+    g_last_level = last_level ? last_level : (size_t)32 << 20;
+    g_every_l2 = c.l3 && c.l2 ? c.l2 * (size_t)c.l3_sharing : g_last_level;
+    if (g_every_l2 > g_last_level) g_every_l2 = g_last_level;
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The fastest of a few passes y = x / 2 over n floats (each array 64-byte aligned). */
+static double fastest_pass(float *y, const float *x, size_t n, int stream) {
+    double best = 1e30;
+    for (int pass = 0; pass < 4; pass++) {
+        double start = now_seconds();
+        if (stream) {
+            DK_STREAM_ROW(y, n, i, 0.5f * x[i]);
+            dk__stream_fence();
+        } else {
+            for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i];
+        }
+        __asm__ volatile("" : : "r"(y) : "memory");  /* the stores count: something may read them */
+        double seconds = now_seconds() - start;
+        if (seconds < best) best = seconds;
+    }
+    return best;
+}
+
+/* Whether outputs twice the size of every L2 together, read back at once (the next kernel's input),
+ * move faster through memory with streaming stores than through the last level with ordinary ones:
+ * the ordinary passes find both arrays in the last level from the second pass on, if it holds them. */
+static void probe(void) {
+    size_t n = 2 * g_every_l2 / sizeof(float);
+    float *x = aligned_alloc(64, 2 * n * sizeof(float));
+    if (!x) return;  /* no answer: keep to the last level */
+    float *y = x + n;
+    for (size_t i = 0; i < 2 * n; i++) x[i] = (float)(i & 1023);
+    double ordinary = fastest_pass(y, x, n, 0), streamed = fastest_pass(y, x, n, 1);
+    g_last_level_slow = streamed < 0.9 * ordinary;
+    free(x);
 }
 
 size_t dk_streaming_min_bytes(void) {
-    pthread_once(&g_once, resolve);
-    return g_min_bytes;
+    pthread_once(&g_sizes_once, read_sizes);
+    if (g_every_l2 < g_last_level) pthread_once(&g_probe_once, probe);
+    return g_last_level_slow ? g_every_l2 : g_last_level;
+}
+
+int dk_streaming_probed_last_level_slow(void) {
+    dk_streaming_min_bytes();
+    return g_last_level_slow;
 }
 
 static int overlaps(const float *a, size_t a_count, const float *b, size_t b_count) {
@@ -27,6 +86,9 @@ static int overlaps(const float *a, size_t a_count, const float *b, size_t b_cou
 
 int dk__streams_output(const float *out, size_t count, const float *in1, size_t in1_count,
                        const float *in2, size_t in2_count) {
-    return count * sizeof(float) >= dk_streaming_min_bytes() && !overlaps(out, count, in1, in1_count) &&
-           !(in2_count && overlaps(out, count, in2, in2_count));
+    pthread_once(&g_sizes_once, read_sizes);
+    size_t bytes = count * sizeof(float);
+    /* Below every L2 the probe is never needed. */
+    if (bytes < g_every_l2 || bytes < dk_streaming_min_bytes()) return 0;
+    return !overlaps(out, count, in1, in1_count) && !(in2_count && overlaps(out, count, in2, in2_count));
 }

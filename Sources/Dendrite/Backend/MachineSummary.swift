@@ -19,7 +19,10 @@ public enum MachineSummary {
             dk_conv2d_winograd_allowed() != 0
                 ? "convolutions:      Winograd F(4×4, 3×3) for 3×3 stride-1 layers of 16-512 channels (DENDRITE_WINOGRAD=0: implicit GEMM)"
                 : "convolutions:      implicit GEMM or direct (Winograd switched off by DENDRITE_WINOGRAD)",
-            "streaming stores:  softmax and activation outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB (the last-level cache)",
+            "streaming stores:  softmax and activation outputs from \(String(format: "%g", Double(dk_streaming_min_bytes()) / Double(1 << 20))) MB "
+                + (dk_streaming_probed_last_level_slow() != 0
+                    ? "(every core's L2: measured, the last-level cache is no faster than memory here)"
+                    : "(the last-level cache)"),
         ]
     }
 }
