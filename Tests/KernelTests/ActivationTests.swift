@@ -110,7 +110,7 @@ struct ActivationTests {
     /// stores; in-place outputs go through the caches. Both must give the same bits. Rows of 1003 floats
     /// start anywhere in a cache line, so the fused bias + activation writes partial lines at both ends
     /// of every row; the single-span kernels split their range between threads.
-    @Test("outputs larger than the last-level cache (streamed) have the bits of in-place ones", arguments: TestBackends.c)
+    @Test("outputs large enough to stream (dk_streaming_min_bytes) have the bits of in-place ones", arguments: TestBackends.c)
     func streamedOutputs(backend: String) throws {
         let be = try makeBackend(backend)
         let cols = 1003, rows = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * cols) + 1, n = rows * cols
