@@ -37,15 +37,6 @@ extension DeterminismTests {
         }
     }
 
-    @Suite("Swift kernels, AVX2 build on an AVX-512 CPU: bitwise identical for any thread count", .serialized,
-           .enabled(if: SwiftKernelBuild.best == .avx512))
-    struct AVX2SwiftDeterminismTests {
-        @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
-        func sameBits(kernel: DeterminismKernel) throws {
-            try DeterminismChecks().run(backendName: "swift-avx2", kernel: kernel)
-        }
-    }
-
     @Suite("Swift kernels, portable build: bitwise identical for any thread count", .serialized)
     struct PortableSwiftDeterminismTests {
         @Test("kernel results do not depend on the thread count", arguments: DeterminismKernel.allCases)
