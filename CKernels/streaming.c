@@ -9,13 +9,18 @@
  *    little more bandwidth than memory does; on Zen 4 the same question gets the other answer. It is
  *    measured once, the first time an output in between is written: passes over two arrays too large
  *    for the L2s, with ordinary and with streaming stores. It costs a few milliseconds and changes no
- *    result: streaming stores write the same values.
+ *    result: streaming stores write the same values. Where the L2s together pass 8 MB (many cores
+ *    share the last level) it is not measured, and the last level's size is the rule.
  */
 #include "internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* Largest array the probe writes (it writes two): beyond this (many cores sharing the last level) it
+ * would take long, and one thread's passes say little about many cores' share. */
+#define PROBE_MAX_BYTES ((size_t)16 << 20)
 
 static size_t g_last_level;     /* outputs from here on always stream */
 static size_t g_every_l2;       /* outputs below never do */
@@ -71,7 +76,7 @@ static void probe(void) {
 
 size_t dk_streaming_min_bytes(void) {
     pthread_once(&g_sizes_once, read_sizes);
-    if (g_every_l2 < g_last_level) pthread_once(&g_probe_once, probe);
+    if (g_every_l2 < g_last_level && 2 * g_every_l2 <= PROBE_MAX_BYTES) pthread_once(&g_probe_once, probe);
     return g_last_level_slow ? g_every_l2 : g_last_level;
 }
 
