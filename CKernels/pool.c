@@ -74,11 +74,13 @@ static void pool_forward(float *out, const float *inp, const dk_window *w, dk_ra
 
 /* ---------------------------------------------------------------- windows that tile the image */
 
-/* A stride equal to the size and no padding: each input pixel is in at most one window, windows
- * need no clipping, and a row of windows reads kernel_h whole input rows. With a few channels
- * (LeNet's 6) the general kernels' per-window bookkeeping cost about 250 cycles a window. */
+/* A stride equal to the size and no padding, before or after the image (a 'same' pool over an odd
+ * size pads after it; its cut last windows take the clipping loops): each input pixel is in at most
+ * one window, windows need no clipping, and a row of windows reads kernel_h whole input rows. With a
+ * few channels (LeNet's 6) the general kernels' per-window bookkeeping cost about 250 cycles a window. */
 DK_INLINE int windows_tile(const dk_window *w) {
-    return w->stride_h == w->kernel_h && w->stride_w == w->kernel_w && w->pad_top == 0 && w->pad_left == 0;
+    return w->stride_h == w->kernel_h && w->stride_w == w->kernel_w && w->pad_top == 0 && w->pad_left == 0 &&
+           (size_t)w->out_h * w->kernel_h <= (size_t)w->height && (size_t)w->out_w * w->kernel_w <= (size_t)w->width;
 }
 
 /* One row of windows: dst[ox, c] = the first maximum of window ox in row-major order, from -FLT_MAX

@@ -140,6 +140,9 @@ struct PoolCase: Sendable, CustomTestStringConvertible {
         // The same with fewer channels than a vector (LeNet's 6), and with 3×3 windows.
         PoolCase(n: 3, h: 9, w: 7, c: 6, size: 2, stride: 2, padding: .valid),
         PoolCase(n: 2, h: 8, w: 10, c: 5, size: 3, stride: 3, padding: .valid),
+        // Tiling windows padded after the image only ('same' over odd sizes): the last row and column of
+        // windows cut to one pixel, averaged over what they cover.
+        PoolCase(n: 2, h: 7, w: 5, c: 4, size: 2, stride: 2, padding: .same),
         // 2×2 windows over fewer channels than 16 go a lane per input float: one, three, eight (a whole
         // vector on the narrower paths, which keep the channel loop for it), fifteen channels, and a row
         // longer than the kernel's 256-lane segments; rows and columns left over.
