@@ -80,8 +80,8 @@ enum Direct {
     #endif
     /// Shapes that take this path.
     @inline(__always) static func handles(n: Int, k: Int) -> Bool { n <= 16 || k <= 32 }
-    /// Products with fewer than 16 columns (N = 10) but many rows are computed as their transpose,
-    /// so the few columns become rows and the 16-wide tiles fill up (as the C kernel does; each
+    /// Products with fewer columns than a tile (N = 10) but many rows are computed as their transpose,
+    /// so the few columns become rows and the wide tiles fill up (as the C kernel does; each
     /// element's products are summed in the same order either way). Only with op(A) transposed:
     /// A then becomes an untransposed B, read in place; an untransposed A would have to go through
     /// a transposing pack, which costs more than the padding it saves.
@@ -589,7 +589,7 @@ extension SwiftKernels {
             while pc < k {
                 let kc = min(kcMax, k - pc)
                 // The swapped thin products (transposedC; B untransposed there) read full B panels in
-                // place: each serves only the 2 or 3 row tiles of N < 16 rows, too few to repay a copy.
+                // place: each serves only the few row tiles of N < `Direct.nr` rows, too few to repay a copy.
                 let full = transposedC ? nc / nr * nr : 0
                 if full < nc {
                     packPanelsDirectB(packB + full * kc, b: b, ldb: ldb, transB: transB, p0: pc, kc: kc, j0: jc + full,
