@@ -167,8 +167,8 @@ extension SwiftKernels {
     // MARK: - Loops
 
     /// y[i] = f(x[i] (+ bias[i])) for n elements.
-    private static func forwardSpan(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                    _ bias: UnsafePointer<Float>?, _ n: Int, _ kind: ActivationKind, _ alpha: Float) {
+    static func forwardSpan(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                            _ bias: UnsafePointer<Float>?, _ n: Int, _ kind: ActivationKind, _ alpha: Float) {
         switch kind {
         case .identity:
             if let bias { mapForward(y, x, bias, n, Identity()) } else if y != UnsafeMutablePointer(mutating: x) {

@@ -31,25 +31,36 @@ extension SwiftKernels {
     /// Multiply-adds per worker below which a second worker costs more than it saves (as in sgemm).
     private static var parallelMinMACs: Int { 48 * 1024 }
 
-    /// out (pixels, outChannels) = im2col(input) · weight, weight (fieldSize, outChannels); no bias or
-    /// activation (the caller's epilogue, as after the dense product).
+    /// out (pixels, outChannels) = f(im2col(input) · weight + bias), weight (fieldSize, outChannels), bias
+    /// (outChannels) or nil, f as biasActivationForward's: the bits of the product, then that pass
+    /// (see ConvEpilogue.swift).
     public static func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                                          weight: UnsafePointer<Float>, outChannels n: Int, window w: Window) {
+                                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                          outChannels n: Int, window w: Window, activation kind: ActivationKind,
+                                          alpha: Float) {
         let k = w.kernelH * w.kernelW * w.channels, m = w.batch * w.pixels
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             fillZeros(out, m * n)
+            if let bias {
+                biasActivationForward(out: out, input: out, bias: bias, rows: m, cols: n, kind: kind, alpha: alpha)
+            } else {
+                activationForward(out: out, input: out, count: m * n, kind: kind, alpha: alpha)
+            }
             return
         }
         let workers = max(1, min(threads, m * n * k / parallelMinMACs))
         if Direct.takesEveryShape || Direct.handles(n: n, k: k) {
-            forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers)
+            forwardInPlace(out: out, input: input, weight: weight, n: n, k: k, window: w, workers: workers,
+                           bias: bias, kind: kind, alpha: alpha)
         } else {
             let rows = chunkRows(field: k), tasks = min(workers, (m + rows - 1) / rows)
-            let arena = arenaPool.take(floats: tasks * rows * k)
+            let arena = arenaPool.take(floats: tasks * rows * k + ConvolutionEpilogue.scratchFloats)
             defer { arenaPool.give(arena) }
-            parallelFor(workers: tasks, ForwardChunks(out: out, input: input, weight: weight, n: n, k: k, w: w,
-                                                      rows: rows, workers: tasks, space: arena.base))
+            let space = arena.base + ConvolutionEpilogue.scratchFloats
+            parallelFor(workers: tasks, ForwardChunks(
+                out: out, input: input, weight: weight, n: n, k: k, w: w, rows: rows, workers: tasks, space: space,
+                epilogue: ConvolutionEpilogue(bias: bias, kind: kind, alpha: alpha, channels: n, scratch: arena.base)))
         }
     }
 
@@ -120,17 +131,21 @@ extension SwiftKernels {
     /// The forward through the direct tile, reading the image in place.
     private static func forwardInPlace(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                                        weight: UnsafePointer<Float>, n: Int, k: Int, window w: Window,
-                                       workers: Int) {
+                                       workers: Int, bias: UnsafePointer<Float>?, kind: ActivationKind, alpha: Float) {
         let kc = blockDepth(k: k), nPadded = (n + Direct.nr - 1) / Direct.nr * Direct.nr
         let source = ImageSource(w)
         let rows = w.batch * w.outH
         let tasks = min(workers, rows)
-        // Layout: the packed weight (each K block's `Direct.nr`-wide panels), the offset table, one padded image per worker.
+        // Layout: the packed weight (each K block's `Direct.nr`-wide panels), the offset table, the epilogue's
+        // scratch, one padded image per worker.
         let weightFloats = (k * nPadded + 15) & ~15, tableFloats = (k + 15) & ~15
+        let epilogueFloats = ConvolutionEpilogue.scratchFloats
         let paddedFloats = source.padded ? source.imageFloats : 0
-        let arena = arenaPool.take(floats: weightFloats + tableFloats + tasks * paddedFloats)
+        let arena = arenaPool.take(floats: weightFloats + tableFloats + epilogueFloats + tasks * paddedFloats)
         defer { arenaPool.give(arena) }
         let packed = arena.base
+        let epilogue = ConvolutionEpilogue(bias: bias, kind: kind, alpha: alpha, channels: n,
+                                           scratch: packed + weightFloats + tableFloats)
         var pc = 0
         while pc < k {
             let depth = min(kc, k - pc)
@@ -141,8 +156,9 @@ extension SwiftKernels {
             for p in 0..<k { table[p] = Int32(source.fieldOffset(p)) }
             parallelFor(workers: tasks, ForwardTiles(
                 out: out, input: input, packed: packed, table: table, n: n, nPadded: nPadded, k: k, kc: kc,
-                source: source, rows: rows, workers: tasks, paddedImages: packed + weightFloats + tableFloats,
-                pixelLanes: pixelLanesApply(window: w, n: n, k: k, kc: kc)))
+                source: source, rows: rows, workers: tasks,
+                paddedImages: packed + weightFloats + tableFloats + epilogueFloats,
+                pixelLanes: pixelLanesApply(window: w, n: n, k: k, kc: kc), epilogue: epilogue))
         }
     }
 
@@ -154,6 +170,8 @@ extension SwiftKernels {
         let paddedImages: UnsafeMutablePointer<Float>
         /// Whether rows take `pixelLanesRow` instead of product tiles.
         let pixelLanes: Bool
+        /// Applied to each output row once it is complete.
+        let epilogue: ConvolutionEpilogue?
 
         func run(task t: Int) {
             let w = source.w
@@ -175,6 +193,7 @@ extension SwiftKernels {
                 if pixelLanes {
                     pixelLanesRow(out: outRow, row: rowBase, table: table, weights: packed, rsw: nr, k: k, n: n,
                                   outW: w.outW)
+                    epilogue?.apply(outRow, pixels: w.outW)
                     continue
                 }
                 var pc = 0
@@ -205,6 +224,7 @@ extension SwiftKernels {
                     }
                     pc += depth
                 }
+                epilogue?.apply(outRow, pixels: w.outW)
             }
         }
     }
@@ -214,6 +234,7 @@ extension SwiftKernels {
         let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>
         let n: Int, k: Int, w: Window, rows: Int, workers: Int
         let space: UnsafeMutablePointer<Float>
+        let epilogue: ConvolutionEpilogue?
 
         func run(task t: Int) {
             let m = w.batch * w.pixels, chunks = (m + rows - 1) / rows
@@ -223,6 +244,7 @@ extension SwiftKernels {
                 for r in r0..<(r0 + count) { w.unfold(row: r, columns: 0, k, from: input, to: col + (r - r0) * k) }
                 sgemm(transA: false, transB: false, m: count, n: n, k: k, alpha: 1, a: col, lda: k, b: weight, ldb: n,
                       beta: 0, c: out + r0 * n, ldc: n, threads: 1)
+                epilogue?.apply(out + r0 * n, pixels: count)
             }
         }
     }

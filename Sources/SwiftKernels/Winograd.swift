@@ -18,11 +18,14 @@ extension SwiftKernels {
             && (16...winogradMaxChannels).contains(n) && w.batch > 0 && w.outH > 0 && w.outW > 0
     }
 
-    /// out (batch·outH·outW, outChannels) = the convolution of `input` with `weight` (3, 3, C, outChannels),
-    /// without bias or activation.
+    /// out (batch·outH·outW, outChannels) = f(the convolution of `input` with `weight` (3, 3, C, outChannels)
+    /// + bias), bias (outChannels) or nil, f as biasActivationForward's (see ConvEpilogue.swift).
     public static func winogradForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                                       weight: UnsafePointer<Float>, outChannels n: Int, window w: Window) {
-        winogradForward(out: out, input: input, weight: weight, turned: false, geometry: WinogradGeometry(w, n))
+                                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels n: Int,
+                                       window w: Window, activation kind: ActivationKind, alpha: Float) {
+        winogradForward(out: out, input: input, weight: weight, turned: false, geometry: WinogradGeometry(w, n)) {
+            ConvolutionEpilogue(bias: bias, kind: kind, alpha: alpha, channels: n, scratch: $0)
+        }
     }
 
     /// dinput = the input gradient of that convolution for dout (overwrites): the forward of dout with the
@@ -33,20 +36,22 @@ extension SwiftKernels {
                           strideH: 1, strideW: 1, padTop: 2 - w.padTop, padLeft: 2 - w.padLeft, outH: w.height,
                           outW: w.width)
         winogradForward(out: dinput, input: dout, weight: weight, turned: true,
-                        geometry: WinogradGeometry(full, w.channels))
+                        geometry: WinogradGeometry(full, w.channels)) { _ in nil }
     }
 
+    /// `epilogue` makes the forward's epilogue from the scratch it may use.
     private static func winogradForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                                        weight: UnsafePointer<Float>, turned: Bool, geometry g: WinogradGeometry) {
+                                        weight: UnsafePointer<Float>, turned: Bool, geometry g: WinogradGeometry,
+                                        epilogue: (UnsafeMutablePointer<Float>) -> ConvolutionEpilogue?) {
         let blocks = (g.tiles + g.block - 1) / g.block
         let workers = max(1, min(threads, blocks))
-        let filterFloats = WinogradGeometry.points * g.cp * g.kp
-        let arena = arenaPool.take(floats: filterFloats + workers * g.workerFloats)
+        let filterFloats = WinogradGeometry.points * g.cp * g.kp, epilogueFloats = ConvolutionEpilogue.scratchFloats
+        let arena = arenaPool.take(floats: filterFloats + epilogueFloats + workers * g.workerFloats)
         defer { arenaPool.give(arena) }
         transformFilters(into: arena.base, weight: weight, turned: turned, geometry: g)
         parallelFor(workers: workers, WinogradForwardBlocks(
             out: out, input: input, filters: arena.base, g: g, blocks: blocks, workers: workers,
-            space: arena.base + filterFloats))
+            space: arena.base + filterFloats + epilogueFloats, epilogue: epilogue(arena.base + filterFloats)))
     }
 
     /// dweight (3, 3, C, outChannels) = the weight gradient for dout and input + beta·dweight.
@@ -287,6 +292,8 @@ private struct WinogradForwardBlocks: ParallelWork {
     let out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, filters: UnsafePointer<Float>
     let g: WinogradGeometry, blocks: Int, workers: Int
     let space: UnsafeMutablePointer<Float>
+    /// Applied to each tile's rows once they are written.
+    let epilogue: SwiftKernels.ConvolutionEpilogue?
 
     func run(task: Int) {
         let vStride = g.pointStride(g.cp), mStride = g.pointStride(g.kp)
@@ -315,6 +322,12 @@ private struct WinogradForwardBlocks: ParallelWork {
                 let at = g.place(t0 + t)
                 g.writeTile(out + at.image * imageOut, oy0: at.oy, ox0: at.ox, m: m + t * g.kp, stride: mStride,
                             scratch: scratch)
+                if let epilogue {
+                    let columns = min(4, w.outW - at.ox)
+                    for y in at.oy..<min(at.oy + 4, w.outH) {
+                        epilogue.apply(out + at.image * imageOut + (y * w.outW + at.ox) * g.k, pixels: columns)
+                    }
+                }
             }
         }
     }

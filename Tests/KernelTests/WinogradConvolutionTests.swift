@@ -121,6 +121,32 @@ struct WinogradConvolutionTests {
         }
     }
 
+    /// The Swift kernels apply the bias and activation to each tile as they write it: the bits must be those of
+    /// the forward without them followed by the separate pass a dense layer uses (the C tiles' fused epilogue
+    /// has its own order and is bounded by the test above).
+    @Test(arguments: TestBackends.all.filter { $0.hasPrefix("swift") }, WinogradCase.all)
+    func swiftEpilogueAsASeparatePass(backendName: String, tc: WinogradCase) throws {
+        let backend = try makeBackend(backendName), gemm = backend.gemm
+        let window = ConvolutionWindow(input: tc.input, kernel: (3, 3), stride: (1, 1), padding: tc.padding)
+        let n = tc.filters, m = window.pixels
+        let x = randomFloats(tc.input.count, seed: 21), w = randomFloats(window.fieldSize * n, seed: 22, in: -0.3...0.3)
+        let bias = randomFloats(n, seed: 23), noBias = [Float](repeating: 0, count: n)
+        for activation in [Activation.identity, .relu, .elu(alpha: 1)] {
+            var fused = [Float](repeating: .nan, count: m * n), separate = fused
+            gemm.convolutionForward(out: &fused, input: x, weight: w, bias: bias, outChannels: n, window: window,
+                                    activation: activation, unfolded: nil, unfold: backend.convolution,
+                                    epilogue: backend.elementwise)
+            gemm.convolutionForward(out: &separate, input: x, weight: w, bias: noBias, outChannels: n, window: window,
+                                    activation: .identity, unfolded: nil, unfold: backend.convolution,
+                                    epilogue: backend.elementwise)
+            let product = separate
+            backend.elementwise.biasActivationForward(out: &separate, input: product, bias: bias, rows: m, cols: n,
+                                                      activation: activation)
+            expectBitwiseEqual(fused, separate, "winograd forward \(activation)[\(backendName)]",
+                               shape: tc.testDescription)
+        }
+    }
+
     /// Which windows take them: 3x3, stride 1, padding up to 2, 16 to 512 channels each side, and not when the
     /// calling thread has them switched off; the Swift backend takes the same windows.
     @Test func whichWindowsTakeThem() throws {

@@ -16,18 +16,14 @@ extension SwiftKernelBackend {
                             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                             window: ConvolutionWindow, activation: Activation, unfolded: UnsafeMutablePointer<Float>?,
                             unfold: any ConvolutionKernels, epilogue: any ElementwiseKernels) {
+        // The bias and activation come with the bits of the dense forward's pass after its product, applied
+        // by the kernels' workers as they finish each part of the output.
         if convolutionUsesWinograd(window, outChannels: outChannels, activation: activation) {
-            K.winogradForward(out: out, input: input, weight: weight, outChannels: outChannels, window: window.swift())
+            K.winogradForward(out: out, input: input, weight: weight, bias: bias, outChannels: outChannels,
+                              window: window.swift(), activation: K.kind(activation), alpha: activation.alpha)
         } else {
-            K.convolutionForward(out: out, input: input, weight: weight, outChannels: outChannels, window: window.swift())
-        }
-        // The bias and activation as the dense forward applies them after its product (same bits).
-        let pixels = window.pixels
-        if activation == .identity {
-            epilogue.biasAdd(out: out, input: out, bias: bias, rows: pixels, cols: outChannels)
-        } else {
-            epilogue.biasActivationForward(out: out, input: out, bias: bias, rows: pixels, cols: outChannels,
-                                           activation: activation)
+            K.convolutionForward(out: out, input: input, weight: weight, bias: bias, outChannels: outChannels,
+                                 window: window.swift(), activation: K.kind(activation), alpha: activation.alpha)
         }
     }
 

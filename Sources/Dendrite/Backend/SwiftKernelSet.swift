@@ -39,10 +39,12 @@ protocol SwiftKernelSet {
     static func im2col(col: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func col2im(dinput: UnsafeMutablePointer<Float>, dcol: UnsafePointer<Float>, window: Window)
     static func convolutionForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                                   weight: UnsafePointer<Float>, outChannels: Int, window: Window)
+                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int,
+                                   window: Window, activation: Kind, alpha: Float)
     static func winogradApplies(window: Window, outChannels: Int) -> Bool
     static func winogradForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                                weight: UnsafePointer<Float>, outChannels: Int, window: Window)
+                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int,
+                                window: Window, activation: Kind, alpha: Float)
     static func winogradBackwardWeights(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                         input: UnsafePointer<Float>, outChannels: Int, window: Window, beta: Float)
     static func winogradBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
