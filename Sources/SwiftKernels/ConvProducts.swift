@@ -66,7 +66,7 @@ extension SwiftKernels {
 
     /// Where the direct tiles read the images: in place when every window stays inside the image, else
     /// from copies padded with zeros to exactly the rows and columns the windows cover.
-    private struct ImageSource {
+    struct ImageSource {
         let w: Window, padded: Bool, spanH: Int, spanW: Int
         /// Floats between rows of an image, and between images (a padded copy's, rounded to 16).
         let rowStride: Int, imageFloats: Int
@@ -386,18 +386,36 @@ extension SwiftKernels {
             fillZeros(dinput, w.batch * w.imageCount)
             return
         }
-        let rows = chunkRows(field: k), source = ImageSource(w), lanes = imageRowLanesApply(window: w, n: n)
+        let rows = chunkRows(field: k), source = ImageSource(w)
+        let path: InputPath = imageRowLanesApply(window: w, n: n) ? .imageRowLanes
+            : narrowInputApplies(window: w, n: n) ? .narrow : .chunks
         let workers = max(1, min(threads, w.batch, w.batch * w.pixels * n * k / parallelMinMACs))
-        // Per worker: its chunk's unfolded gradients (or the image-row kernel's scratch), then, when windows
-        // reach past the image, a padded gradient image (so no window is clipped), whose interior is copied out.
-        let scratchFloats = ((lanes ? imageRowLanesScratch(window: w, n: n) : rows * k) + 15) & ~15
+        // Per worker: its path's scratch (a chunk's unfolded gradients for the product; the transposed weights
+        // and a few pixels' unfolded gradients for the narrow path), then, when windows reach past the image,
+        // a padded gradient image (so no window is clipped), whose interior is copied out.
+        let scratchFloats: Int
+        switch path {
+        case .imageRowLanes: scratchFloats = (imageRowLanesScratch(window: w, n: n) + 15) & ~15
+        case .narrow: scratchFloats = (narrowInputScratchFloats(field: k, n: n) + 15) & ~15
+        case .chunks: scratchFloats = (rows * k + 15) & ~15
+        }
         let paddedFloats = source.padded ? source.imageFloats : 0
         let arena = arenaPool.take(floats: workers * (scratchFloats + paddedFloats))
         defer { arenaPool.give(arena) }
         parallelFor(workers: workers, InputImages(
             dinput: dinput, dout: dout, weight: weight, n: n, k: k, source: source, rows: rows, workers: workers,
-            space: arena.base, scratchFloats: scratchFloats, workerFloats: scratchFloats + paddedFloats,
-            imageRowLanes: lanes))
+            space: arena.base, scratchFloats: scratchFloats,
+            workerFloats: scratchFloats + paddedFloats, path: path))
+    }
+
+    /// How `convolutionBackwardInputs` makes an image's gradient.
+    private enum InputPath {
+        /// `imageRowLanesImage`: greyscale layers with up to 8 filters.
+        case imageRowLanes
+        /// `narrowInputImage`.
+        case narrow
+        /// Chunks of pixels: their unfolded gradients by the product, then added into their windows.
+        case chunks
     }
 
     /// One worker's images, each summed by this worker alone, a chunk of its pixels at a time.
@@ -405,29 +423,36 @@ extension SwiftKernels {
         let dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>
         let n: Int, k: Int, source: ImageSource, rows: Int, workers: Int
         let space: UnsafeMutablePointer<Float>, scratchFloats: Int, workerFloats: Int
-        /// Whether images take `imageRowLanesImage` instead of chunk products and col2im.
-        let imageRowLanes: Bool
+        let path: InputPath
 
         func run(task t: Int) {
             let w = source.w
             let dcol = space + t * workerFloats, padded = dcol + scratchFloats
+            // The narrow path's transposed weights, each worker's own: read by both workers from one copy,
+            // the 2-thread input gradient of LeNet-5's second layer ran at 1.1-1.5x the 1-thread speed, not 2x.
+            let narrowWeights = UnsafePointer(dcol), unfolded = dcol + narrowInputWeightFloats(field: k, n: n)
+            if path == .narrow { narrowInputWeights(dcol, weight: weight, k: k, n: n) }
             for image in (w.batch * t / workers)..<(w.batch * (t + 1) / workers) {
                 let out = dinput + image * w.imageCount, first = image * w.pixels
                 let target = source.padded ? padded : out
                 fillZeros(target, source.padded ? source.imageFloats : w.imageCount)
-                if imageRowLanes {
+                switch path {
+                case .imageRowLanes:
                     imageRowLanesImage(target: target, rowStride: source.rowStride, dout: dout + first * n,
                                        weight: weight, n: n, window: w, scratch: dcol)
-                    if source.padded { source.unpad(padded, into: out) }
-                    continue
-                }
-                var p0 = 0
-                while p0 < w.pixels {
-                    let count = min(rows, w.pixels - p0)
-                    sgemm(transA: false, transB: true, m: count, n: k, k: n, alpha: 1, a: dout + (first + p0) * n,
-                          lda: n, b: weight, ldb: n, beta: 0, c: dcol, ldc: k, threads: 1)
-                    source.addWindows(pixels: p0, p0 + count, from: dcol, into: target)
-                    p0 += count
+                case .narrow:
+                    narrowInputImage(target: target, dout: dout + first * n, transposed: narrowWeights, n: n, k: k,
+                                     source: source, scratch: unfolded)
+                case .chunks:
+                    var p0 = 0
+                    while p0 < w.pixels {
+                        let count = min(rows, w.pixels - p0)
+                        sgemm(transA: false, transB: true, m: count, n: k, k: n, alpha: 1,
+                              a: dout + (first + p0) * n, lda: n, b: weight, ldb: n, beta: 0, c: dcol, ldc: k,
+                              threads: 1)
+                        source.addWindows(pixels: p0, p0 + count, from: dcol, into: target)
+                        p0 += count
+                    }
                 }
                 if source.padded { source.unpad(padded, into: out) }
             }
