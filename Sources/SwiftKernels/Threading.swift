@@ -123,6 +123,9 @@ private final class WorkerPool: @unchecked Sendable {
     private let callerParked = Atomic<Bool>(false)
     /// Owned by the thread holding `inUse`.
     private var startedWorkers = 0
+    /// The CPU the current call's caller ran on when it published the call (-1 where unknown), so that
+    /// a worker sharing it moves (CPUPlacement.swift).
+    private let callerCPU = Atomic<Int>(-1)
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let workAvailable = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -144,6 +147,7 @@ private final class WorkerPool: @unchecked Sendable {
         self.work = UnsafeRawPointer(work)
         workType = type
         unfinished.store(tasks, ordering: .relaxed)
+        callerCPU.store(CPUPlacement.current(), ordering: .relaxed)
         let epoch = (job.load(ordering: .relaxed) >> 32) &+ 1
         // Sequentially consistent, paired with the parking worker's: either it sees this job or this
         // call sees it parked and wakes it.
@@ -213,6 +217,7 @@ private final class WorkerPool: @unchecked Sendable {
         let hasTasks = { (word: UInt64) in word & 0xFFFF < (word >> 16) & 0xFFFF }
         while true {
             if let task = claim() {
+                leaveCallerCPU()
                 workType!.run(task: task, of: work!)
                 finish()
             } else if !spin(until: { hasTasks(job.load(ordering: .relaxed)) }) {
@@ -223,8 +228,17 @@ private final class WorkerPool: @unchecked Sendable {
                 }
                 parkedWorkers.subtract(1, ordering: .relaxed)
                 pthread_mutex_unlock(mutex)
+                // Woken onto the caller's CPU, a worker may never claim a task (the caller takes them all
+                // first) and only spin there, slowing the caller.
+                leaveCallerCPU()
             }
         }
+    }
+
+    /// Moves the calling worker off the CPU the current call's caller runs on (CPUPlacement.swift).
+    private func leaveCallerCPU() {
+        let cpu = callerCPU.load(ordering: .relaxed)
+        if cpu >= 0 && CPUPlacement.current() == cpu { CPUPlacement.leave(cpu) }
     }
 
     /// Polls `condition` for up to `spinNanoseconds`; false if it never held.
