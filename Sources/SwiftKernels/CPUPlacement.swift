@@ -7,13 +7,17 @@
 // moves: an affinity mask without that CPU, restored at once, makes the kernel migrate it.
 
 #if os(Linux)
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 enum CPUPlacement {
     private typealias GetCPU = @convention(c) () -> Int32
     private typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutablePointer<cpu_set_t>) -> Int32
 
-    // glibc declares these only for _GNU_SOURCE, which the Swift overlay does not define.
+    // glibc declares these only for _GNU_SOURCE, which its Swift module does not define.
     private static let getCPU = symbol("sched_getcpu", as: GetCPU.self)
     private static let getAffinity = symbol("sched_getaffinity", as: Affinity.self)
     private static let setAffinity = symbol("sched_setaffinity", as: Affinity.self)
