@@ -27,7 +27,8 @@ size_t dk_conv2d_max_field(void) { return g_unfolded.floats; }
 int dk_conv2d_prefers_unfolded(const dk_window *w, int out_channels) {
     /* Layers whose forward and weight gradient both run directly unfold nothing. */
     int forward = dk__conv2d_direct_applies(w, out_channels) || dk__conv2d_narrow_applies(w, out_channels);
-    int weight = dk__conv2d_narrow_weight_applies(w, out_channels) || dk__conv2d_wide_weight_applies(w, out_channels);
+    int weight = dk__conv2d_block_lanes_weight_applies(w, out_channels) ||
+                 dk__conv2d_narrow_weight_applies(w, out_channels) || dk__conv2d_wide_weight_applies(w, out_channels);
     if ((forward && weight) || dk_conv2d_uses_winograd(w, out_channels)) return 0;
     size_t k = (size_t)w->kernel_h * w->kernel_w * w->channels;
     return k < SMALL_FIELD || k > dk_conv2d_max_field();
@@ -175,6 +176,10 @@ void dk_conv2d_backward_weight(float *dweight, const float *dout, const float *i
     int kc = dk__blocking(dk__isa()).kc;
     size_t blocks = (m + (size_t)kc - 1) / (size_t)kc;
     dk__conv_weight a = {dweight, dout, inp, w, out_channels, beta, (m + blocks - 1) / blocks, blocks};
+    if (dk__conv2d_block_lanes_weight_applies(w, out_channels)) {
+        dk__conv2d_backward_weight_block_lanes(&a);
+        return;
+    }
     if (dk__conv2d_narrow_weight_applies(w, out_channels)) {
         dk__conv2d_backward_weight_narrow(&a);
         return;

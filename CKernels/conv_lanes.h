@@ -81,6 +81,16 @@ DK_INLINE void lanes_store_first(float *p, const lanes_vec *x, int n) {
     for (int f = 0; f < n; f++) p[f] = lanes[f];
 }
 
+/* count elements of a weight gradient plus one K block's sums, as dk_sgemm stores its K blocks in order:
+ * beta * c + s for the first block (s alone when beta is 0, never reading c), c + s for every later one
+ * (beta 1). */
+DK_INLINE void lanes_add_block(float *restrict c, const float *restrict s, size_t count, float beta) {
+    if (beta == 1.0f)
+        for (size_t i = 0; i < count; i++) c[i] = c[i] + s[i];
+    else
+        for (size_t i = 0; i < count; i++) c[i] = beta == 0.0f ? s[i] : s[i] + beta * c[i];
+}
+
 /* A forward's setup at the start of its scratch memory: the n filters in groups of `group` (a multiple of
  * LANES), each group's field x group floats (zeros past n), then the biases in the same groups. Returns
  * the memory after them; *bias is the biases when added in the tiles (else NULL), *act the activation

@@ -130,8 +130,7 @@ void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a) {
         size_t count = a->blocks - b0 < pass_blocks ? a->blocks - b0 : pass_blocks;
         weight_pass pass = {a, partials, b0};
         dk__parallel_for(count, 1, 1, lanes == 8 ? narrow_weight_blocks8 : narrow_weight_blocks16, &pass);
-        /* As the GEMM stores its K blocks, in order: C = beta * C + block for the first (never reading C
-         * when beta is 0), C + block for every later one. */
+        /* As the GEMM stores its K blocks, in order (see lanes_add_block). */
         for (size_t i = 0; i < count; i++) {
             const float *block = partials + i * per_block;
             float beta = b0 + i == 0 ? a->beta : 1.0f;
@@ -139,14 +138,8 @@ void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a) {
                 /* (Bounds worked out once per group: a block adds a few hundred floats, so a division
                  * per position took as long as the additions.) */
                 const size_t first = group_first(a->w, g), end = field - first < size ? field - first : size;
-                for (size_t j = group_overlap(a->w, g); j < end; j++) {
-                    float *restrict c = a->dweight + (first + j) * n;
-                    const float *restrict s = block + (g * GROUP + j) * lanes;
-                    if (beta == 1.0f)
-                        for (size_t f = 0; f < n; f++) c[f] = c[f] + s[f];
-                    else
-                        for (size_t f = 0; f < n; f++) c[f] = beta == 0.0f ? s[f] : s[f] + beta * c[f];
-                }
+                for (size_t j = group_overlap(a->w, g); j < end; j++)
+                    lanes_add_block(a->dweight + (first + j) * n, block + (g * GROUP + j) * lanes, n, beta);
             }
         }
     }

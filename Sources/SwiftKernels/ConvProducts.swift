@@ -261,6 +261,10 @@ extension SwiftKernels {
             return
         }
         let depth = blockDepth(k: m)
+        if blockLanesWeightApplies(window: w, n: n, depth: depth) {
+            blockLanesWeights(dweight: dweight, dout: dout, input: input, n: n, window: w, beta: beta, depth: depth)
+            return
+        }
         // (The in-place path addresses the images through Int32 offsets.)
         if (Direct.takesEveryShape || Direct.handles(n: n, k: m)) && w.batch * ImageSource(w).imageFloats <= Int(Int32.max) {
             weightsInPlace(dweight: dweight, dout: dout, input: input, n: n, k: k, window: w, beta: beta, depth: depth)

@@ -29,6 +29,12 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // Enough K blocks for the weight gradient's partial sums to take several passes; 3 filters (4 accumulators).
         ImplicitConvCase(input: Shape(24, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(3, 11, 40, 1), filters: 3, kernel: 5, stride: 1, padding: .valid),
+        // Greyscale "same" layers of at most 8 filters with enough K blocks to fill the weight gradient's block
+        // lanes (conv_block_lanes_weight.c, BlockLanesWeight.swift) at a KC of 160, 256, 320, 384 or 512, most
+        // with a short last block: filter groups of 3 + 3, 2 + 3 and 3 + 4 filters, 5x5 and 3x3 kernels.
+        ImplicitConvCase(input: Shape(21, 19, 24, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
+        ImplicitConvCase(input: Shape(25, 20, 30, 1), filters: 5, kernel: 5, stride: 1, padding: .same),
+        ImplicitConvCase(input: Shape(29, 17, 30, 1), filters: 7, kernel: 3, stride: 1, padding: .same),
         // The forward's transposed stores of 5 and 8 filters: rows of 21 and 7 pixels (a short last block, and
         // one shorter than the 8-float store of a pixel's filters runs).
         ImplicitConvCase(input: Shape(2, 9, 23, 1), filters: 5, kernel: 3, stride: 1, padding: .valid),

@@ -46,13 +46,15 @@ import Testing
     }
 
     /// Forward, input gradient and weight gradient of a Winograd layer (channels not a multiple of 16), a strided
-    /// colour layer, and a greyscale layer of 6 filters (its pixel-row tiles).
+    /// colour layer, and greyscale layers of 6 filters (pixel-row tiles; the weight gradient's block lanes, 8 or
+    /// 16 blocks to a group, with a short last block).
     private func convolutionResults(_ backend: Backend) -> [Float] {
         var all: [Float] = []
         for (input, kernel, stride, padding, filters) in [
             (Shape(2, 13, 11, 20), 3, 1, Padding.same, 24),
             (Shape(3, 15, 14, 3), 5, 2, Padding.valid, 10),
             (Shape(2, 28, 28, 1), 5, 1, Padding.same, 6),
+            (Shape(21, 19, 24, 1), 5, 1, Padding.same, 6),
         ] {
             let window = ConvolutionWindow(input: input, kernel: (kernel, kernel), stride: (stride, stride),
                                            padding: padding)

@@ -1,0 +1,1 @@
+../SwiftKernels/BlockLanesWeight.swift
