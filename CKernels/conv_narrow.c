@@ -6,8 +6,9 @@
  * filters sit in the lanes, each window is read where it lies (a kernel row of a window is kernel_w * C
  * contiguous floats of the image, of a zero-padded copy when the layer pads), and a tile of output
  * pixels along a row has its accumulators in registers:
- *   - up to 16 filters over several channels: one vector, PIXELS_ONE pixels, on every code path (over
- *     one channel, conv_direct.c puts the pixels in the lanes instead);
+ *   - up to 16 filters over several channels: one vector, PIXELS_ONE pixels (PIXELS_ONE_AVX512 on the
+ *     AVX-512 path), on every code path (over one channel, conv_direct.c puts the pixels in the lanes
+ *     instead);
  *   - up to 64: groups of 32 filters in two vectors, PIXELS_TWO pixels (24 of AVX-512's 32 registers),
  *     on the AVX-512 path only (with 8-float registers such a tile would spill: there the GEMM runs).
  * A band of output rows shares each group's weights of one K block while they are in L1.
@@ -21,8 +22,9 @@
 
 #include <stddef.h>
 
-#define PIXELS_ONE 8   /* output pixels of a one-vector tile */
-#define PIXELS_TWO 12  /* output pixels of a two-vector tile */
+#define PIXELS_ONE 8         /* output pixels of a one-vector tile: 16 registers on the AVX2 path, all it has */
+#define PIXELS_ONE_AVX512 12 /* with 32 registers: LeNet-5's rows of 10 pixels in one tile of 10 chains */
+#define PIXELS_TWO 12        /* output pixels of a two-vector tile */
 #define GROUP_TWO (2 * LANES)
 #define MAX_FILTERS (2 * GROUP_TWO)
 #define BAND_ROWS 4    /* output rows that share one group's K block of weights */
@@ -61,7 +63,7 @@ DK_INLINE void tile(float *out, size_t oc, int n, const float *window, window_sh
                     const float *weights, int first, int last, const float *bias, dk_activation act, float slope,
                     const int P, const int V) {
 #define EACH_PIXEL _Pragma("clang loop unroll(full)") for (int i = 0; i < P; i++)
-    lanes_vec acc[PIXELS_TWO > PIXELS_ONE ? PIXELS_TWO : PIXELS_ONE][2];
+    lanes_vec acc[PIXELS_TWO][2]; /* the widest tile of either width (PIXELS_ONE_AVX512 is no wider) */
     EACH_PIXEL acc[i][0] = acc[i][1] = (lanes_vec){0};
     const float *wk = weights + k0 * (size_t)(V * LANES);
     size_t ky = k0 / s.run, t = k0 % s.run;
@@ -102,13 +104,13 @@ DK_INLINE void tile(float *out, size_t oc, int n, const float *window, window_sh
 }
 
 /* One output row's pixels for K block [k0, k1) of one group (V vectors), in the fewest tiles of at most
- * PIXELS_ONE (V = 1) or PIXELS_TWO (V = 2) pixels, of about equal widths: a narrow last tile has too few
+ * `pixels_one` (V = 1) or PIXELS_TWO (V = 2) pixels, of about equal widths: a narrow last tile has too few
  * chains to hide its multiply-adds' latency (LeNet's rows of 10 pixels went 8 + 1 + 1, each of the last two
- * a single chain, and took 40 % of the time). */
+ * a single chain, and took 40 % of the time; 5 + 5 still leave the two FMA pipes half idle). */
 DK_INLINE void row_tiles(float *out, size_t oc, int n, int ow, const float *top, window_shape s, size_t k0,
                          size_t k1, const float *weights, int first, int last, const float *bias, dk_activation act,
-                         float slope, const int V) {
-    const int P = V == 1 ? PIXELS_ONE : PIXELS_TWO, tiles = (ow + P - 1) / P;
+                         float slope, int pixels_one, const int V) {
+    const int P = V == 1 ? pixels_one : PIXELS_TWO, tiles = (ow + P - 1) / P;
     for (int t = 0, ox = 0; t < tiles; t++) {
         const int width = (ow - ox) / (tiles - t);
         float *o = out + (size_t)ox * oc;
@@ -136,6 +138,7 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     const size_t image_floats = (size_t)w->height * w->width * C;
     const size_t kc = (size_t)dk__blocking(dk__isa()).kc, blocks = (field + kc - 1) / kc;
     const size_t step = (field + blocks - 1) / blocks;
+    const int pixels_one = dk__isa() == DK_ISA_AVX512 ? PIXELS_ONE_AVX512 : PIXELS_ONE;
     int slot;
     float *weights = dk__scratch_claim(&g_narrow, (int)r0, &slot);
     const float *biases;
@@ -161,10 +164,10 @@ DK_KERNEL(static, narrow_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
                     float *out = a->out + r * (size_t)ow * oc + (size_t)g * group;
                     if (group == LANES)
                         row_tiles(out, oc, n, ow, top, s, k0, k1, gw, b == 0, b == blocks - 1, bias, act,
-                                  a->act_alpha, 1);
+                                  a->act_alpha, pixels_one, 1);
                     else
                         row_tiles(out, oc, n, ow, top, s, k0, k1, gw, b == 0, b == blocks - 1, bias, act,
-                                  a->act_alpha, 2);
+                                  a->act_alpha, pixels_one, 2);
                 }
             }
         }

@@ -52,6 +52,8 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         ImplicitConvCase(input: Shape(3, 9, 9, 8), filters: 12, kernel: 2, stride: 1, padding: .valid),
         // At most 8 filters (the weight gradient's 8-lane vectors) with segments: kernel rows of 21 floats.
         ImplicitConvCase(input: Shape(2, 8, 9, 7), filters: 7, kernel: 3, stride: 1, padding: .valid),
+        // Rows of 23 pixels: on the AVX-512 path the forward's one-vector tiles of 11 and 12 pixels.
+        ImplicitConvCase(input: Shape(2, 5, 23, 4), filters: 10, kernel: 3, stride: 1, padding: .same),
         // Fields of several K blocks in the narrow forward, and on the AVX-512 path the two-vector groups of 32
         // filters (conv_narrow.c, conv_wide_weight.c): 64 (two full groups; 288 floats, the `cnn` preset's conv2),
         // 40 (a second group of 8; kernel rows of 66 floats, whose last 12-float segment overlaps) and 20 (a
