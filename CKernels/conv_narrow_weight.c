@@ -30,8 +30,10 @@
 
 #define GROUP 16  /* field positions per pass over a block's pixels: one accumulator each */
 #define SCRATCH_FLOATS ((size_t)1 << 20)
-/* Partial sums held at once (a pass of K blocks): they stay in L2 until they are added up. */
-#define PARTIAL_FLOATS ((size_t)32 * 1024)
+/* Partial sums held at once (a pass of K blocks): they stay in L2 until they are added up. 512 KB holds all
+ * of LeNet-5's second layer at batch 128 (50 blocks of 160 x 16 floats) in one pass: in five, the forks and
+ * joins and the uneven last pass took a quarter of its 2-thread time. */
+#define PARTIAL_FLOATS ((size_t)128 * 1024)
 
 static dk_scratch_pool g_images = {.floats = SCRATCH_FLOATS};
 static dk_scratch_pool g_partials = {.floats = PARTIAL_FLOATS};
@@ -96,7 +98,7 @@ int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels) {
 typedef struct {
     const dk__conv_weight *a;
     float *partials; /* per block of the pass: group_count x GROUP x (the worker's lanes) floats, group by group */
-    size_t first_block;
+    size_t first_block, count; /* the pass's blocks */
 } weight_pass;
 
 /* Filters in 16 lanes, or in 8 for at most 8 filters: an 8-lane FMA does as much useful work as a 16-lane
@@ -119,29 +121,38 @@ typedef float half_vecu __attribute__((vector_size(32), aligned(4), __may_alias_
 #undef NW_VEC
 #undef NW_VECU
 
-void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a) {
+/* The pass's blocks added into dweight for groups [g0, g1), in block order as the GEMM stores its K blocks
+ * (see lanes_add_block). Each element of dweight belongs to one group (a position two segments hold is
+ * added from the earlier), so the groups split between threads. */
+DK_KERNEL(static, narrow_weight_add, (void *p, size_t g0, size_t g1), (p, g0, g1)) {
+    const weight_pass *pass = p;
+    const dk__conv_weight *a = pass->a;
     const size_t field = field_floats(a->w), n = (size_t)a->oc, groups = group_count(a->w);
+    const size_t lanes = n <= 8 ? 8 : LANES, per_block = groups * GROUP * lanes, size = group_size(a->w);
+    for (size_t i = 0; i < pass->count; i++) {
+        const float *block = pass->partials + i * per_block;
+        float beta = pass->first_block + i == 0 ? a->beta : 1.0f;
+        for (size_t g = g0; g < g1; g++) {
+            /* (Bounds worked out once per group: a block adds a few hundred floats, so a division
+             * per position took as long as the additions.) */
+            const size_t first = group_first(a->w, g), end = field - first < size ? field - first : size;
+            for (size_t j = group_overlap(a->w, g); j < end; j++)
+                lanes_add_block(a->dweight + (first + j) * n, block + (g * GROUP + j) * lanes, n, beta);
+        }
+    }
+}
+
+void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a) {
+    const size_t n = (size_t)a->oc, groups = group_count(a->w);
     const size_t lanes = n <= 8 ? 8 : LANES;
     const size_t per_block = groups * GROUP * lanes, pass_blocks = PARTIAL_FLOATS / per_block;
-    const size_t size = group_size(a->w);
     int slot;
     float *partials = dk__scratch_claim(&g_partials, 0, &slot);
     for (size_t b0 = 0; b0 < a->blocks; b0 += pass_blocks) {
         size_t count = a->blocks - b0 < pass_blocks ? a->blocks - b0 : pass_blocks;
-        weight_pass pass = {a, partials, b0};
+        weight_pass pass = {a, partials, b0, count};
         dk__parallel_for(count, 1, 1, lanes == 8 ? narrow_weight_blocks8 : narrow_weight_blocks16, &pass);
-        /* As the GEMM stores its K blocks, in order (see lanes_add_block). */
-        for (size_t i = 0; i < count; i++) {
-            const float *block = partials + i * per_block;
-            float beta = b0 + i == 0 ? a->beta : 1.0f;
-            for (size_t g = 0; g < groups; g++) {
-                /* (Bounds worked out once per group: a block adds a few hundred floats, so a division
-                 * per position took as long as the additions.) */
-                const size_t first = group_first(a->w, g), end = field - first < size ? field - first : size;
-                for (size_t j = group_overlap(a->w, g); j < end; j++)
-                    lanes_add_block(a->dweight + (first + j) * n, block + (g * GROUP + j) * lanes, n, beta);
-            }
-        }
+        dk__parallel_for(groups, 1, 1, narrow_weight_add, &pass);
     }
     dk__scratch_release(&g_partials, slot);
 }
