@@ -311,14 +311,15 @@ extension SwiftKernels {
             g: g, dout: dout, input: input, partials: arena.base, space: arena.base + partialFloats, groups: groups,
             workers: workers))
         // The blocks in order, as the tile stores them: alpha·acc + beta·c for the first (alpha·acc alone when
-        // beta is 0), then acc + c.
-        for b in 0..<g.blocks {
-            let sums = arena.base + b * elements, blockBeta: Float = b == 0 ? beta : 1
-            if blockBeta == 0 {
-                dweight.update(from: sums, count: elements)
-            } else {
-                for e in 0..<elements { dweight[e] = sums[e] + blockBeta * dweight[e] }
-            }
+        // beta is 0), then acc + c; each run of elements summed in a register over all the blocks.
+        var e = 0
+        while e < elements {
+            let count = min(Vec.scalarCount, elements - e)
+            @inline(__always) func sums(_ b: Int) -> Vec { loadPartial(arena.base + b * elements + e, count) }
+            var c = beta == 0 ? sums(0) : sums(0) + beta * loadPartial(dweight + e, count)
+            for b in 1..<g.blocks { c = sums(b) + c }
+            storePartial(dweight + e, c, count)
+            e += count
         }
     }
 }
