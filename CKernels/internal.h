@@ -291,8 +291,9 @@ int dk__conv2d_narrow_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with the filters in a vector's lanes.
 void dk__conv2d_backward_weight_narrow(const dk__conv_weight *a);
 
-/// Whether the block-lanes weight gradient takes this convolution: one input channel, stride 1, output the
-/// input's size, at most 8 filters of width 3 or 5, and K blocks that fill at least half the lanes.
+/// Whether the block-lanes weight gradient takes this convolution: the AVX-512 path, one input channel,
+/// stride 1, output the input's size, at most 8 filters of width 3 or 5, and K blocks that fill at least half
+/// the lanes.
 int dk__conv2d_block_lanes_weight_applies(const dk_window *w, int out_channels);
 /// dk_conv2d_backward_weight's result (same bits) with 16 of the GEMM's K blocks in a vector's lanes.
 void dk__conv2d_backward_weight_block_lanes(const dk__conv_weight *a);
