@@ -379,8 +379,36 @@ void dk_maxpool_relu_backward(float *dinp, const float *dout, const float *inp, 
     maxpool_backward(dinp, dout, inp, w, 1);
 }
 
+/* avgpool_back_images for windows that tile the image: each pixel is in one window at most, so it is written
+ * once, row by row, as 0 + d * scale (what adding its one share to the zeroed image gives: +0 for a share of
+ * -0), instead of zeroed in one pass and added to in another. */
+DK_KERNEL(static, tiled_avg_back_images, (void *p, size_t i0, size_t i1), (p, i0, i1)) {
+    const pool_args *a = p;
+    const dk_window *w = a->w;
+    const size_t C = (size_t)w->channels, kw = (size_t)w->kernel_w, line = (size_t)w->width * C;
+    const size_t image_len = (size_t)w->height * line, covered_w = (size_t)w->out_w * kw;
+    const float scale = 1.0f / (float)(w->kernel_h * w->kernel_w);
+    for (size_t img = i0; img < i1; img++) {
+        float *dimage = a->out + img * image_len;
+        for (size_t y = 0; y < (size_t)w->height; y++) {
+            float *restrict s = dimage + y * line;
+            const size_t oy = y / (size_t)w->kernel_h;
+            if (oy >= (size_t)w->out_h) { /* below the last row of windows */
+                memset(s, 0, line * sizeof(float));
+                continue;
+            }
+            const float *restrict d = a->dout + (img * w->out_h + oy) * w->out_w * C;
+            for (size_t x = 0; x < covered_w; x++, s += C) {
+                const float *restrict dw = d + x / kw * C;
+                for (size_t c = 0; c < C; c++) s[c] = 0.0f + dw[c] * scale;
+            }
+            memset(s, 0, ((size_t)w->width - covered_w) * C * sizeof(float));
+        }
+    }
+}
+
 void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w) {
     if (w->batch <= 0) return;
     pool_args a = {dinp, NULL, dout, w};
-    dk__parallel_for((size_t)w->batch, 1, 1, avgpool_back_images, &a);
+    dk__parallel_for((size_t)w->batch, 1, 1, windows_tile(w) ? tiled_avg_back_images : avgpool_back_images, &a);
 }

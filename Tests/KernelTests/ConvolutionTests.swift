@@ -267,6 +267,34 @@ struct PoolingTests {
                            "maxpool relu backward ties[\(backendName)]", shape: tc.testDescription)
     }
 
+    /// Average pool backward over windows that tile the image, with gradients of -0 among them: each pixel of a
+    /// window gets 0 + its share (d × 1/(size²), +0 for a share of -0), pixels of no window 0, bit for bit, as
+    /// when the share is added to a zeroed image.
+    @Test(arguments: TestBackends.all, PoolCase.tiled)
+    func avgPoolTiledBackward(backendName: String, tc: PoolCase) throws {
+        let backend = try makeBackend(backendName)
+        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, tc.c), kernel: (tc.size, tc.size),
+                                       stride: (tc.stride, tc.stride), padding: tc.padding)
+        let (oh, ow) = (window.outputHeight, window.outputWidth)
+        var dout = randomFloats(tc.n * oh * ow * tc.c, seed: seed(23, tc.h))
+        for i in stride(from: 0, to: dout.count, by: 3) { dout[i] = -0.0 }
+        var got = [Float](repeating: .nan, count: tc.n * tc.h * tc.w * tc.c)
+        backend.convolution.avgPoolBackward(dinput: &got, dout: dout, window: window)
+        let scale = 1 / Float(tc.size * tc.size)
+        var expected = [Float](repeating: 0, count: got.count)
+        for n in 0..<tc.n {
+            for y in 0..<(oh * tc.size) {
+                for x in 0..<(ow * tc.size) {
+                    for c in 0..<tc.c {
+                        let d = dout[((n * oh + y / tc.size) * ow + x / tc.size) * tc.c + c]
+                        expected[((n * tc.h + y) * tc.w + x) * tc.c + c] = 0 + d * scale
+                    }
+                }
+            }
+        }
+        expectBitwiseEqual(got, expected, "avgpool backward, tiled[\(backendName)]", shape: tc.testDescription)
+    }
+
     /// A ReLU convolution read only by a max pool: the pool applies the derivative (Pool2DOp), and every
     /// gradient keeps the bits of the ReLU applied as its own op, whose output the pool does not fold into.
     @Test(arguments: TestBackends.all)
