@@ -26,9 +26,13 @@ struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
         // fewer than 16 output pixels, a 25-float field (two groups of field positions) and a 9-float one.
         ImplicitConvCase(input: Shape(4, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(2, 19, 37, 1), filters: 16, kernel: 3, stride: 1, padding: .explicit(rows: 2, cols: 1)),
-        // Enough K blocks for the weight gradient's partial sums to take several passes; 3 filters (4 accumulators).
+        // Several K blocks of greyscale 5x5 rows of positions (blocks spread over 28 image columns at KC 256, too
+        // thin for the block lanes); 3 filters (4 accumulators).
         ImplicitConvCase(input: Shape(24, 28, 28, 1), filters: 6, kernel: 5, stride: 1, padding: .same),
         ImplicitConvCase(input: Shape(3, 11, 40, 1), filters: 3, kernel: 5, stride: 1, padding: .valid),
+        // Enough K blocks for the narrow weight gradient's partial sums to take two passes at a KC of up to 256
+        // (15 groups of segments, 34 blocks to a pass; 8,784 pixels make 35 blocks at KC 256, 55 at 160).
+        ImplicitConvCase(input: Shape(61, 12, 12, 8), filters: 16, kernel: 5, stride: 1, padding: .same),
         // Greyscale "same" layers of at most 8 filters with enough K blocks to fill the weight gradient's block
         // lanes (conv_block_lanes_weight.c, BlockLanesWeight.swift) at a KC of 160, 256, 320, 384 or 512, most
         // with a short last block: filter groups of 3 + 3, 2 + 3 and 3 + 4 filters, 5x5 and 3x3 kernels.
