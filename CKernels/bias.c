@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     float *out;
@@ -105,46 +106,58 @@ static void bias_backward_bands(void *p, size_t k0, size_t k1) {
 }
 
 /* At most NARROW_COLS columns (a thin convolution's bias: LeNet's 6) are a vector of doubles per row, and
- * two bands are summed at once: a band's sums are one chain of additions, one per row, whose latency bounds
- * it; with the columns as scalars, six such chains were no faster than one. */
+ * NARROW_GROUP bands are summed at once: a band's sums are one chain of additions, one per row, whose latency
+ * bounds it; with the columns as scalars, six such chains were no faster than one. Eight bands at a time, the
+ * last row's check outside the loop, run 1.5x as fast as two with the check in it. */
 #define NARROW_COLS 8
+#define NARROW_GROUP 8
 typedef double narrow_sums __attribute__((vector_size(NARROW_COLS * 8)));
 typedef float narrow_row __attribute__((vector_size(NARROW_COLS * 4), aligned(4), __may_alias__));
+
+/* The NARROW_COLS floats from row as doubles. */
+DK_INLINE narrow_sums widened(const float *row) { return __builtin_convertvector(*(const narrow_row *)row, narrow_sums); }
 
 /* Row r's first NARROW_COLS floats as doubles: past its cols, the next row's, never used; the last row of
  * dout is copied first, as nothing follows it. */
 DK_INLINE narrow_sums widened_row(const bias_back_args *a, size_t r) {
     const float *row = a->dout + r * (size_t)a->cols;
-    if (r + 1 < (size_t)a->rows || a->cols == NARROW_COLS) return __builtin_convertvector(*(const narrow_row *)row, narrow_sums);
+    if (r + 1 < (size_t)a->rows || a->cols == NARROW_COLS) return widened(row);
     float last[NARROW_COLS] = {0};
     for (int c = 0; c < a->cols; c++) last[c] = row[c];
-    return __builtin_convertvector(*(const narrow_row *)last, narrow_sums);
+    return widened(last);
 }
 
 DK_INLINE void store_band(const bias_back_args *a, size_t k, narrow_sums sums) {
     for (int c = 0; c < a->cols; c++) a->partial[k * (size_t)a->cols + (size_t)c] = sums[c];
 }
 
-/* Bands [k0, k1) of at most NARROW_COLS columns into their partial sums, two at a time, each summed from
- * zero in row order as column_sums does. */
+/* Bands [k, k + G) into their partial sums, each from zero in row order as column_sums sums; G is a constant
+ * at each call. The rows all G bands have, short of dout's last, are read without widened_row's check. */
+DK_INLINE void narrow_group(const bias_back_args *a, size_t k, const int G) {
+    const size_t cols = (size_t)a->cols, last_row = (size_t)a->rows - 1;
+    size_t r0[NARROW_GROUP], r1[NARROW_GROUP], common = SIZE_MAX;
+    narrow_sums sums[NARROW_GROUP];
+    for (int j = 0; j < G; j++) {
+        band_rows(a, k + (size_t)j, &r0[j], &r1[j]);
+        size_t end = r1[j] < last_row ? r1[j] : last_row;
+        size_t unchecked = end > r0[j] ? end - r0[j] : 0;
+        if (unchecked < common) common = unchecked;
+        sums[j] = (narrow_sums){0};
+    }
+    for (size_t i = 0; i < common; i++)
+        for (int j = 0; j < G; j++) sums[j] += widened(a->dout + (r0[j] + i) * cols);
+    for (int j = 0; j < G; j++) {
+        for (size_t r = r0[j] + common; r < r1[j]; r++) sums[j] += widened_row(a, r);
+        store_band(a, k + (size_t)j, sums[j]);
+    }
+}
+
+/* Bands [k0, k1) of at most NARROW_COLS columns into their partial sums. */
 DK_KERNEL(static, narrow_bands, (void *p, size_t k0, size_t k1), (p, k0, k1)) {
     const bias_back_args *a = p;
-    for (size_t k = k0; k < k1; k += 2) {
-        size_t a0, a1, b0, b1;
-        band_rows(a, k, &a0, &a1);
-        if (k + 1 < k1) band_rows(a, k + 1, &b0, &b1);
-        else b0 = b1 = a1;
-        narrow_sums first = {0}, second = {0};
-        size_t i = 0, both = a1 - a0 < b1 - b0 ? a1 - a0 : b1 - b0;
-        for (; i < both; i++) {
-            first += widened_row(a, a0 + i);
-            second += widened_row(a, b0 + i);
-        }
-        for (size_t j = i; a0 + j < a1; j++) first += widened_row(a, a0 + j);
-        for (size_t j = i; b0 + j < b1; j++) second += widened_row(a, b0 + j);
-        store_band(a, k, first);
-        if (k + 1 < k1) store_band(a, k + 1, second);
-    }
+    size_t k = k0;
+    for (; k + NARROW_GROUP <= k1; k += NARROW_GROUP) narrow_group(a, k, NARROW_GROUP);
+    for (; k < k1; k++) narrow_group(a, k, 1);
 }
 
 /* One slot per concurrent caller: the bands' partial sums, as doubles. */
@@ -156,8 +169,8 @@ void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int a
     if (rows >= BIAS_ROW_SPLIT_MIN_ROWS && cols <= BIAS_COL_BLOCK) {
         int slot;
         a.partial = (double *)(void *)dk__scratch_claim(&g_partials, 0, &slot);
-        /* Pairs of bands to a thread, for narrow_bands. */
-        dk__parallel_for(BIAS_ROW_BANDS, 1, 2, cols <= NARROW_COLS ? narrow_bands : bias_backward_bands, &a);
+        /* Whole groups of bands to a thread, for narrow_bands. */
+        dk__parallel_for(BIAS_ROW_BANDS, 1, cols <= NARROW_COLS ? NARROW_GROUP : 1, cols <= NARROW_COLS ? narrow_bands : bias_backward_bands, &a);
         double acc[BIAS_COL_BLOCK];
         for (int c = 0; c < cols; c++) acc[c] = a.partial[c];
         for (size_t k = 1; k < BIAS_ROW_BANDS; k++)

@@ -17,7 +17,7 @@ enum BiasShapes {
         BiasShape(rows: 128, cols: 256), BiasShape(rows: 128, cols: 10), BiasShape(rows: 300, cols: 530),
         // Tall and narrow, as a convolution's: C sums bands of rows (the last ones short or empty here).
         BiasShape(rows: 8209, cols: 37), BiasShape(rows: 8192, cols: 512),
-        // … with at most 8 columns (LeNet's 6 filters: a vector of doubles per row, two bands at once).
+        // … with at most 8 columns (LeNet's 6 filters: a vector of doubles per row, eight bands at once).
         BiasShape(rows: 8209, cols: 6), BiasShape(rows: 8200, cols: 8), BiasShape(rows: 8227, cols: 1),
     ]
 }
