@@ -6,8 +6,9 @@
  * a few pixels' unfolded gradients are made at a time, 16 field positions to a vector, from the pixels'
  * dout values broadcast against the transposed weights, and added straight into their windows of the
  * image (of a zero-padded copy when the layer pads, whose interior is then copied out) while they are in
- * L1. With up to 16 filters the chains are short: a pair of pixels by 8 field vectors keeps enough of
- * them in flight. With more, 8 pixels by 2 field vectors share each weight load, as the GEMM's tile does.
+ * L1. With up to 16 filters the chains are short: a pair of pixels by 8 field vectors (10 with AVX-512's
+ * 32 registers) keeps enough of them in flight. With more, 8 pixels by 2 field vectors share each weight
+ * load, as the GEMM's tile does.
  *
  * Bits: each unfolded element is one multiply-add chain over the filters in order from zero, as the
  * GEMM computes it (its K, the filter count, is one block), and the image gets them added pixel by
@@ -22,6 +23,7 @@
 #define NARROW_FILTERS LANES
 #define MAX_FILTERS (4 * LANES)
 #define NARROW_VECTORS 8 /* field vectors per pass over the filters, up to 16 filters */
+#define NARROW_VECTORS_AVX512 10 /* the same with 32 registers: LeNet-5's 10 field vectors in one pass */
 #define NARROW_PIXELS 2  /* pixels per pass, up to 16 filters */
 #define WIDE_VECTORS 2   /* the same with more filters */
 #define WIDE_PIXELS 8
@@ -57,7 +59,7 @@ typedef struct {
  * chains in flight when V is small: a chain waits on its last multiply-add. */
 DK_INLINE void unfolded_vectors(float *dst, const float *d, const float *wt, size_t stride, int n, const int V,
                                 const int P) {
-    lanes_vec acc[WIDE_PIXELS][NARROW_VECTORS];
+    lanes_vec acc[WIDE_PIXELS][NARROW_VECTORS_AVX512];
     for (int i = 0; i < P; i++)
         for (int v = 0; v < V; v++) acc[i][v] = (lanes_vec){0};
     /* Pixel i's value at row_at(d, ...) (see there): left to itself, the compiler derives each pixel's
@@ -74,10 +76,14 @@ DK_INLINE void unfolded_vectors(float *dst, const float *d, const float *wt, siz
         for (int v = 0; v < V; v++) *(lanes_vec *)(dst + (size_t)i * stride + (size_t)v * LANES) = acc[i][v];
 }
 
-/* The unfolded gradients of P pixels (1 or NARROW_PIXELS), every field vector, up to 16 filters. */
+/* The unfolded gradients of P pixels (1 or NARROW_PIXELS), every field vector, up to 16 filters; with 32
+ * registers (`wide_registers`), NARROW_VECTORS_AVX512 vectors per pass first: 8 + 2 left 4 chains in the
+ * second pass, each waiting on its last multiply-add. */
 DK_INLINE void unfold_pixels(float *dst, const float *d, const float *wt, size_t stride, size_t vectors, int n,
-                             const int P) {
+                             int wide_registers, const int P) {
     size_t v = 0;
+    for (; wide_registers && v + NARROW_VECTORS_AVX512 <= vectors; v += NARROW_VECTORS_AVX512)
+        unfolded_vectors(dst + v * LANES, d, wt + v * LANES, stride, n, NARROW_VECTORS_AVX512, P);
     for (; v + NARROW_VECTORS <= vectors; v += NARROW_VECTORS)
         unfolded_vectors(dst + v * LANES, d, wt + v * LANES, stride, n, NARROW_VECTORS, P);
     if (v + 4 <= vectors) unfolded_vectors(dst + v * LANES, d, wt + v * LANES, stride, n, 4, P), v += 4;
@@ -97,10 +103,12 @@ DK_INLINE void unfold_wide_vectors(float *dst, const float *d, const float *wt, 
 
 /* Pixels [q, q + count) of an image (dout rows from d): their unfolded gradients, made together. */
 DK_INLINE void unfold_group(float *dst, const float *d, const float *wt, size_t stride, size_t vectors, int n,
-                            size_t count) {
+                            size_t count, int wide_registers) {
     if (n <= NARROW_FILTERS) {
-        if (count == NARROW_PIXELS) unfold_pixels(dst, d, wt, stride, vectors, n, NARROW_PIXELS);
-        else for (size_t i = 0; i < count; i++) unfold_pixels(dst + i * stride, d + i * n, wt, stride, vectors, n, 1);
+        if (count == NARROW_PIXELS) unfold_pixels(dst, d, wt, stride, vectors, n, wide_registers, NARROW_PIXELS);
+        else
+            for (size_t i = 0; i < count; i++)
+                unfold_pixels(dst + i * stride, d + i * n, wt, stride, vectors, n, wide_registers, 1);
     } else {
         /* Each pass's weights (n x WIDE_VECTORS vectors) stay in L1 while every tile of the group reads them;
          * all of them (73 KB for the `cnn` preset's conv2) would come from L2 for every tile. */
@@ -149,6 +157,7 @@ DK_KERNEL(static, narrow_input_images, (void *p, size_t i0, size_t i1), (p, i0, 
     float *restrict unfolded = wt + (size_t)MAX_FILTERS * stride; /* a group of pixels' gradients */
     float *restrict padded = unfolded + WIDE_GROUP * stride;  /* the image's gradient, when the layer pads */
     const size_t group = n <= NARROW_FILTERS ? NARROW_PIXELS : WIDE_GROUP;
+    const int wide_registers = dk__isa() == DK_ISA_AVX512;
     for (int f = 0; f < n; f++)
         for (size_t k = 0; k < stride; k++) wt[(size_t)f * stride + k] = k < field ? a->weight[k * n + f] : 0.0f;
     for (size_t img = i0; img < i1; img++) {
@@ -161,7 +170,7 @@ DK_KERNEL(static, narrow_input_images, (void *p, size_t i0, size_t i1), (p, i0, 
         int oy = 0, ox = 0;
         for (size_t q = 0; q < pixels; q += group, d += group * (size_t)n) {
             size_t count = pixels - q < group ? pixels - q : group;
-            unfold_group(unfolded, d, wt, stride, vectors, n, count);
+            unfold_group(unfolded, d, wt, stride, vectors, n, count, wide_registers);
             for (size_t i = 0; i < count; i++) {
                 add_window(target, unfolded + (size_t)i * stride, w, line, oy, ox);
                 if (++ox == w->out_w) ox = 0, oy++;
