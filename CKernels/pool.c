@@ -10,8 +10,8 @@
  * Max pool backward through a ReLU (dk_maxpool_relu_backward) keeps a window's gradient only where its
  * maximum is positive: the ReLU's derivative, applied as the gradient is written instead of in a pass
  * of its own over the whole image; same bits as the two passes.
- * The inner loops run over the contiguous channel vector, but for the backward of 2x2 windows that tile an
- * image of few channels, which runs over the floats of a row (tiled_2x2_back_lanes).
+ * The inner loops run over the contiguous channel vector, but for 2x2 max pool windows that tile an image of
+ * few channels, which run over the floats of a row (tiled_2x2_max_row_lanes, tiled_2x2_back_lanes).
  */
 #include "internal.h"
 
@@ -83,6 +83,62 @@ DK_INLINE int windows_tile(const dk_window *w) {
            (size_t)w->out_h * w->kernel_h <= (size_t)w->height && (size_t)w->out_w * w->kernel_w <= (size_t)w->width;
 }
 
+/* With fewer channels than this, 2x2 windows may be computed a lane per input float rather than a lane per
+ * channel (see by_lanes). */
+#define POOL_FEW_CHANNELS 16
+/* The lanes of a row of 2x2 windows are taken a segment of whole windows at a time, so that the segment's
+ * maxima, or gradients and right-pixel flags, fit on the stack. */
+#define POOL_SEGMENT_LANES 256
+
+/* n floats (1..16) from src to dst as two copies of a power of two that may overlap: no call, no loop. */
+DK_INLINE void copy_few(float *restrict dst, const float *restrict src, size_t n) {
+    if (n >= 8) {
+        memcpy(dst, src, 8 * sizeof(float));
+        memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+    } else if (n >= 4) {
+        memcpy(dst, src, 4 * sizeof(float));
+        memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
+    } else if (n >= 2) {
+        memcpy(dst, src, 2 * sizeof(float));
+        memcpy(dst + n - 2, src + n - 2, 2 * sizeof(float));
+    } else {
+        dst[0] = src[0];
+    }
+}
+
+/* Whether 2x2 windows that tile the image go a lane per input float, forward and backward: with fewer than
+ * POOL_FEW_CHANNELS channels, unless they fill the code path's vectors exactly, which the channel loop then
+ * does as fast. */
+static int by_lanes(const dk_window *w) {
+    const int vector_floats = dk__isa() == DK_ISA_AVX512 ? 16 : dk__isa() == DK_ISA_AVX2 ? 8 : 4;
+    return windows_tile(w) && w->kernel_h == 2 && w->kernel_w == 2 && w->channels < POOL_FEW_CHANNELS &&
+           w->channels % vector_floats != 0;
+}
+
+/* One row of 2x2 windows with fewer than POOL_FEW_CHANNELS channels, as tiled_max_row computes it, a lane per
+ * input float (the channel loop would leave LeNet's 6 channels scalar): lane e = x * C + c of the two input
+ * rows takes the first maximum of pixel x's and pixel x + 1's values, which for a window's left pixel is the
+ * window's; those lanes are then copied out a window at a time. The lanes stop at the last window's left
+ * pixel, whose next pixel is the last one read. */
+DK_INLINE void tiled_2x2_max_row_lanes(const dk_window *w, float *restrict dst, const float *restrict src) {
+    const size_t C = (size_t)w->channels, line = (size_t)w->width * C, out_w = (size_t)w->out_w;
+    const size_t per_segment = POOL_SEGMENT_LANES / (2 * C);
+    float best[POOL_SEGMENT_LANES];
+    for (size_t ox0 = 0; ox0 < out_w; ox0 += per_segment) {
+        const size_t windows = out_w - ox0 < per_segment ? out_w - ox0 : per_segment;
+        const float *restrict r0 = src + ox0 * 2 * C, *restrict r1 = r0 + line;
+        for (size_t e = 0; e < (2 * windows - 1) * C; e++) {
+            float m = -FLT_MAX;
+            m = r0[e] > m ? r0[e] : m;
+            m = r0[e + C] > m ? r0[e + C] : m;
+            m = r1[e] > m ? r1[e] : m;
+            m = r1[e + C] > m ? r1[e + C] : m;
+            best[e] = m;
+        }
+        for (size_t i = 0; i < windows; i++) copy_few(dst + (ox0 + i) * C, best + 2 * i * C, C);
+    }
+}
+
 /* One row of windows: dst[ox, c] = the first maximum of window ox in row-major order, from -FLT_MAX
  * as pool_rows starts (NaN never wins a comparison); src is the window row's first input row. kh and
  * kw are constants where it matters (2x2), so the window loops unroll. */
@@ -106,10 +162,12 @@ DK_KERNEL(static, tiled_max_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) 
     const pool_args *a = p;
     const dk_window *w = a->w;
     const size_t C = (size_t)w->channels, line = (size_t)w->width * C, image_len = (size_t)w->height * line;
+    const int lanes = by_lanes(w);
     for (size_t r = r0; r < r1; r++) {
         float *dst = a->out + r * w->out_w * C;
         const float *src = a->inp + r / (size_t)w->out_h * image_len + r % (size_t)w->out_h * w->kernel_h * line;
-        if (w->kernel_h == 2 && w->kernel_w == 2) tiled_max_row(w, dst, src, 2, 2);
+        if (lanes) tiled_2x2_max_row_lanes(w, dst, src);
+        else if (w->kernel_h == 2 && w->kernel_w == 2) tiled_max_row(w, dst, src, 2, 2);
         else tiled_max_row(w, dst, src, w->kernel_h, w->kernel_w);
     }
 }
@@ -230,29 +288,6 @@ DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const f
         }
 }
 
-/* With fewer channels than this, 2x2 windows may be computed a lane per input float rather than a lane per
- * channel (see back_by_lanes). */
-#define POOL_FEW_CHANNELS 16
-/* The lanes of a row of 2x2 windows are taken a segment of whole windows at a time, so that the segment's
- * gradients and right-pixel flags fit on the stack. */
-#define POOL_SEGMENT_LANES 256
-
-/* n floats (1..16) from src to dst as two copies of a power of two that may overlap: no call, no loop. */
-DK_INLINE void copy_few(float *restrict dst, const float *restrict src, size_t n) {
-    if (n >= 8) {
-        memcpy(dst, src, 8 * sizeof(float));
-        memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
-    } else if (n >= 4) {
-        memcpy(dst, src, 4 * sizeof(float));
-        memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
-    } else if (n >= 2) {
-        memcpy(dst, src, 2 * sizeof(float));
-        memcpy(dst + n - 2, src + n - 2, 2 * sizeof(float));
-    } else {
-        dst[0] = src[0];
-    }
-}
-
 /* Lanes [0, n) of a row of 2x2 windows, lane e the input float e = x * C + c of both input rows (r0, r1),
  * giving g0[e] and g1[e]: the same scan as tiled_max_back_row, per lane, so that a few channels (LeNet's 6)
  * still fill the vectors. Its window's other pixel in a row is at e + C for a lane of a left pixel and at
@@ -357,17 +392,9 @@ DK_KERNEL(static, avgpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
     }
 }
 
-/* Whether 2x2 windows that tile the image go a lane per input float: with fewer than POOL_FEW_CHANNELS
- * channels, unless they fill the code path's vectors exactly, which the channel loop then does as fast. */
-static int back_by_lanes(const dk_window *w) {
-    const int vector_floats = dk__isa() == DK_ISA_AVX512 ? 16 : dk__isa() == DK_ISA_AVX2 ? 8 : 4;
-    return windows_tile(w) && w->kernel_h == 2 && w->kernel_w == 2 && w->channels < POOL_FEW_CHANNELS &&
-           w->channels % vector_floats != 0;
-}
-
 static void maxpool_backward(float *dinp, const float *dout, const float *inp, const dk_window *w, int through_relu) {
     if (w->batch <= 0 || w->channels <= 0) return;
-    pool_args a = {dinp, inp, dout, w, through_relu, back_by_lanes(w)};
+    pool_args a = {dinp, inp, dout, w, through_relu, by_lanes(w)};
     dk__parallel_for((size_t)w->batch, 1, 1, windows_tile(w) ? tiled_max_back_images : maxpool_back_images, &a);
 }
 

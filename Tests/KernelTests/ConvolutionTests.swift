@@ -267,6 +267,41 @@ struct PoolingTests {
                            "maxpool relu backward ties[\(backendName)]", shape: tc.testDescription)
     }
 
+    /// Max pool forward with many exact ties (±0 among them), -∞ and NaN: each window's value is its first
+    /// maximum in row-major order, a NaN never winning and -FLT_MAX where nothing exceeds it, bit for bit, as
+    /// the general kernel's scan finds it (whichever way the tiling kernels go over the lanes).
+    @Test(arguments: TestBackends.all, PoolCase.all)
+    func maxPoolForwardTies(backendName: String, tc: PoolCase) throws {
+        let backend = try makeBackend(backendName)
+        let levels: [Float] = [-.infinity, -1, -0.0, 0, 1, .nan]
+        let x = randomFloats(tc.n * tc.h * tc.w * tc.c, seed: seed(24, tc.c), in: 0...5.99).map { levels[Int($0)] }
+        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, tc.c), kernel: (tc.size, tc.size),
+                                       stride: (tc.stride, tc.stride), padding: tc.padding)
+        let (oh, ow) = (window.outputHeight, window.outputWidth)
+        var expected = [Float](repeating: 0, count: tc.n * oh * ow * tc.c)
+        for n in 0..<tc.n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for c in 0..<tc.c {
+                        var best = -Float.greatestFiniteMagnitude
+                        for ky in 0..<tc.size {
+                            for kx in 0..<tc.size {
+                                let iy = oy * tc.stride - window.padTop + ky, ix = ox * tc.stride - window.padLeft + kx
+                                guard iy >= 0 && iy < tc.h && ix >= 0 && ix < tc.w else { continue }
+                                let s = x[((n * tc.h + iy) * tc.w + ix) * tc.c + c]
+                                if s > best { best = s }
+                            }
+                        }
+                        expected[((n * oh + oy) * ow + ox) * tc.c + c] = best
+                    }
+                }
+            }
+        }
+        var out = [Float](repeating: .nan, count: expected.count)
+        backend.convolution.maxPoolForward(out: &out, input: x, window: window)
+        expectBitwiseEqual(out, expected, "maxpool forward ties[\(backendName)]", shape: tc.testDescription)
+    }
+
     /// Average pool backward over windows that tile the image, with gradients of -0 among them: each pixel of a
     /// window gets 0 + its share (d × 1/(size²), +0 for a share of -0), pixels of no window 0, bit for bit, as
     /// when the share is added to a zeroed image.
