@@ -107,15 +107,17 @@ static void bias_backward_bands(void *p, size_t k0, size_t k1) {
 
 /* At most NARROW_COLS columns (a thin convolution's bias: LeNet's 6) are a vector of doubles per row, and
  * NARROW_GROUP bands are summed at once: a band's sums are one chain of additions, one per row, whose latency
- * bounds it; with the columns as scalars, six such chains were no faster than one. Eight bands at a time, the
- * last row's check outside the loop, run 1.5x as fast as two with the check in it. */
+ * bounds it; with the columns as scalars, six such chains were no faster than one. The last row's check stays
+ * out of the loop, where the compiler made it a branch and a copy to the stack on every row. */
 #define NARROW_COLS 8
 #define NARROW_GROUP 8
 typedef double narrow_sums __attribute__((vector_size(NARROW_COLS * 8)));
 typedef float narrow_row __attribute__((vector_size(NARROW_COLS * 4), aligned(4), __may_alias__));
 
 /* The NARROW_COLS floats from row as doubles. */
-DK_INLINE narrow_sums widened(const float *row) { return __builtin_convertvector(*(const narrow_row *)row, narrow_sums); }
+DK_INLINE narrow_sums widened(const float *row) {
+    return __builtin_convertvector(*(const narrow_row *)row, narrow_sums);
+}
 
 /* Row r's first NARROW_COLS floats as doubles: past its cols, the next row's, never used; the last row of
  * dout is copied first, as nothing follows it. */
@@ -170,7 +172,8 @@ void dk_bias_backward(float *dbias, const float *dout, int rows, int cols, int a
         int slot;
         a.partial = (double *)(void *)dk__scratch_claim(&g_partials, 0, &slot);
         /* Whole groups of bands to a thread, for narrow_bands. */
-        dk__parallel_for(BIAS_ROW_BANDS, 1, cols <= NARROW_COLS ? NARROW_GROUP : 1, cols <= NARROW_COLS ? narrow_bands : bias_backward_bands, &a);
+        const int narrow = cols <= NARROW_COLS;
+        dk__parallel_for(BIAS_ROW_BANDS, 1, narrow ? NARROW_GROUP : 1, narrow ? narrow_bands : bias_backward_bands, &a);
         double acc[BIAS_COL_BLOCK];
         for (int c = 0; c < cols; c++) acc[c] = a.partial[c];
         for (size_t k = 1; k < BIAS_ROW_BANDS; k++)
