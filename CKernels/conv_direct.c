@@ -4,8 +4,9 @@
  * micro-kernel's 32-wide tile is 81 % idle, its rows end in scalar edge stores, and unfolding the input
  * (one short run per window row) costs more than the products. Here 16 output pixels of a row sit in
  * the lanes of a vector, each filter has its own accumulator (4, 8 or 16 of them, the fewest that hold
- * the filters), and the input rows are read from a zero-padded copy of the image: every input value
- * feeds all filters at once. (The weight gradient of such layers is conv_narrow_weight.c's.)
+ * the filters; on the AVX-512 path, up to 8 filters of two rows at once), and the input rows are read
+ * from a zero-padded copy of the image: every input value feeds all filters at once. (The weight
+ * gradient of such layers is conv_narrow_weight.c's.)
  *
  * Bits: each output is accumulated in the GEMM's order, one multiply-add per term, padding included as
  * zeros, from zero (the field is within one K block), and finished by the same epilogue arithmetic; so
@@ -31,22 +32,31 @@ int dk__conv2d_direct_applies(const dk_window *w, int out_channels) {
 
 /* ---------------------------------------------------------------- forward */
 
-/* The sums of filters [0, nf) for output pixels ox0 .. ox0 + LANES - 1 of one row, whose window rows
- * start at `rows` (each `span` floats), into acc[f]; with the GEMM's tile-store epilogue when `act`
- * is one it applies there (see gemm_kernel.h): + bias, then ReLU or leaky ReLU, elementwise as it does.
- * nf is a constant at each call, so the accumulators stay in registers. */
-DK_INLINE void forward_block(lanes_vec acc[MAX_FILTERS], const float *rows, size_t span, const float *filters,
-                             const float *bias, dk_activation act, float slope, int kh, int kw, const int nf) {
-    for (int f = 0; f < nf; f++) acc[f] = (lanes_vec){0};
+/* The sums of filters [0, nf) for output pixels ox0 .. ox0 + LANES - 1 of one row, whose window rows start
+ * at `rows` (each `span` floats), into acc[f], and with R = 2 of the row whose windows start `next` floats
+ * after, into acc_next[f]; with the GEMM's tile-store epilogue when `act` is one it applies there (see
+ * gemm_kernel.h): + bias, then ReLU or leaky ReLU, elementwise as it does. nf and R are constants at each
+ * call, so the accumulators stay in registers (two arrays: a 2-D one stayed in memory). Each weight feeds
+ * both rows: one row of LeNet's 6 filters is 6 chains, each waiting on its last multiply-add, which leaves
+ * the FMA pipes a quarter idle; 12 chains keep them busy. */
+DK_INLINE void forward_block(lanes_vec acc[MAX_FILTERS], lanes_vec acc_next[MAX_FILTERS], const float *rows,
+                             size_t next, size_t span, const float *filters, const float *bias, dk_activation act,
+                             float slope, int kh, int kw, const int nf, const int R) {
+    for (int f = 0; f < nf; f++) acc[f] = acc_next[f] = (lanes_vec){0};
     for (int ky = 0; ky < kh; ky++)
         for (int kx = 0; kx < kw; kx++) {
-            lanes_vec v = *(const lanes_vecu *)(rows + (size_t)ky * span + kx);
+            const float *at = rows + (size_t)ky * span + kx;
+            lanes_vec v = *(const lanes_vecu *)at, below = R > 1 ? *(const lanes_vecu *)(at + next) : v;
             const float *restrict wk = filters + (size_t)(ky * kw + kx) * MAX_FILTERS;
-            for (int f = 0; f < nf; f++) acc[f] += wk[f] * v;
+            for (int f = 0; f < nf; f++) {
+                acc[f] += wk[f] * v;
+                if (R > 1) acc_next[f] += wk[f] * below;
+            }
         }
     for (int f = 0; f < nf; f++) {
-        if (bias) acc[f] = acc[f] + bias[f];
+        if (bias) acc[f] = acc[f] + bias[f], acc_next[f] = acc_next[f] + bias[f];
         lanes_activate(&acc[f], act, slope);
+        lanes_activate(&acc_next[f], act, slope);
     }
 }
 
@@ -105,18 +115,20 @@ DK_INLINE void store_pixels(float *out, const lanes_vec acc[MAX_FILTERS], int n,
     }
 }
 
-/* One block of LANES output pixels of a row (see forward_block) for nf accumulators (a constant), stored to
- * out, `room` floats before the end of the row. */
-DK_INLINE void forward_pixels(float *out, int n, int lanes, int room, const float *rows, size_t span,
-                              const float *filters, const float *bias, dk_activation act, float slope, int kh,
-                              int kw, const int nf) {
-    lanes_vec acc[MAX_FILTERS];
-    forward_block(acc, rows, span, filters, bias, act, slope, kh, kw, nf);
+/* One block of LANES output pixels of R rows (see forward_block) for nf accumulators (R and nf constants),
+ * stored to out and, for the second row, out_next floats after it, `room` floats before the end of the row. */
+DK_INLINE void forward_pixels(float *out, size_t out_next, int n, int lanes, int room, const float *rows, size_t next,
+                              size_t span, const float *filters, const float *bias, dk_activation act, float slope,
+                              int kh, int kw, const int nf, const int R) {
+    lanes_vec acc[MAX_FILTERS], acc_next[MAX_FILTERS];
+    forward_block(acc, acc_next, rows, next, span, filters, bias, act, slope, kh, kw, nf, R);
     if (nf <= 8) {
-        for (int f = nf; f < 8; f++) acc[f] = (lanes_vec){0};
+        for (int f = nf; f < 8; f++) acc[f] = acc_next[f] = (lanes_vec){0};
         store_pixels_8(out, acc, n, lanes, room);
+        if (R > 1) store_pixels_8(out + out_next, acc_next, n, lanes, room);
     } else {
         store_pixels(out, acc, n, lanes);
+        if (R > 1) store_pixels(out + out_next, acc_next, n, lanes);
     }
 }
 
@@ -134,27 +146,42 @@ DK_KERNEL(static, direct_rows, (void *p, size_t r0, size_t r1), (p, r0, r1)) {
     size_t image = r0 / (size_t)w->out_h;
     int oy = (int)(r0 % (size_t)w->out_h);
     dk__pad_image(padded, span, a->inp, image, w);
-    for (size_t row = r0; row < r1; row++) {
+    /* Two rows at a time on the AVX-512 path, whose 32 registers hold both rows' accumulators for up to 8
+     * filters; with 16 registers they would spill. */
+    const int row_pairs = dk__isa() == DK_ISA_AVX512 && n <= 8;
+    const size_t next = (size_t)w->stride_h * span, out_next = (size_t)ow * n;
+    for (size_t row = r0; row < r1;) {
         if (oy == w->out_h) {
             oy = 0;
             dk__pad_image(padded, span, a->inp, ++image, w);
         }
+        const int pair = row_pairs && row + 1 < r1 && oy + 1 < w->out_h;
         const float *rows = padded + (size_t)oy * w->stride_h * span;
         float *out_row = a->out + row * (size_t)ow * n;
         for (int ox0 = 0; ox0 < ow; ox0 += LANES) {
             int lanes = ow - ox0 < LANES ? ow - ox0 : LANES, room = (ow - ox0) * n;
             float *out = out_row + (size_t)ox0 * n;
             /* An accumulator per filter, 6 of them for LeNet's 6 filters (a quarter of the multiply-adds of 8). */
-#define DK_PIXELS(NF) forward_pixels(out, n, lanes, room, rows + ox0, span, filters, bias, act, a->act_alpha, kh, kw, NF)
-            if (n <= 4) DK_PIXELS(4);
-            else if (n <= 6) DK_PIXELS(6);
-            else if (n <= 8) DK_PIXELS(8);
-            else DK_PIXELS(MAX_FILTERS);
+#define DK_PIXELS(NF, R)                                                                                         \
+    forward_pixels(out, out_next, n, lanes, room, rows + ox0, next, span, filters, bias, act, a->act_alpha, kh, kw, \
+                   NF, R)
+            if (pair) {
+                if (n <= 4) DK_PIXELS(4, 2);
+                else if (n <= 6) DK_PIXELS(6, 2);
+                else DK_PIXELS(8, 2);
+            } else {
+                if (n <= 4) DK_PIXELS(4, 1);
+                else if (n <= 6) DK_PIXELS(6, 1);
+                else if (n <= 8) DK_PIXELS(8, 1);
+                else DK_PIXELS(MAX_FILTERS, 1);
+            }
 #undef DK_PIXELS
         }
         /* The exp-based activations, as the GEMM applies them: on the stored values afterwards. */
-        if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow, n, a->bias, a->act, a->act_alpha);
-        oy++;
+        const int done = pair ? 2 : 1;
+        if (!lanes_in_tiles(a->act)) dk__bias_activation_block(out_row, n, ow * done, n, a->bias, a->act, a->act_alpha);
+        oy += done;
+        row += (size_t)done;
     }
     dk__scratch_release(&g_direct, slot);
 }

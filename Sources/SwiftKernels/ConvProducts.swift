@@ -181,7 +181,8 @@ extension SwiftKernels {
             if source.padded { fillZeros(copy, source.imageFloats) }
             let pixelStep = w.strideW * w.channels, mr = Direct.mr, nr = Direct.nr
             var image = -1, base = input
-            for r in lo..<hi {
+            var r = lo
+            while r < hi {
                 let b = r / w.outH, oy = r % w.outH
                 if b != image {
                     image = b
@@ -191,9 +192,18 @@ extension SwiftKernels {
                 let rowBase = base + source.windowOffset(oy, 0)
                 let outRow = out + r * w.outW * n
                 if pixelLanes {
-                    pixelLanesRow(out: outRow, row: rowBase, table: table, weights: packed, rsw: nr, k: k, n: n,
-                                  outW: w.outW)
-                    epilogue?.apply(outRow, pixels: w.outW)
+                    let rowsDone: Int
+                    if pixelLanePairs && r + 1 < hi && oy + 1 < w.outH {
+                        pixelLanesRowPair(out: outRow, row: rowBase, next: source.windowOffset(1, 0), table: table,
+                                          weights: packed, rsw: nr, k: k, n: n, outW: w.outW)
+                        rowsDone = 2
+                    } else {
+                        pixelLanesRow(out: outRow, row: rowBase, table: table, weights: packed, rsw: nr, k: k, n: n,
+                                      outW: w.outW)
+                        rowsDone = 1
+                    }
+                    epilogue?.apply(outRow, pixels: rowsDone * w.outW)
+                    r += rowsDone
                     continue
                 }
                 var pc = 0
@@ -225,6 +235,7 @@ extension SwiftKernels {
                     pc += depth
                 }
                 epilogue?.apply(outRow, pixels: w.outW)
+                r += 1
             }
         }
     }

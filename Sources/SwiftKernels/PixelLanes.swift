@@ -15,6 +15,13 @@ extension SwiftKernels {
     static let pixelLaneFilters = 6
     /// Output pixels per block: two vectors' lanes.
     static let pixelLaneWidth = 16
+    /// Whether output rows go two at a time (`pixelLanesRowPair`): in the AVX-512 build, whose 32 registers
+    /// hold 16 pixels of two rows by 6 filters in 12 zmm accumulators.
+    #if DENDRITE_AVX512
+    static let pixelLanePairs = true
+    #else
+    static let pixelLanePairs = false
+    #endif
 
     /// Whether a forward tile row can take the pixel-lane kernel: the FMA build, one input channel
     /// read with stride 1 along the row, at most `pixelLaneFilters` filters (with 7 or 8 the product
@@ -43,6 +50,26 @@ extension SwiftKernels {
         }
     }
 
+    /// `pixelLanesRow` for two output rows at once, the second's windows `next` floats below the first's
+    /// and its pixels right after the first's in `out`. (Only the AVX-512 build calls it.)
+    @inline(__always)
+    static func pixelLanesRowPair(out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, next: Int,
+                                  table: UnsafePointer<Int32>, weights: UnsafePointer<Float>, rsw: Int, k: Int, n: Int,
+                                  outW: Int) {
+        #if DENDRITE_AVX512
+        switch n {
+        case 1: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, One.self)
+        case 2: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, Two.self)
+        case 3: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, Three.self)
+        case 4: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, Four.self)
+        case 5: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, Five.self)
+        default: pixelLanePairBlocks(out: out, row: row, next: next, table: table, weights: weights, rsw: rsw, k: k, outW: outW, Six.self)
+        }
+        #else
+        preconditionFailure("row pairs are the AVX-512 build's")
+        #endif
+    }
+
     private protocol FilterCount { static var count: Int { get } }
     private enum One: FilterCount { static var count: Int { 1 } }
     private enum Two: FilterCount { static var count: Int { 2 } }
@@ -64,6 +91,67 @@ extension SwiftKernels {
             ox += pixelLaneWidth
         }
     }
+
+    #if DENDRITE_AVX512
+    private static func pixelLanePairBlocks<Filters: FilterCount>(
+        out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, next: Int, table: UnsafePointer<Int32>,
+        weights: UnsafePointer<Float>, rsw: Int, k: Int, outW: Int, _: Filters.Type
+    ) {
+        let nf = Filters.count
+        var ox = 0
+        while ox < outW {
+            let x0 = min(ox, outW - pixelLaneWidth)
+            var sums = PixelLaneRowPairSums()
+            for p in 0..<k {
+                let x = row + x0 + Int(table[p])
+                sums.multiplyAdd(UnsafeRawPointer(x).loadUnaligned(as: SIMD16<Float>.self),
+                                 UnsafeRawPointer(x + next).loadUnaligned(as: SIMD16<Float>.self), weights + p * rsw,
+                                 filters: nf)
+            }
+            sums.upperRow.storeTransposed(out + x0 * nf, filters: nf)
+            sums.lowerRow.storeTransposed(out + (outW + x0) * nf, filters: nf)
+            ox += pixelLaneWidth
+        }
+    }
+
+    /// The accumulators of 16 pixels of two rows by up to 6 filters: `upperJ` holds filter J of the first
+    /// row's pixels in its lanes, `lowerJ` of the second's. Each broadcast weight serves both rows, as one
+    /// row's two halves share it in `PixelLaneSums`: 12 chains at twice the width.
+    private struct PixelLaneRowPairSums {
+        var upper0 = SIMD16<Float>(), upper1 = SIMD16<Float>(), upper2 = SIMD16<Float>()
+        var upper3 = SIMD16<Float>(), upper4 = SIMD16<Float>(), upper5 = SIMD16<Float>()
+        var lower0 = SIMD16<Float>(), lower1 = SIMD16<Float>(), lower2 = SIMD16<Float>()
+        var lower3 = SIMD16<Float>(), lower4 = SIMD16<Float>(), lower5 = SIMD16<Float>()
+
+        @inline(__always)
+        mutating func multiplyAdd(_ upper: SIMD16<Float>, _ lower: SIMD16<Float>, _ w: UnsafePointer<Float>, filters nf: Int) {
+            var x = SIMD16<Float>(repeating: w[0])
+            upper0.multiplyAdd(upper, x); lower0.multiplyAdd(lower, x)
+            guard nf > 1 else { return }
+            x = SIMD16(repeating: w[1]); upper1.multiplyAdd(upper, x); lower1.multiplyAdd(lower, x)
+            guard nf > 2 else { return }
+            x = SIMD16(repeating: w[2]); upper2.multiplyAdd(upper, x); lower2.multiplyAdd(lower, x)
+            guard nf > 3 else { return }
+            x = SIMD16(repeating: w[3]); upper3.multiplyAdd(upper, x); lower3.multiplyAdd(lower, x)
+            guard nf > 4 else { return }
+            x = SIMD16(repeating: w[4]); upper4.multiplyAdd(upper, x); lower4.multiplyAdd(lower, x)
+            guard nf > 5 else { return }
+            x = SIMD16(repeating: w[5]); upper5.multiplyAdd(upper, x); lower5.multiplyAdd(lower, x)
+        }
+
+        /// One row's sums as one row's halves, to store through `PixelLaneSums.storeTransposed`.
+        var upperRow: PixelLaneSums { Self.halves(upper0, upper1, upper2, upper3, upper4, upper5) }
+        var lowerRow: PixelLaneSums { Self.halves(lower0, lower1, lower2, lower3, lower4, lower5) }
+
+        @inline(__always)
+        private static func halves(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>,
+                                   _ s4: SIMD16<Float>, _ s5: SIMD16<Float>) -> PixelLaneSums {
+            PixelLaneSums(low0: s0.lowHalf, low1: s1.lowHalf, low2: s2.lowHalf, low3: s3.lowHalf, low4: s4.lowHalf,
+                          low5: s5.lowHalf, high0: s0.highHalf, high1: s1.highHalf, high2: s2.highHalf,
+                          high3: s3.highHalf, high4: s4.highHalf, high5: s5.highHalf)
+        }
+    }
+    #endif
 
     /// The accumulators of 16 pixels by up to 6 filters: `lowJ` holds filter J of pixels 0..<8 in its
     /// lanes, `highJ` of pixels 8..<16.
