@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dendrite
 import DendriteBenchmarks
+import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,8 @@ struct Bench: ParsableCommand {
     var paths: String?
     @Flag(help: "Run even in a debug build (its numbers say nothing about the kernels).")
     var allowDebug = false
+    @Option(help: ArgumentHelp("Instead of the cases, serve training steps of this model (mlp, lenet5, cnn, cnn-bn) to a race driver (scripts/race-pytorch.py): read 'STEPS THREADS' lines on stdin, answer each with the steps' median and fastest seconds.", valueName: "model"))
+    var serveSteps: String?
 
     func run() throws {
         #if DEBUG
@@ -26,6 +29,11 @@ struct Bench: ParsableCommand {
         }
         print("!! WARNING: DEBUG BUILD: these timings are not representative of release performance.")
         #endif
+        if let serveSteps {
+            setvbuf(stdout, nil, _IOLBF, 0)  // each answer reaches the driver as soon as it is printed
+            try StepServer.run(model: serveSteps, readLine: { Swift.readLine() }, print: { Swift.print($0) })
+            return
+        }
         var options = BenchmarkOptions()
         options.quick = quick
         options.filter = filter

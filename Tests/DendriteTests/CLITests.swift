@@ -157,6 +157,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder))
     }
 
+    /// `bench --serve-steps` (scripts/race-pytorch.py's other side) answers each "STEPS THREADS" line with two
+    /// step times, median then fastest; a malformed line gets an error line and the server carries on.
+    @Test func stepServerAnswersEachRequest() throws {
+        let (status, output) = try runProcess("/bin/sh", ["-c", "printf '2 1\\n0 1\\nx\\n3 2\\n' | exec \"$0\" bench --allow-debug --serve-steps mlp",
+                                                          dendriteExecutable()])
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").filter { !$0.hasPrefix("!!") }
+        #expect(lines.count == 4, "\(output)")
+        let answers = lines.filter { !$0.hasPrefix("error: ") }.map { $0.split(separator: " ").compactMap { Double($0) } }
+        #expect(answers.count == 2 && lines[1].hasPrefix("error: ") && lines[2].hasPrefix("error: "), "\(output)")
+        for times in answers {
+            #expect(times.count == 2 && times[1] > 0 && times[0] >= times[1], "\(output)")
+        }
+        try expectError(["bench", "--allow-debug", "--serve-steps", "resnet"], mentioning: "'resnet' is not a model")
+    }
+
     @Test func missingDataFolderIsNamed() throws {
         try expectError(["train", "--data", "/nonexistent", "--checkpoint-dir", temporaryFolder()], mentioning: "/nonexistent")
     }
