@@ -10,7 +10,7 @@ PyTorch's side is the peer's own model and step (../shared/anchors/cnn_torch.py'
 cross-entropy, batch 128, Fashion-MNIST batches); Dendrite's is `dendrite bench --serve-steps MODEL`, the
 harness's training-step case (C backend, batch 128, random images). Each burst reports its median step.
 
-    python3 scripts/race-pytorch.py [--model lenet5] [--threads 2] [--rounds 12] [--burst 20]
+    python3 scripts/race-pytorch.py [--model lenet5] [--threads 2] [--rounds 30] [--burst 10]
 
 PyTorch comes from PyPI (pip install torch); it is a yardstick, never a dependency of the project.
 """
@@ -86,8 +86,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="lenet5", help="lenet5, cnn or cnn-bn")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--burst", type=int, default=20, help="steps per burst")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--burst", type=int, default=10, help="steps per burst")
     parser.add_argument("--dendrite", default=os.path.join(ROOT, ".build", "release", "dendrite"))
     parser.add_argument("--anchors", default=os.path.join(os.path.dirname(ROOT), "shared", "anchors"),
                         help="the folder of cnn_torch.py and fmnist.py")
