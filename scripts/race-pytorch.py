@@ -6,11 +6,12 @@ and `dendrite bench` run one after the other measure two different machines: the
 30 % between pairs (BENCHMARKS.md, eighteenth session). Here both stay loaded and take turns, a burst of
 steps each, the order alternating every round; each round's ratio compares steps a few seconds apart.
 
-PyTorch's side is the peer's own model and step (../shared/anchors/cnn_torch.py's `make`, Adam 1e-3,
-cross-entropy, batch 128, Fashion-MNIST batches); Dendrite's is `dendrite bench --serve-steps MODEL`, the
-harness's training-step case (C backend, batch 128, random images). Each burst reports its median step.
+PyTorch's side is the peer's own model and step (../shared/anchors/cnn_torch.py's `make`, or for the lab's
+MLP mlp_torch.py's `make_model`; Adam 1e-3, cross-entropy, batch 128, Fashion-MNIST batches); Dendrite's is
+`dendrite bench --serve-steps MODEL`, the harness's training-step case (C backend, batch 128, random
+images). Each burst reports its median step.
 
-    python3 scripts/race-pytorch.py [--model lenet5] [--threads 2] [--rounds 30] [--burst 10]
+    python3 scripts/race-pytorch.py [--model mlp|lenet5|cnn|cnn-bn] [--threads 2] [--rounds 30] [--burst 10]
 
 PyTorch comes from PyPI (pip install torch); it is a yardstick, never a dependency of the project.
 """
@@ -35,11 +36,14 @@ def torch_side(model_name, threads, anchors):
     import fmnist
 
     torch.set_num_threads(threads)
-    xtr, ytr, _, _ = fmnist.load(flatten=False)
-    images = torch.from_numpy(xtr).permute(0, 3, 1, 2).contiguous()
+    mlp = model_name == "mlp"
+    if mlp:
+        import mlp_torch
+    xtr, ytr, _, _ = fmnist.load(flatten=mlp)
+    images = torch.from_numpy(xtr) if mlp else torch.from_numpy(xtr).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(ytr)
     torch.manual_seed(0)
-    model = cnn_torch.make(model_name)
+    model = mlp_torch.make_model() if mlp else cnn_torch.make(model_name)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -84,13 +88,14 @@ def dendrite_side(model_name, threads, binary):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="lenet5", help="lenet5, cnn or cnn-bn")
+    parser.add_argument("--model", default="lenet5", choices=["mlp", "lenet5", "cnn", "cnn-bn"],
+                        help="the lab's MLP or a convolutional preset")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--burst", type=int, default=10, help="steps per burst")
     parser.add_argument("--dendrite", default=os.path.join(ROOT, ".build", "release", "dendrite"))
     parser.add_argument("--anchors", default=os.path.join(os.path.dirname(ROOT), "shared", "anchors"),
-                        help="the folder of cnn_torch.py and fmnist.py")
+                        help="the folder of cnn_torch.py, mlp_torch.py and fmnist.py")
     args = parser.parse_args()
     if args.rounds < 1 or args.burst < 1 or args.threads < 1:
         parser.error("--rounds, --burst and --threads must be positive")
