@@ -101,111 +101,89 @@ extension SwiftKernels {
         var ox = 0
         while ox < outW {
             let x0 = min(ox, outW - pixelLaneWidth)
-            var sums = PixelLaneRowPairSums()
+            // a: the first row's 16 pixels, b: the second's.
+            var sums = PixelLaneSums<SIMD16<Float>>()
             for p in 0..<k {
                 let x = row + x0 + Int(table[p])
                 sums.multiplyAdd(UnsafeRawPointer(x).loadUnaligned(as: SIMD16<Float>.self),
                                  UnsafeRawPointer(x + next).loadUnaligned(as: SIMD16<Float>.self), weights + p * rsw,
                                  filters: nf)
             }
-            sums.upperRow.storeTransposed(out + x0 * nf, filters: nf)
-            sums.lowerRow.storeTransposed(out + (outW + x0) * nf, filters: nf)
+            sums.firstRow.storeTransposed(out + x0 * nf, filters: nf)
+            sums.secondRow.storeTransposed(out + (outW + x0) * nf, filters: nf)
             ox += pixelLaneWidth
-        }
-    }
-
-    /// The accumulators of 16 pixels of two rows by up to 6 filters: `upperJ` holds filter J of the first
-    /// row's pixels in its lanes, `lowerJ` of the second's. Each broadcast weight serves both rows, as one
-    /// row's two halves share it in `PixelLaneSums`: 12 chains at twice the width.
-    private struct PixelLaneRowPairSums {
-        var upper0 = SIMD16<Float>(), upper1 = SIMD16<Float>(), upper2 = SIMD16<Float>()
-        var upper3 = SIMD16<Float>(), upper4 = SIMD16<Float>(), upper5 = SIMD16<Float>()
-        var lower0 = SIMD16<Float>(), lower1 = SIMD16<Float>(), lower2 = SIMD16<Float>()
-        var lower3 = SIMD16<Float>(), lower4 = SIMD16<Float>(), lower5 = SIMD16<Float>()
-
-        @inline(__always)
-        mutating func multiplyAdd(_ upper: SIMD16<Float>, _ lower: SIMD16<Float>, _ w: UnsafePointer<Float>, filters nf: Int) {
-            var x = SIMD16<Float>(repeating: w[0])
-            upper0.multiplyAdd(upper, x); lower0.multiplyAdd(lower, x)
-            guard nf > 1 else { return }
-            x = SIMD16(repeating: w[1]); upper1.multiplyAdd(upper, x); lower1.multiplyAdd(lower, x)
-            guard nf > 2 else { return }
-            x = SIMD16(repeating: w[2]); upper2.multiplyAdd(upper, x); lower2.multiplyAdd(lower, x)
-            guard nf > 3 else { return }
-            x = SIMD16(repeating: w[3]); upper3.multiplyAdd(upper, x); lower3.multiplyAdd(lower, x)
-            guard nf > 4 else { return }
-            x = SIMD16(repeating: w[4]); upper4.multiplyAdd(upper, x); lower4.multiplyAdd(lower, x)
-            guard nf > 5 else { return }
-            x = SIMD16(repeating: w[5]); upper5.multiplyAdd(upper, x); lower5.multiplyAdd(lower, x)
-        }
-
-        /// One row's sums as one row's halves, to store through `PixelLaneSums.storeTransposed`.
-        var upperRow: PixelLaneSums { Self.halves(upper0, upper1, upper2, upper3, upper4, upper5) }
-        var lowerRow: PixelLaneSums { Self.halves(lower0, lower1, lower2, lower3, lower4, lower5) }
-
-        @inline(__always)
-        private static func halves(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>,
-                                   _ s4: SIMD16<Float>, _ s5: SIMD16<Float>) -> PixelLaneSums {
-            PixelLaneSums(low0: s0.lowHalf, low1: s1.lowHalf, low2: s2.lowHalf, low3: s3.lowHalf, low4: s4.lowHalf,
-                          low5: s5.lowHalf, high0: s0.highHalf, high1: s1.highHalf, high2: s2.highHalf,
-                          high3: s3.highHalf, high4: s4.highHalf, high5: s5.highHalf)
         }
     }
     #endif
 
-    /// The accumulators of 16 pixels by up to 6 filters: `lowJ` holds filter J of pixels 0..<8 in its
-    /// lanes, `highJ` of pixels 8..<16.
-    private struct PixelLaneSums {
-        var low0 = SIMD8<Float>(), low1 = SIMD8<Float>(), low2 = SIMD8<Float>()
-        var low3 = SIMD8<Float>(), low4 = SIMD8<Float>(), low5 = SIMD8<Float>()
-        var high0 = SIMD8<Float>(), high1 = SIMD8<Float>(), high2 = SIMD8<Float>()
-        var high3 = SIMD8<Float>(), high4 = SIMD8<Float>(), high5 = SIMD8<Float>()
+    /// The accumulators of two vectors of pixels by up to 6 filters: `aJ` and `bJ` hold filter J of each
+    /// vector's pixels in their lanes. With 8 lanes (every FMA build) a and b are pixels 0..<8 and 8..<16
+    /// of a row; with 16 (`pixelLanePairs`) the same 16 pixels of two rows.
+    fileprivate struct PixelLaneSums<V: SIMD> where V.Scalar == Float {
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V()
+        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V()
 
-        /// One field position: its input for pixels 0..<8 (`low`) and 8..<16 (`high`) times each
-        /// filter's weight. Each broadcast serves both halves before the next is loaded, so the 12
-        /// accumulators, two inputs and one weight fit in 16 registers.
+        /// One field position: its input for a's pixels and b's times each filter's weight. Each broadcast
+        /// serves both before the next is loaded, so the 12 accumulators, two inputs and one weight fit in
+        /// 16 registers.
         @inline(__always)
-        mutating func multiplyAdd(_ low: SIMD8<Float>, _ high: SIMD8<Float>, _ w: UnsafePointer<Float>, filters nf: Int) {
-            var x = SIMD8<Float>(repeating: w[0])
-            low0.multiplyAdd(low, x); high0.multiplyAdd(high, x)
+        mutating func multiplyAdd(_ a: V, _ b: V, _ w: UnsafePointer<Float>, filters nf: Int) {
+            var x = V(repeating: w[0])
+            a0.multiplyAdd(a, x); b0.multiplyAdd(b, x)
             guard nf > 1 else { return }
-            x = SIMD8(repeating: w[1]); low1.multiplyAdd(low, x); high1.multiplyAdd(high, x)
+            x = V(repeating: w[1]); a1.multiplyAdd(a, x); b1.multiplyAdd(b, x)
             guard nf > 2 else { return }
-            x = SIMD8(repeating: w[2]); low2.multiplyAdd(low, x); high2.multiplyAdd(high, x)
+            x = V(repeating: w[2]); a2.multiplyAdd(a, x); b2.multiplyAdd(b, x)
             guard nf > 3 else { return }
-            x = SIMD8(repeating: w[3]); low3.multiplyAdd(low, x); high3.multiplyAdd(high, x)
+            x = V(repeating: w[3]); a3.multiplyAdd(a, x); b3.multiplyAdd(b, x)
             guard nf > 4 else { return }
-            x = SIMD8(repeating: w[4]); low4.multiplyAdd(low, x); high4.multiplyAdd(high, x)
+            x = V(repeating: w[4]); a4.multiplyAdd(a, x); b4.multiplyAdd(b, x)
             guard nf > 5 else { return }
-            x = SIMD8(repeating: w[5]); low5.multiplyAdd(low, x); high5.multiplyAdd(high, x)
+            x = V(repeating: w[5]); a5.multiplyAdd(a, x); b5.multiplyAdd(b, x)
         }
+    }
+}
 
-        /// Writes the 16 pixels' sums pixel-major: pixel i's nf filters at out + i·nf. Each half's
-        /// filters are transposed in registers into one vector per pixel (lanes past nf hold junk); a
-        /// pixel's 8-float store then also covers the start of the pixels after it, which are stored
-        /// later, and the last pixels, whose 8 floats would pass the block, write their nf floats only.
-        @inline(__always)
-        func storeTransposed(_ out: UnsafeMutablePointer<Float>, filters nf: Int) {
-            let raw = UnsafeMutableRawPointer(out)
-            let pixels = (transposed(low0, low1, low2, low3, low4, low5), transposed(high0, high1, high2, high3, high4, high5))
-            let wholeStores = 16 - (8 + nf - 1) / nf + 1  // pixels i with i·nf + 8 ≤ 16·nf
-            withUnsafeBytes(of: pixels) { pixels in
-                for i in 0..<wholeStores {
-                    raw.storeBytes(of: pixels.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self),
-                                   toByteOffset: 4 * nf * i, as: SIMD8<Float>.self)
-                }
-                for i in wholeStores..<16 {
-                    storePartial(out + i * nf, pixels.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self), nf)
-                }
+extension SwiftKernels.PixelLaneSums where V == SIMD16<Float> {
+    /// Each row's sums as one row's halves, to store through `storeTransposed`.
+    var firstRow: SwiftKernels.PixelLaneSums<SIMD8<Float>> { Self.halves(a0, a1, a2, a3, a4, a5) }
+    var secondRow: SwiftKernels.PixelLaneSums<SIMD8<Float>> { Self.halves(b0, b1, b2, b3, b4, b5) }
+
+    @inline(__always)
+    private static func halves(_ s0: V, _ s1: V, _ s2: V, _ s3: V, _ s4: V, _ s5: V) -> SwiftKernels.PixelLaneSums<SIMD8<Float>> {
+        .init(a0: s0.lowHalf, a1: s1.lowHalf, a2: s2.lowHalf, a3: s3.lowHalf, a4: s4.lowHalf, a5: s5.lowHalf,
+              b0: s0.highHalf, b1: s1.highHalf, b2: s2.highHalf, b3: s3.highHalf, b4: s4.highHalf, b5: s5.highHalf)
+    }
+}
+
+extension SwiftKernels.PixelLaneSums where V == SIMD8<Float> {
+    /// Writes the 16 pixels' sums pixel-major: pixel i's nf filters at out + i·nf. Each half's
+    /// filters are transposed in registers into one vector per pixel (lanes past nf hold junk); a
+    /// pixel's 8-float store then also covers the start of the pixels after it, which are stored
+    /// later, and the last pixels, whose 8 floats would pass the block, write their nf floats only.
+    @inline(__always)
+    func storeTransposed(_ out: UnsafeMutablePointer<Float>, filters nf: Int) {
+        let raw = UnsafeMutableRawPointer(out)
+        let pixels = (SwiftKernels.transposed(a0, a1, a2, a3, a4, a5), SwiftKernels.transposed(b0, b1, b2, b3, b4, b5))
+        let wholeStores = 16 - (8 + nf - 1) / nf + 1  // pixels i with i·nf + 8 ≤ 16·nf
+        withUnsafeBytes(of: pixels) { pixels in
+            for i in 0..<wholeStores {
+                raw.storeBytes(of: pixels.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self),
+                               toByteOffset: 4 * nf * i, as: SIMD8<Float>.self)
+            }
+            for i in wholeStores..<16 {
+                storePartial(out + i * nf, pixels.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self), nf)
             }
         }
     }
+}
 
+extension SwiftKernels {
     /// Pixel-major vectors of 8 pixels from their filters 0..<6 (rows of an 8×8 transpose whose last
     /// two rows are junk): result i holds pixel i's filters in lanes 0..<6. Written as lane selections
     /// with constant indices, which the compiler turns into the usual unpack, shuffle and lane-permute steps.
     @inline(__always)
-    private static func transposed(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
+    fileprivate static func transposed(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
                                    _ r4: SIMD8<Float>, _ r5: SIMD8<Float>)
         -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
             SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
@@ -239,7 +217,7 @@ extension SwiftKernels {
     private static func pixelLanesBlock(out: UnsafeMutablePointer<Float>, field: UnsafePointer<Float>,
                                         table: UnsafePointer<Int32>, weights: UnsafePointer<Float>, rsw: Int, k: Int,
                                         filters nf: Int) {
-        var sums = PixelLaneSums()
+        var sums = PixelLaneSums<SIMD8<Float>>()
         for p in 0..<k {
             let x = UnsafeRawPointer(field + Int(table[p]))
             sums.multiplyAdd(x.loadUnaligned(as: SIMD8<Float>.self), x.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
