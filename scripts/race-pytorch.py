@@ -92,13 +92,13 @@ def main():
                         help="the lab's MLP or a convolutional preset")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--burst", type=int, default=10, help="steps per burst")
+    parser.add_argument("--burst", type=int, default=10, help="steps per burst (at most 1000)")
     parser.add_argument("--dendrite", default=os.path.join(ROOT, ".build", "release", "dendrite"))
     parser.add_argument("--anchors", default=os.path.join(os.path.dirname(ROOT), "shared", "anchors"),
                         help="the folder of cnn_torch.py, mlp_torch.py and fmnist.py")
     args = parser.parse_args()
-    if args.rounds < 1 or args.burst < 1 or args.threads < 1:
-        parser.error("--rounds, --burst and --threads must be positive")
+    if args.rounds < 1 or not 1 <= args.burst <= 1000 or not 1 <= args.threads <= 1024:
+        parser.error("--rounds must be positive, --burst from 1 to 1000, --threads from 1 to 1024")
     if not os.access(args.dendrite, os.X_OK):
         parser.error(f"no dendrite binary at {args.dendrite}: build it with `swift build -c release`")
     if not os.path.exists(os.path.join(args.anchors, "cnn_torch.py")):
