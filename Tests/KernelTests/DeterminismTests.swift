@@ -229,6 +229,20 @@ struct DeterminismChecks {
                 }
                 return got.out + got.grads.flatMap { $0 }
             }
+            // A greyscale first layer read by a 2x2 max pool: the C kernels' fused weight gradient, its 16 fixed
+            // parts of the batch split between threads.
+            let gx = randomFloats(20 * 28 * 28, seed: 132), gw = randomFloats(5 * 5 * 6, seed: 133)
+            let gb = randomFloats(6, seed: 134, in: -0.5...0.5)
+            expectSameBits(be, "conv2d relu into maxpool 2 (first layer): weight and bias gradients", shape: "20×28×28×1 → 6 5x5") {
+                let x = Variable(Tensor(shape: Shape(20, 28, 28, 1), values: gx))
+                let w = Variable(Tensor(shape: Shape(5, 5, 1, 6), values: gw), requiresGrad: true)
+                let b = Variable(Tensor(shape: Shape([6]), values: gb), requiresGrad: true)
+                let got = runWithRandomCotangent(be, inputs: [w, b], seed: 135) { tape in
+                    tape.pool2d(tape.conv2d(x, w, b, stride: (1, 1), padding: .same, .relu), .max, size: (2, 2),
+                                stride: (2, 2), padding: .valid)
+                }
+                return got.grads.flatMap { $0 }
+            }
         case .batchNorm:
             // 9,216 rows: the C reductions cut them into 32 row bands split between threads (8,192 rows and
             // up); the elementwise passes split rows above 2·(1 + 65536/64).

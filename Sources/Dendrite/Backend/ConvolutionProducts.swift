@@ -34,6 +34,20 @@ extension GEMMKernels {
     }
 }
 
+/// The fused weight gradient of a ReLU convolution read by a max pool is the C and Swift kernels' own; every
+/// other backend takes the unfused path (the pool's backward, then the convolution's).
+extension GEMMKernels {
+    public func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool { false }
+
+    public func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>,
+                                                      dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
+                                                      output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                                      outChannels: Int, window: ConvolutionWindow,
+                                                      accumulateWeight: Bool, accumulateBias: Bool) {
+        preconditionFailure("\(type(of: self)): convolutionReLUMaxPoolWeightsApply is false, so nothing calls this")
+    }
+}
+
 /// The whole-buffer algorithm, for the defaults above and for kernels whose own entries cannot take a window.
 enum UnfoldedConvolution {
     static func forward(_ gemm: some GEMMKernels, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,

@@ -4,7 +4,8 @@ import CKernels
 // or unfolded a chunk at a time, never into the caller's whole buffer, with the bits of the whole-buffer
 // algorithm (UnfoldedConvolution) on the same kernels; or, for the windows the C backend computes by Winograd's
 // F(4×4, 3×3), by the same algorithm (Sources/SwiftKernels/Winograd.swift), switched off with it
-// (DENDRITE_WINOGRAD, dk_conv2d_set_winograd).
+// (DENDRITE_WINOGRAD, dk_conv2d_set_winograd); and the fused weight gradient of a greyscale ReLU convolution read
+// by a max pool (Sources/SwiftKernels/PooledConvWeight.swift).
 extension SwiftKernelBackend {
     func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool { false }
 
@@ -47,5 +48,18 @@ extension SwiftKernelBackend {
         }
         K.convolutionBackwardInputs(dinput: dinput, dout: dout, weight: weight, outChannels: outChannels,
                                     window: window.swift())
+    }
+
+    func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
+        K.convolutionReLUMaxPoolWeightsApply(window: window.swift(), outChannels: outChannels)
+    }
+
+    func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+                                               dpool: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                               input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                               accumulateWeight: Bool, accumulateBias: Bool) {
+        K.convolutionReLUMaxPoolBackwardWeights(dweight: dweight, dbias: dbias, dpool: dpool, output: output,
+                                                input: input, outChannels: outChannels, window: window.swift(),
+                                                accumulateWeight: accumulateWeight, accumulateBias: accumulateBias)
     }
 }

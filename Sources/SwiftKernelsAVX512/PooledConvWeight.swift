@@ -1,0 +1,1 @@
+../SwiftKernels/PooledConvWeight.swift
