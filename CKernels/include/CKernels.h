@@ -274,17 +274,19 @@ void dk_maxpool_backward(float *dinp, const float *dout, const float *inp, const
 /// dk_maxpool_backward followed by dk_activation_backward's ReLU on its result, in one pass, bit for bit:
 /// for inp = relu(z), the gradient reaching z (dout kept only where the window's maximum is > 0).
 void dk_maxpool_relu_backward(float *dinp, const float *dout, const float *inp, const dk_window *w);
-/// Whether dk_conv2d_relu_maxpool_backward_weight takes the convolution window w (one input channel, stride 1,
-/// kernels up to 8x8, up to 16 filters, an output of at least 2x2).
-int dk_conv2d_relu_maxpool_weight_applies(const dk_window *w, int out_channels);
-/// The weight and bias gradients of y = relu(conv2d(inp, weight) + bias) (window w) when y's only reader is a
-/// 2x2 max pool of stride 2 without padding, from that pool's output gradient dpool (batch, out_h / 2,
-/// out_w / 2, out_channels) and y: what dk_maxpool_relu_backward, then the bias's and dk_conv2d_backward_weight
-/// compute, without the gradient of y; dweight = that + (accumulate_weight ? dweight : 0), dbias likewise.
-/// Summed in its own order (not those functions' bits), the same for any thread count.
-void dk_conv2d_relu_maxpool_backward_weight(float *dweight, float *dbias, const float *dpool, const float *conv_out,
-                                            const float *inp, int out_channels, const dk_window *w,
-                                            int accumulate_weight, int accumulate_bias);
+/// Whether dk_conv2d_relu_maxpool_backward takes the convolution window w with out_channels filters (stride 1,
+/// kernel rows of up to 64 floats (kernel_w * channels), up to 8 of them, up to 32 filters, an output of at
+/// least 2x2).
+int dk_conv2d_relu_maxpool_backward_applies(const dk_window *w, int out_channels);
+/// The gradients of y = relu(conv2d(inp, weight) + bias) (window w) when y's only reader is a 2x2 max pool of
+/// stride 2 without padding, from that pool's output gradient dpool (batch, out_h / 2, out_w / 2,
+/// out_channels) and y: what dk_maxpool_relu_backward, then the bias's, dk_conv2d_backward_weight and
+/// dk_conv2d_backward_input compute, without the gradient of y. dweight = that + (accumulate_weight ? dweight
+/// : 0), dbias likewise; dinp is overwritten, or not computed when NULL. Summed in its own order (not those
+/// functions' bits), the same for any thread count.
+void dk_conv2d_relu_maxpool_backward(float *dinp, float *dweight, float *dbias, const float *dpool,
+                                     const float *conv_out, const float *inp, const float *weight, int out_channels,
+                                     const dk_window *w, int accumulate_weight, int accumulate_bias);
 /// out = the mean of each window's input elements, per channel (padding is not counted).
 void dk_avgpool_forward(float *out, const float *inp, const dk_window *w);
 /// dinp = for each window, dout / (its input element count) added at each of its elements (overwrites).

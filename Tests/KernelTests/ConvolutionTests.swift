@@ -345,7 +345,9 @@ struct PoolingTests {
             let got = runWithRandomCotangent(backend, inputs: [x, weight, bias], seed: 20) { tape in
                 let y = fused ? tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .relu)
                               : tape.activation(tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .identity), .relu)
-                return tape.pool2d(y, .max, size: (2, 2), stride: (2, 2), padding: .valid)
+                // 3×3 windows: the pool folds in the ReLU's derivative, but is not one whose gradients the
+                // convolution takes whole (those of 2×2 windows of stride 2, checked below).
+                return tape.pool2d(y, .max, size: (3, 3), stride: (2, 2), padding: .valid)
             }
             return got.grads
         }
@@ -355,44 +357,46 @@ struct PoolingTests {
         }
     }
 
-    /// A ReLU convolution of a greyscale first layer (its input needs no gradient) read only by a 2×2 max pool:
-    /// the C kernels take its weight and bias gradients straight from the pool's (Pool2DOp), in their own order;
-    /// they must match the unfused path (the ReLU as its own op, which the pool does not fold into) to float
-    /// rounding. Odd output sizes (a row and column no window covers), batches smaller than the kernel's 16
-    /// parts, filter counts that leave a group partly empty (1, 7, 16), kernels of 1 to 8 rows.
+    /// A ReLU convolution read only by a 2×2 max pool: the C and Swift kernels take all its gradients straight
+    /// from the pool's (Pool2DOp), in their own order; they must match the unfused path (the ReLU as its own op,
+    /// which the pool does not fold into) to float rounding. First layers (input without a gradient) and inner
+    /// ones; one channel and several (kernel rows of 9 to 64 floats); odd output sizes (a row and column no window
+    /// covers); batches smaller than the kernels' 16 parts; 1 to 8 kernel rows.
     @Test(arguments: TestBackends.all, [
-        (n: 1, h: 6, w: 6, filters: 6, kh: 5, kw: 5, padding: Padding.same),
-        (n: 17, h: 9, w: 11, filters: 16, kh: 3, kw: 3, padding: .valid),
-        (n: 3, h: 7, w: 8, filters: 1, kh: 1, kw: 8, padding: .same),
-        (n: 18, h: 12, w: 10, filters: 7, kh: 8, kw: 2, padding: .valid),
+        (n: 1, h: 6, w: 6, c: 1, filters: 6, kh: 5, kw: 5, padding: Padding.same, inputGradient: false),
+        (n: 17, h: 9, w: 11, c: 1, filters: 16, kh: 3, kw: 3, padding: .valid, inputGradient: true),
+        (n: 3, h: 7, w: 8, c: 1, filters: 1, kh: 1, kw: 8, padding: .same, inputGradient: false),
+        (n: 18, h: 12, w: 10, c: 2, filters: 7, kh: 8, kw: 2, padding: .valid, inputGradient: true),
+        (n: 5, h: 14, w: 14, c: 6, filters: 16, kh: 5, kw: 5, padding: .valid, inputGradient: true),
+        (n: 2, h: 9, w: 8, c: 13, filters: 32, kh: 3, kw: 4, padding: .same, inputGradient: true),
     ])
-    func greyscaleConvReLUMaxPoolWeightGradients(backendName: String,
-                                                  tc: (n: Int, h: Int, w: Int, filters: Int, kh: Int, kw: Int, padding: Padding)) throws {
+    func convReLUMaxPoolFusedBackward(backendName: String, tc: (n: Int, h: Int, w: Int, c: Int, filters: Int, kh: Int,
+                                                                 kw: Int, padding: Padding, inputGradient: Bool)) throws {
         let backend = try makeBackend(backendName)
-        let xs = randomFloats(tc.n * tc.h * tc.w, seed: 21), ws = randomFloats(tc.kh * tc.kw * tc.filters, seed: 22)
+        let xs = randomFloats(tc.n * tc.h * tc.w * tc.c, seed: 21), ws = randomFloats(tc.kh * tc.kw * tc.c * tc.filters, seed: 22)
         let bs = randomFloats(tc.filters, seed: 23, in: -1...0.2) // many outputs ≤ 0, windows with no winner
-        let shape = "\(tc.n)×\(tc.h)×\(tc.w)×1 → \(tc.filters) \(tc.kh)x\(tc.kw) \(tc.padding.text)"
-        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, 1), kernel: (tc.kh, tc.kw), stride: (1, 1),
+        let shape = "\(tc.n)×\(tc.h)×\(tc.w)×\(tc.c) → \(tc.filters) \(tc.kh)x\(tc.kw) \(tc.padding.text)"
+        let window = ConvolutionWindow(input: Shape(tc.n, tc.h, tc.w, tc.c), kernel: (tc.kh, tc.kw), stride: (1, 1),
                                        padding: tc.padding)
-        if backendName.hasPrefix("c") {
-            #expect(backend.gemm.convolutionReLUMaxPoolWeightsApply(window, outChannels: tc.filters),
-                    "the C kernels take the fused path for \(shape)")
+        if backendName.hasPrefix("c") || backendName.hasPrefix("swift") {
+            #expect(backend.gemm.convolutionReLUMaxPoolBackwardApplies(window, outChannels: tc.filters),
+                    "\(backendName) takes the fused path for \(shape)")
         }
         func gradients(fused: Bool) -> [[Float]] {
-            let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, 1), values: xs))
-            let weight = Variable(Tensor(shape: Shape(tc.kh, tc.kw, 1, tc.filters), values: ws), requiresGrad: true)
+            let x = Variable(Tensor(shape: Shape(tc.n, tc.h, tc.w, tc.c), values: xs), requiresGrad: tc.inputGradient)
+            let weight = Variable(Tensor(shape: Shape(tc.kh, tc.kw, tc.c, tc.filters), values: ws), requiresGrad: true)
             let bias = Variable(Tensor(shape: Shape([tc.filters]), values: bs), requiresGrad: true)
-            return runWithRandomCotangent(backend, inputs: [weight, bias], seed: 24) { tape in
+            return runWithRandomCotangent(backend, inputs: [weight, bias, x], seed: 24) { tape in
                 let y = fused ? tape.conv2d(x, weight, bias, stride: (1, 1), padding: tc.padding, .relu)
                               : tape.activation(tape.conv2d(x, weight, bias, stride: (1, 1), padding: tc.padding, .identity), .relu)
                 return tape.pool2d(y, .max, size: (2, 2), stride: (2, 2), padding: .valid)
             }.grads
         }
         let fused = gradients(fused: true), separate = gradients(fused: false)
-        expectClose(fused[0], separate[0].map(Double.init), atol: 1e-5, rtol: 1e-5,
-                    "conv relu maxpool, first layer, dweight[\(backendName)]", shape: shape)
-        expectClose(fused[1], separate[1].map(Double.init), atol: 1e-5, rtol: 1e-5,
-                    "conv relu maxpool, first layer, dbias[\(backendName)]", shape: shape)
+        for (i, name) in ["dweight", "dbias", "dx"].enumerated() where i < 2 || tc.inputGradient {
+            expectClose(fused[i], separate[i].map(Double.init), atol: 1e-5, rtol: 1e-5,
+                        "conv relu maxpool, fused backward, \(name)[\(backendName)]", shape: shape)
+        }
     }
 }
 

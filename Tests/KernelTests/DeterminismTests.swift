@@ -229,8 +229,8 @@ struct DeterminismChecks {
                 }
                 return got.out + got.grads.flatMap { $0 }
             }
-            // A greyscale first layer read by a 2x2 max pool: the C kernels' fused weight gradient, its 16 fixed
-            // parts of the batch split between threads.
+            // A greyscale first layer read by a 2x2 max pool: the fused backward's 16 fixed parts of the batch split
+            // between threads.
             let gx = randomFloats(20 * 28 * 28, seed: 132), gw = randomFloats(5 * 5 * 6, seed: 133)
             let gb = randomFloats(6, seed: 134, in: -0.5...0.5)
             expectSameBits(be, "conv2d relu into maxpool 2 (first layer): weight and bias gradients", shape: "20×28×28×1 → 6 5x5") {
@@ -239,6 +239,19 @@ struct DeterminismChecks {
                 let b = Variable(Tensor(shape: Shape([6]), values: gb), requiresGrad: true)
                 let got = runWithRandomCotangent(be, inputs: [w, b], seed: 135) { tape in
                     tape.pool2d(tape.conv2d(x, w, b, stride: (1, 1), padding: .same, .relu), .max, size: (2, 2),
+                                stride: (2, 2), padding: .valid)
+                }
+                return got.grads.flatMap { $0 }
+            }
+            // The same for an inner layer (LeNet-5's second): weight, bias and input gradients.
+            let nx = randomFloats(20 * 14 * 14 * 6, seed: 136), nw = randomFloats(5 * 5 * 6 * 16, seed: 137)
+            let nb = randomFloats(16, seed: 138, in: -0.5...0.5)
+            expectSameBits(be, "conv2d relu into maxpool 2 (inner layer): all gradients", shape: "20×14×14×6 → 16 5x5") {
+                let x = Variable(Tensor(shape: Shape(20, 14, 14, 6), values: nx), requiresGrad: true)
+                let w = Variable(Tensor(shape: Shape(5, 5, 6, 16), values: nw), requiresGrad: true)
+                let b = Variable(Tensor(shape: Shape([16]), values: nb), requiresGrad: true)
+                let got = runWithRandomCotangent(be, inputs: [x, w, b], seed: 139) { tape in
+                    tape.pool2d(tape.conv2d(x, w, b, stride: (1, 1), padding: .valid, .relu), .max, size: (2, 2),
                                 stride: (2, 2), padding: .valid)
                 }
                 return got.grads.flatMap { $0 }

@@ -6,9 +6,8 @@
 // op keeps for the backward. A 1×1 stride-1 unpadded convolution is the dense layer's products on x itself.
 // Backward: dz = dout·f'(out) (from the output alone), dbias = Σ_pixels dz, dweight = colᵀ·dz, then
 // dx = col2im(dz·weightᵀ) (written over col when there is one: no longer needed). A max pool that is the
-// output's only reader may apply a ReLU's f' as it writes dout (see Pool2DOp): then dz is dout itself; or, for a
-// first layer, compute dweight and dbias itself, leaving the output without a gradient (this backward then
-// does nothing).
+// output's only reader may apply a ReLU's f' as it writes dout (see Pool2DOp): then dz is dout itself; or compute
+// all of this op's gradients itself, leaving the output without a gradient (this backward then does nothing).
 
 extension Tape {
     /// A 2-D convolution of `x` (N, H, W, C) with `weight` (KH, KW, C, OC), then `activation(· + bias)`.

@@ -6,10 +6,10 @@
 // output, read by nothing else, also applies the ReLU's derivative as it writes (keeping dout only where
 // the maximum is > 0), which saves the convolution a pass over its output and its gradient; same bits.
 // That input's gradient is then the one that reaches the convolution's sum, not the ReLU output's own
-// (they differ where the output is 0). When that convolution is a first layer (its input needs no gradient)
-// and the pool's 2×2 windows of stride 2 tile its output, the backend may go further and take the
-// convolution's weight and bias gradients straight from the pool's (a quarter of the multiply-adds, no
-// output gradient written; summed in another order, so other bits than the two passes).
+// (they differ where the output is 0). When the pool's 2×2 windows of stride 2 tile the convolution's
+// output, the backend may go further and take all the convolution's gradients straight from the pool's (a
+// quarter of the multiply-adds, no output gradient written; summed in another order, so other bits than the
+// separate passes).
 
 public enum PoolKind: Sendable {
     case max, average
@@ -73,7 +73,7 @@ final class Pool2DOp: TapeOp {
         let bytes = 4 * Double(2 * x.value.count + out.value.count)
         if kind == .max, x.readers == 1, !x.hasGradient,
            let producer = tape.recordedOp(producing: x) as? Conv2DOp, producer.activation == .relu {
-            if takeWeightGradients(of: producer, on: tape) { return }
+            if takeConvolutionGradients(of: producer, on: tape) { return }
             profiled(tape.profiler, "maxpool_relu.backward", .backward, m: window.pixels, n: window.channels, bytes: bytes) {
                 backend.convolution.maxPoolReLUBackward(dinput: x.gradientBuffer(), dout: dout, input: input, window: window)
             }
@@ -95,27 +95,31 @@ final class Pool2DOp: TapeOp {
         }
     }
 
-    /// A ReLU convolution's weight and bias gradients straight from this pool's, when the pool's 2×2 windows
-    /// of stride 2 tile the convolution's output and nothing needs the gradient of the convolution's input
-    /// (a first layer): the backend's fused kernel, then the convolution has no output gradient to go back
-    /// from. False (nothing done) where the backend or the layers do not allow it.
-    private func takeWeightGradients(of conv: Conv2DOp, on tape: Tape) -> Bool {
+    /// A ReLU convolution's gradients straight from this pool's, when the pool's 2×2 windows of stride 2 tile
+    /// the convolution's output: the backend's fused kernel (weight, bias and, if wanted, input gradients), after
+    /// which the convolution has no output gradient to go back from. False (nothing done) where the backend or
+    /// the layers do not allow it.
+    private func takeConvolutionGradients(of conv: Conv2DOp, on tape: Tape) -> Bool {
         let n = conv.weight.value.shape[3], backend = tape.backend
         guard window.kernelHeight == 2, window.kernelWidth == 2, window.strideHeight == 2, window.strideWidth == 2,
-              window.padTop == 0, window.padLeft == 0, !conv.x.requiresGrad, conv.weight.requiresGrad,
-              conv.bias.requiresGrad, conv.unfolded == nil,
-              backend.gemm.convolutionReLUMaxPoolWeightsApply(conv.window, outChannels: n) else { return false }
-        let (weight, bias, convWindow) = (conv.weight!, conv.bias!, conv.window)
+              window.padTop == 0, window.padLeft == 0, conv.weight.requiresGrad, conv.bias.requiresGrad,
+              backend.gemm.convolutionReLUMaxPoolBackwardApplies(conv.window, outChannels: n) else { return false }
+        let (input, weight, bias, convWindow) = (conv.x!, conv.weight!, conv.bias!, conv.window)
         let (accumulateWeight, accumulateBias) = (weight.hasGradient, bias.hasGradient)
         let dweight = weight.gradientBuffer(), dbias = bias.gradientBuffer()
-        let dpool = UnsafePointer(out.grad!.mutablePointer), output = x.value.pointer, input = conv.x.value.pointer
+        let dpool = UnsafePointer(out.grad!.mutablePointer), output = x.value.pointer
         let field = convWindow.fieldSize, pooled = window.pixels
-        profiled(tape.profiler, "conv2d_relu_maxpool.backward.weights", .backward, m: field, n: n, k: pooled,
-                 flops: 2 * Double(pooled * n * field)) {
-            backend.gemm.convolutionReLUMaxPoolBackwardWeights(
-                dweight: dweight, dbias: dbias, dpool: dpool, output: output, input: input, outChannels: n,
-                window: convWindow, accumulateWeight: accumulateWeight, accumulateBias: accumulateBias)
+        // The multiply-adds done: each pooled gradient into a window, for the weights and, if wanted, the input.
+        let flops = 2 * Double(pooled * n * field) * (input.requiresGrad ? 2 : 1)
+        func run(_ dinput: UnsafeMutablePointer<Float>?) {
+            profiled(tape.profiler, "conv2d_relu_maxpool.backward", .backward, m: field, n: n, k: pooled, flops: flops) {
+                backend.gemm.convolutionReLUMaxPoolBackward(
+                    dinput: dinput, dweight: dweight, dbias: dbias, dpool: dpool, output: output,
+                    input: input.value.pointer, weight: weight.value.pointer, outChannels: n, window: convWindow,
+                    accumulateWeight: accumulateWeight, accumulateBias: accumulateBias)
+            }
         }
+        if input.requiresGrad { tape.contributeGradient(to: input) { run($0) } } else { run(nil) }
         weight.hasGradient = true
         bias.hasGradient = true
         return true

@@ -131,18 +131,18 @@ extension CKernelSet {
         dk_conv2d_backward_input(dinput, dout, weight, Int32(outChannels), &w)
     }
 
-    public func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
+    public func convolutionReLUMaxPoolBackwardApplies(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
         var w = window.c
-        return dk_conv2d_relu_maxpool_weight_applies(&w, Int32(outChannels)) != 0
+        return dk_conv2d_relu_maxpool_backward_applies(&w, Int32(outChannels)) != 0
     }
 
-    public func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>,
-                                                      dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
-                                                      output: UnsafePointer<Float>, input: UnsafePointer<Float>,
-                                                      outChannels: Int, window: ConvolutionWindow,
-                                                      accumulateWeight: Bool, accumulateBias: Bool) {
+    public func convolutionReLUMaxPoolBackward(dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                               dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
+                                               output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                               weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                               accumulateWeight: Bool, accumulateBias: Bool) {
         var w = window.c
-        dk_conv2d_relu_maxpool_backward_weight(dweight, dbias, dpool, output, input, Int32(outChannels), &w,
-                                               accumulateWeight ? 1 : 0, accumulateBias ? 1 : 0)
+        dk_conv2d_relu_maxpool_backward(dinput, dweight, dbias, dpool, output, input, weight, Int32(outChannels), &w,
+                                        accumulateWeight ? 1 : 0, accumulateBias ? 1 : 0)
     }
 }

@@ -34,17 +34,17 @@ extension GEMMKernels {
     }
 }
 
-/// The fused weight gradient of a ReLU convolution read by a max pool is the C and Swift kernels' own; every
-/// other backend takes the unfused path (the pool's backward, then the convolution's).
+/// The fused backward of a ReLU convolution read by a max pool is the C and Swift kernels' own; every other
+/// backend takes the unfused path (the pool's backward, then the convolution's).
 extension GEMMKernels {
-    public func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool { false }
+    public func convolutionReLUMaxPoolBackwardApplies(_ window: ConvolutionWindow, outChannels: Int) -> Bool { false }
 
-    public func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>,
-                                                      dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
-                                                      output: UnsafePointer<Float>, input: UnsafePointer<Float>,
-                                                      outChannels: Int, window: ConvolutionWindow,
-                                                      accumulateWeight: Bool, accumulateBias: Bool) {
-        preconditionFailure("\(type(of: self)): convolutionReLUMaxPoolWeightsApply is false, so nothing calls this")
+    public func convolutionReLUMaxPoolBackward(dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                               dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
+                                               output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                               weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                               accumulateWeight: Bool, accumulateBias: Bool) {
+        preconditionFailure("\(type(of: self)): convolutionReLUMaxPoolBackwardApplies is false, so nothing calls this")
     }
 }
 

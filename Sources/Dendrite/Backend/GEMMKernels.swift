@@ -53,18 +53,19 @@ public protocol GEMMKernels: AnyObject, Sendable {
                                    weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
                                    unfolded: UnsafeMutablePointer<Float>?, unfold: any ConvolutionKernels)
 
-    /// Whether ``convolutionReLUMaxPoolBackwardWeights(dweight:dbias:dpool:output:input:outChannels:window:accumulateWeight:accumulateBias:)``
+    /// Whether ``convolutionReLUMaxPoolBackward(dinput:dweight:dbias:dpool:output:input:weight:outChannels:window:accumulateWeight:accumulateBias:)``
     /// takes this convolution window (the defaults take none).
-    func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool
+    func convolutionReLUMaxPoolBackwardApplies(_ window: ConvolutionWindow, outChannels: Int) -> Bool
 
-    /// The weight and bias gradients of a ReLU convolution whose `output` (pixels, outChannels) only a 2×2 max
-    /// pool of stride 2 without padding reads, from that pool's output gradient `dpool`: the sparse gradient the
-    /// pool would hand the convolution is never written (`dk_conv2d_relu_maxpool_backward_weight`). Sums in its
-    /// own order, the same for any thread count.
-    func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-                                               dpool: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                                               input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
-                                               accumulateWeight: Bool, accumulateBias: Bool)
+    /// The gradients of a ReLU convolution whose `output` (pixels, outChannels) only a 2×2 max pool of stride 2
+    /// without padding reads, from that pool's output gradient `dpool`: the sparse gradient the pool would hand
+    /// the convolution is never written (`dk_conv2d_relu_maxpool_backward`). `dinput` is overwritten, or not
+    /// computed when nil. Sums in its own order, the same for any thread count.
+    func convolutionReLUMaxPoolBackward(dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                        dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
+                                        output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                        weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                        accumulateWeight: Bool, accumulateBias: Bool)
 }
 
 extension GEMMKernels {

@@ -4,8 +4,8 @@ import CKernels
 // or unfolded a chunk at a time, never into the caller's whole buffer, with the bits of the whole-buffer
 // algorithm (UnfoldedConvolution) on the same kernels; or, for the windows the C backend computes by Winograd's
 // F(4×4, 3×3), by the same algorithm (Sources/SwiftKernels/Winograd.swift), switched off with it
-// (DENDRITE_WINOGRAD, dk_conv2d_set_winograd); and the fused weight gradient of a greyscale ReLU convolution read
-// by a max pool (Sources/SwiftKernels/PooledConvWeight.swift).
+// (DENDRITE_WINOGRAD, dk_conv2d_set_winograd); and the fused backward of a ReLU convolution read by a 2×2 max
+// pool (Sources/SwiftKernels/ConvReLUMaxPoolBackward.swift).
 extension SwiftKernelBackend {
     func convolutionNeedsUnfoldedInput(_ window: ConvolutionWindow, outChannels: Int) -> Bool { false }
 
@@ -50,16 +50,17 @@ extension SwiftKernelBackend {
                                     window: window.swift())
     }
 
-    func convolutionReLUMaxPoolWeightsApply(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
-        K.convolutionReLUMaxPoolWeightsApply(window: window.swift(), outChannels: outChannels)
+    func convolutionReLUMaxPoolBackwardApplies(_ window: ConvolutionWindow, outChannels: Int) -> Bool {
+        K.convolutionReLUMaxPoolBackwardApplies(window: window.swift(), outChannels: outChannels)
     }
 
-    func convolutionReLUMaxPoolBackwardWeights(dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-                                               dpool: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                                               input: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
-                                               accumulateWeight: Bool, accumulateBias: Bool) {
-        K.convolutionReLUMaxPoolBackwardWeights(dweight: dweight, dbias: dbias, dpool: dpool, output: output,
-                                                input: input, outChannels: outChannels, window: window.swift(),
-                                                accumulateWeight: accumulateWeight, accumulateBias: accumulateBias)
+    func convolutionReLUMaxPoolBackward(dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                        dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
+                                        output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                        weight: UnsafePointer<Float>, outChannels: Int, window: ConvolutionWindow,
+                                        accumulateWeight: Bool, accumulateBias: Bool) {
+        K.convolutionReLUMaxPoolBackward(dinput: dinput, dweight: dweight, dbias: dbias, dpool: dpool, output: output,
+                                         input: input, weight: weight, outChannels: outChannels, window: window.swift(),
+                                         accumulateWeight: accumulateWeight, accumulateBias: accumulateBias)
     }
 }

@@ -53,11 +53,11 @@ protocol SwiftKernelSet {
                                            input: UnsafePointer<Float>, outChannels: Int, window: Window, beta: Float)
     static func convolutionBackwardInputs(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>, outChannels: Int, window: Window)
-    static func convolutionReLUMaxPoolWeightsApply(window: Window, outChannels: Int) -> Bool
-    static func convolutionReLUMaxPoolBackwardWeights(
-        dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>, dpool: UnsafePointer<Float>,
-        output: UnsafePointer<Float>, input: UnsafePointer<Float>, outChannels: Int, window: Window,
-        accumulateWeight: Bool, accumulateBias: Bool)
+    static func convolutionReLUMaxPoolBackwardApplies(window: Window, outChannels: Int) -> Bool
+    static func convolutionReLUMaxPoolBackward(
+        dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+        dpool: UnsafePointer<Float>, output: UnsafePointer<Float>, input: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, outChannels: Int, window: Window, accumulateWeight: Bool, accumulateBias: Bool)
     static func maxPoolForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, window: Window)
     static func maxPoolBackward(dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 input: UnsafePointer<Float>, window: Window)

@@ -1,0 +1,1 @@
+../SwiftKernels/ConvReLUMaxPoolBackward.swift

@@ -1,1 +1,0 @@
-../SwiftKernels/PooledConvWeight.swift
