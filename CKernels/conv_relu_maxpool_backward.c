@@ -23,7 +23,6 @@
 #include "internal.h"
 
 #include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
 #define PARTS 16
@@ -91,16 +90,6 @@ typedef struct {
     pooled_geometry g;
 } pooled_args;
 
-/* v if keep is 1, +0 if it is 0, without a branch: which pixel wins is data, and a branch on it
- * mispredicts about every other window. */
-DK_INLINE float keep_if(float v, int keep) {
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= 0u - (uint32_t)keep;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
 /* Which pixel of each 2x2 window of rows r0 and r1 (n floats each: pixels of oc filters) gets its
  * gradient: winners[e] for the lane e = 2 * px * oc + f of the window's left pixels (the lanes of the right
  * ones are filled too, and unused) is 0..3, the first strictly largest of its four values in row-major order,
@@ -134,7 +123,7 @@ static void pooled_codes(float *restrict grads, int *restrict offsets, float *re
             const int corner[4] = {0, (int)g->C, (int)g->span, (int)(g->span + g->C)};
             for (size_t f = 0; f < oc; f++) {
                 const int at = win[f];
-                const float grad = keep_if(0.0f + d[f], at >= 0);
+                const float grad = dk__keep_if(0.0f + d[f], at >= 0);
                 grads[f] = grad;
                 offsets[f] = base + corner[at & 3];
                 bias[f] += grad;

@@ -14,6 +14,16 @@
 
 #define DK_INLINE static inline __attribute__((always_inline))
 
+/* v if keep is 1, +0 if it is 0: a select the compiler cannot turn into a branch (which pixel of a max
+ * pool's window wins is data, so a branch on it mispredicts about every other window). */
+DK_INLINE float dk__keep_if(float v, int keep) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= 0u - (uint32_t)keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 /* The cases of a switch on a count that calls CALL(count) with the count as a constant, so that each
  * count gets its own unrolled body (a register tile's rows or pixels): 7 to 12, and 1 to 6 (anything
  * else takes CALL(1)). */

@@ -236,16 +236,6 @@ DK_KERNEL(static, maxpool_back_images, (void *p, size_t i0, size_t i1), (p, i0, 
     }
 }
 
-/* v if keep is 1, +0 if it is 0: a select the compiler cannot turn into a branch (a window's argmax is
- * data-dependent, so a branch on it mispredicts about every other window). */
-DK_INLINE float keep_if(float v, int keep) {
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= 0u - (uint32_t)keep;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
 /* A window's first maximum in row-major order, found by a scan of its values, as window_argmax picks it:
  * the best value so far and its position in the window. */
 typedef struct {
@@ -284,7 +274,7 @@ DK_INLINE void tiled_max_back_row(const dk_window *w, float *restrict g, const f
             const float grad = 0.0f + d[c];
             for (int y = 0; y < kh; y++)
                 for (int x = 0; x < kw; x++)
-                    g[(size_t)y * line + (size_t)x * C + c] = keep_if(grad, m.at == y * kw + x);
+                    g[(size_t)y * line + (size_t)x * C + c] = dk__keep_if(grad, m.at == y * kw + x);
         }
 }
 
@@ -307,8 +297,8 @@ DK_INLINE void tiled_2x2_back_lanes(float *restrict g0, float *restrict g1, cons
         first_max_step(&m, is_right ? before1 : own1, 2);
         first_max_step(&m, is_right ? own1 : after1, 3);
         const float grad = 0.0f + d_lanes[e];
-        g0[e] = keep_if(grad, m.at == is_right);
-        g1[e] = keep_if(grad, m.at == 2 + is_right);
+        g0[e] = dk__keep_if(grad, m.at == is_right);
+        g1[e] = dk__keep_if(grad, m.at == 2 + is_right);
     }
 }
 
