@@ -398,6 +398,30 @@ struct PoolingTests {
                         "conv relu maxpool, fused backward, \(name)[\(backendName)]", shape: shape)
         }
     }
+
+    /// A 2×2 max pool with 'same' padding over an odd-sized ReLU convolution output cuts its last windows
+    /// short: not the fused backward's windows, so the gradients keep the bits of the separate passes.
+    @Test(arguments: TestBackends.all)
+    func convReLUMaxPoolCutWindows(backendName: String) throws {
+        let backend = try makeBackend(backendName)
+        let (n, h, w, c, filters) = (2, 9, 7, 2, 5)
+        let xs = randomFloats(n * h * w * c, seed: 25), ws = randomFloats(3 * 3 * c * filters, seed: 26)
+        let bs = randomFloats(filters, seed: 27, in: -1...0.2)
+        func gradients(fused: Bool) -> [[Float]] {
+            let x = Variable(Tensor(shape: Shape(n, h, w, c), values: xs), requiresGrad: true)
+            let weight = Variable(Tensor(shape: Shape(3, 3, c, filters), values: ws), requiresGrad: true)
+            let bias = Variable(Tensor(shape: Shape([filters]), values: bs), requiresGrad: true)
+            return runWithRandomCotangent(backend, inputs: [x, weight, bias], seed: 28) { tape in
+                let y = fused ? tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .relu)
+                              : tape.activation(tape.conv2d(x, weight, bias, stride: (1, 1), padding: .valid, .identity), .relu)
+                return tape.pool2d(y, .max, size: (2, 2), stride: (2, 2), padding: .same)  // 7×5 → 4×3
+            }.grads
+        }
+        let fused = gradients(fused: true), separate = gradients(fused: false)
+        for (i, name) in ["dx", "dweight", "dbias"].enumerated() {
+            expectBitwiseEqual(fused[i], separate[i], "conv relu maxpool 'same' \(name)[\(backendName)]", shape: "2×9×7×2, 5 filters")
+        }
+    }
 }
 
 // MARK: - Dropout

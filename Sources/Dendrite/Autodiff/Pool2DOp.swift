@@ -101,8 +101,10 @@ final class Pool2DOp: TapeOp {
     /// the layers do not allow it.
     private func takeConvolutionGradients(of conv: Conv2DOp, on tape: Tape) -> Bool {
         let n = conv.weight.value.shape[3], backend = tape.backend
+        // Windows that tile the output from its corner, none cut short ('same' padding past an odd size would).
         guard window.kernelHeight == 2, window.kernelWidth == 2, window.strideHeight == 2, window.strideWidth == 2,
-              window.padTop == 0, window.padLeft == 0, conv.weight.requiresGrad, conv.bias.requiresGrad,
+              window.padTop == 0, window.padLeft == 0, window.outputHeight == window.height / 2,
+              window.outputWidth == window.width / 2, conv.weight.requiresGrad, conv.bias.requiresGrad,
               backend.gemm.convolutionReLUMaxPoolBackwardApplies(conv.window, outChannels: n) else { return false }
         let (input, weight, bias, convWindow) = (conv.x!, conv.weight!, conv.bias!, conv.window)
         let (accumulateWeight, accumulateBias) = (weight.hasGradient, bias.hasGradient)
