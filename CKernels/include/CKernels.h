@@ -295,7 +295,7 @@ void dk_avgpool_backward(float *dinp, const float *dout, const dk_window *w);
 /* ---------------------------------------------------------------- dropout */
 
 /// out[i] = keep(first + i) ? inp[i] / (1 - rate) : 0, where keep(j) is a hash of (key, j) compared with the
-/// rate (24-bit resolution): the mask is a function of the key and the index alone, so it is the same
+/// rate (16-bit resolution): the mask is a function of the key and the index alone, so it is the same
 /// for any thread count and on every backend, and the backward pass is this call on dout with the
 /// same key. 0 <= rate < 1. out may equal inp.
 void dk_dropout(float *out, const float *inp, size_t n, float rate, uint64_t key, size_t first);

@@ -454,6 +454,38 @@ struct DropoutTests {
         for (name, mask) in zip(TestBackends.all, masks).dropFirst() {
             expectBitwiseEqual(mask, masks[0], "dropout[\(name)] vs c", shape: "n=\(count)")
         }
+        // Elements l and 16 + l of a block share a hash (one half each): their drops must still be
+        // independent, both dropped about rate² of the time.
+        let blocks = count / 32
+        let both = (0..<blocks * 16).filter { masks[0][$0 / 16 * 32 + $0 % 16] == 0 && masks[0][$0 / 16 * 32 + 16 + $0 % 16] == 0 }
+        #expect(abs(Double(both.count) / Double(blocks * 16) - Double(rate * rate)) < 0.02,
+                "dropout rate \(rate): both halves of a hash dropped \(both.count) of \(blocks * 16) times")
+    }
+
+    /// The mask against a scalar reference of the documented hash, where a range starts off a block
+    /// of 32 and where the indices wrap past 2^32 (a data-parallel rank's share starts anywhere).
+    @Test(arguments: [0, 5, 1 << 20 | 17, (1 << 32) - 40])
+    func againstReference(first: Int) throws {
+        let count = 1_001, rate: Float = 0.3, key: UInt64 = 0xFEED_0000_BEEF
+        func mix(_ v: UInt32) -> UInt32 {
+            var h = v ^ (v >> 16)
+            h = h &* 0x85EB_CA6B
+            h ^= h >> 13
+            h = h &* 0xC2B2_AE35
+            return h ^ (h >> 16)
+        }
+        func keep(_ i: Int) -> Bool {
+            let j = UInt32(truncatingIfNeeded: first + i)
+            let h = mix(mix((j / 32 * 16 + j % 16) ^ UInt32(truncatingIfNeeded: key)) &+ UInt32(key >> 32))
+            return (j & 16 == 0 ? h & 0xFFFF : h >> 16) >= UInt32(rate * 65536)
+        }
+        let x = randomFloatsAvoidingZero(count, seed: 24, magnitude: 1, gap: 0.01)
+        let expected = (0..<count).map { keep($0) ? x[$0] * (1 / (1 - rate)) : 0 }
+        for name in TestBackends.all {
+            var out = [Float](repeating: .nan, count: count)
+            try makeBackend(name).regularization.dropout(out: &out, input: x, count: count, rate: rate, key: key, first: first)
+            expectBitwiseEqual(out, expected, "dropout[\(name)] first \(first) vs reference", shape: "n=\(count)")
+        }
     }
 
     /// In evaluation (the tape not recording) dropout is the identity; in training the gradient
