@@ -13,7 +13,7 @@ public struct BenchmarkOptions {
     public init() {}
 }
 
-/// The run loop: ceilings first, then every case at every thread count with the backends interleaved
+/// The run loop: ceilings first, then every case with its backends and thread counts interleaved
 /// sample by sample, so a machine that slows down or speeds up mid-run shifts all of them alike and
 /// their ratios hold.
 public enum Harness {
@@ -52,9 +52,9 @@ public enum Harness {
             let participants = all.filter { benchCase.includesOpenBLAS || !["openblas", "blas"].contains($0.name) }
             let makeRunner = try benchCase.prepare()
             let runners = try participants.map { $0.onPath(try makeRunner($0.backend)) }
-            for (t, threads) in threadCounts.enumerated() {
-                var rows = measure(benchCase, participants, runners, threads: threads, plan: plan,
-                                   ceiling: ceilings[t])
+            let rowsByThreads = measure(benchCase, participants, runners, threadCounts: threadCounts, plan: plan,
+                                        ceilings: ceilings)
+            for (threads, var rows) in zip(threadCounts, rowsByThreads) {
                 rows.compare()
                 if benchCase.checksAllocations && threads == allThreads {
                     for i in rows.indices {
@@ -85,49 +85,59 @@ public enum Harness {
         print("wrote \(files.joined(separator: ", ")) in \(String(format: "%.0f", record.wallSeconds)) s")
     }
 
-    /// Times one case on every participant at one thread count. Each round takes one sample per
-    /// backend, starting with a different backend each round so none always runs first.
-    static func measure(_ benchCase: BenchCase, _ participants: [Participant], _ runners: [Runner], threads: Int,
-                        plan: MeasurementPlan, ceiling: Ceiling) -> [BenchResult] {
+    /// Times one case on every participant at every thread count: one row per participant for each count.
+    /// Each round takes one sample per participant and thread count, starting with a different count and
+    /// participant each round so none always runs first; interleaving the thread counts as well keeps the
+    /// scaling ratios (2 threads ÷ 1) from depending on when in the run each count was measured.
+    static func measure(_ benchCase: BenchCase, _ participants: [Participant], _ runners: [Runner], threadCounts: [Int],
+                        plan: MeasurementPlan, ceilings: [Ceiling]) -> [[BenchResult]] {
         let backends = participants.map(\.backend)
-        let calls = backends.indices.map { i in
-            Threads.count = threads
-            defer { IdleThreads.sleep(after: backends[i].name) }
-            return calibrate(runners[i], plan: plan)
+        let calls = threadCounts.map { threads in
+            backends.indices.map { i in
+                Threads.count = threads
+                defer { IdleThreads.sleep(after: backends[i].name) }
+                return calibrate(runners[i], plan: plan)
+            }
         }
         let rounds = Swift.min(plan.samples, benchCase.maxSamples ?? plan.samples)
-        var samples = [[Double]](repeating: [], count: backends.count)
-        var peaks: [Double] = [], roundTrips: [Double] = []
+        var samples = threadCounts.map { _ in [[Double]](repeating: [], count: backends.count) }
+        var peaks = threadCounts.map { _ in [Double]() }, roundTrips: [Double] = []
         for round in 0..<rounds {
-            for offset in backends.indices {
-                let i = (round + offset) % backends.count
-                Threads.count = threads
-                // An untimed call wakes the worker threads the previous sample put to sleep; a single
-                // call lasting a whole sample (an epoch) pays the wake-up within noise.
-                if calls[i] > 1 { runners[i]() }
-                samples[i].append(secondsPerCall(calls[i], runners[i]))
-                IdleThreads.sleep(after: backends[i].name)
+            for countOffset in threadCounts.indices {
+                let t = (round + countOffset) % threadCounts.count, threads = threadCounts[t]
+                for offset in backends.indices {
+                    let i = (round + offset) % backends.count
+                    Threads.count = threads
+                    // An untimed call wakes the worker threads the previous sample put to sleep; a single
+                    // call lasting a whole sample (an epoch) pays the wake-up within noise.
+                    if calls[t][i] > 1 { runners[i]() }
+                    samples[t][i].append(secondsPerCall(calls[t][i], runners[i]))
+                    IdleThreads.sleep(after: backends[i].name)
+                }
+                if benchCase.work.countsFLOPs {
+                    peaks[t].append(Ceilings.samplePeak(threads: threads, seconds: plan.peakProbeSeconds))
+                    IdleThreads.sleep(after: "peak probe")
+                }
             }
-            if benchCase.work.countsFLOPs {
-                peaks.append(Ceilings.samplePeak(threads: threads, seconds: plan.peakProbeSeconds))
-                IdleThreads.sleep(after: "peak probe")
-            }
-            if ceiling.roundTripNs != nil {
+            if ceilings.contains(where: { $0.roundTripNs != nil }) {
                 roundTrips.append(Ceilings.sampleRoundTrip())
                 IdleThreads.sleep(after: "round-trip probe")
             }
         }
-        var caseCeiling = ceiling
-        if !peaks.isEmpty { caseCeiling.peakGFLOPs = Ceilings.median(peaks) }
         let roundTrip = roundTrips.isEmpty ? nil : Ceilings.median(roundTrips)
-        return backends.indices.map { i in
-            var result = BenchResult(benchCase: benchCase, backend: participants[i].name, threads: threads,
-                                     seconds: Summary(secondsPerCall: samples[i], callsPerSample: calls[i]), ceiling: caseCeiling)
-            if let roundTrip, let best = ceiling.roundTripNs {
-                result.roundTripNs = roundTrip
-                result.threadsApart = roundTrip > Ceilings.apartFactor * best
+        return threadCounts.indices.map { t in
+            var caseCeiling = ceilings[t]
+            if !peaks[t].isEmpty { caseCeiling.peakGFLOPs = Ceilings.median(peaks[t]) }
+            return backends.indices.map { i in
+                var result = BenchResult(benchCase: benchCase, backend: participants[i].name, threads: threadCounts[t],
+                                         seconds: Summary(secondsPerCall: samples[t][i], callsPerSample: calls[t][i]),
+                                         ceiling: caseCeiling)
+                if let roundTrip, let best = ceilings[t].roundTripNs {
+                    result.roundTripNs = roundTrip
+                    result.threadsApart = roundTrip > Ceilings.apartFactor * best
+                }
+                return result
             }
-            return result
         }
     }
 
