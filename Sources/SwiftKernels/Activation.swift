@@ -100,15 +100,27 @@ extension SwiftKernels {
     /// dy·f'(x) in vector lanes, from y = f(x).
     protocol LaneGradient { func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec }
 
-    private struct Identity: LaneMap { @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x } }
+    /// A LaneMap also written for 16 lanes, the same operations lane by lane: the AVX-512 build does such a
+    /// cheap map in half the instructions (a convolution's bias and ReLU cost 45 % of a greyscale first
+    /// layer's products at 8 lanes).
+    protocol WideLaneMap: LaneMap { func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> }
 
-    private struct ReLU: LaneMap {
-        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: 0, where: x .< 0) }
+    private struct Identity: WideLaneMap {
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x }
+        @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x }
     }
 
-    private struct LeakyReLU: LaneMap {
+    private struct ReLU: WideLaneMap {
+        @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: 0, where: x .< 0) }
+        @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x.replacing(with: 0, where: x .< 0) }
+    }
+
+    private struct LeakyReLU: WideLaneMap {
         let alpha: Float
         @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.replacing(with: x * alpha, where: x .< 0) }
+        @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+            x.replacing(with: x * alpha, where: x .< 0)
+        }
     }
 
     /// 1/(1 + e^−x), the C kernels' formula: e^−x is +inf below x ≈ −88.4, which gives 0.
@@ -186,7 +198,36 @@ extension SwiftKernels {
     @inline(__always)
     private static func mapForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                    _ bias: UnsafePointer<Float>?, _ n: Int, _ f: some LaneMap) {
+        mapForward(y, x, bias, n, from: 0, f)
+    }
+
+    /// `mapForward`, 16 lanes at a time while 16 are left.
+    @inline(__always)
+    private static func mapForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                   _ bias: UnsafePointer<Float>?, _ n: Int, _ f: some WideLaneMap) {
+        @inline(__always) func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+        }
         var i = 0
+        if let bias {
+            while i + 16 <= n {
+                UnsafeMutableRawPointer(y + i).storeBytes(of: f(load16(x + i) + load16(bias + i)), as: SIMD16<Float>.self)
+                i += 16
+            }
+        } else {
+            while i + 16 <= n {
+                UnsafeMutableRawPointer(y + i).storeBytes(of: f(load16(x + i)), as: SIMD16<Float>.self)
+                i += 16
+            }
+        }
+        mapForward(y, x, bias, n, from: i, f)
+    }
+
+    /// Elements [i, n) of `mapForward`, 8 lanes at a time.
+    @inline(__always)
+    private static func mapForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                   _ bias: UnsafePointer<Float>?, _ n: Int, from start: Int, _ f: some LaneMap) {
+        var i = start
         if let bias {
             while i + 8 <= n {
                 store(y + i, f(load(x + i) + load(bias + i)))
