@@ -92,9 +92,9 @@ typedef struct { size_t l1d, l2, l3; int l3_sharing; } dk_caches;
 dk_caches dk_cpu_caches(void);
 /// The output size in bytes from which kernels write with non-temporal (streaming) stores instead
 /// of through the caches: the last-level cache's size, or every core's L2 together where a one-time
-/// probe (see streaming.c) finds the last level no faster than memory. The softmax family and the
-/// activations (forward, backward, fused bias + activation) stream outputs of at least this size that
-/// overlap none of their inputs.
+/// probe (see streaming.c) finds the last level no faster than memory. The softmax family, the
+/// activations (forward, backward, fused bias + activation) and the Winograd convolutions' forward and
+/// input gradient stream outputs of at least this size that overlap none of their inputs.
 size_t dk_streaming_min_bytes(void);
 /// Whether that probe found the last-level cache no faster than memory (0 where it was not needed).
 int dk_streaming_probed_last_level_slow(void);

@@ -147,6 +147,36 @@ struct WinogradConvolutionTests {
         }
     }
 
+    /// Outputs of at least dk_streaming_min_bytes() go to memory with streaming stores, whole tiles' cache lines at
+    /// a time, beside ordinary stores for the tiles cut at the edges: each image's forward and input gradient must
+    /// have the bits the same call gives for that image alone (a tile depends on its own image only).
+    @Test(arguments: TestBackends.c)
+    func streamedOutputs(backendName: String) throws {
+        _ = try makeBackend(backendName)
+        defer { try? CodePath.selectForThisThread(nil) }
+        let image = Shape(1, 10, 10, 16), n = 16, perImage = image.count
+        let batch = dk_streaming_min_bytes() / (MemoryLayout<Float>.size * perImage) + 1
+        let x = randomFloats(batch * perImage, seed: 31), w = randomFloats(9 * 16 * n, seed: 32, in: -0.3...0.3)
+        let bias = randomFloats(n, seed: 33), dout = randomFloats(batch * perImage, seed: 34)
+        func window(_ images: Int) -> dk_window {
+            ConvolutionWindow(input: Shape(images, 10, 10, 16), kernel: (3, 3), stride: (1, 1), padding: .same).c
+        }
+        var all = window(batch), one = window(1)
+        var out = [Float](repeating: .nan, count: x.count), dx = out
+        dk_conv2d_forward(&out, x, w, bias, Int32(n), &all, DK_ACT_RELU, 0)
+        dk_conv2d_backward_input(&dx, dout, w, Int32(n), &all)
+        for i in [0, batch / 2, batch - 1] {
+            let images = (i * perImage)..<((i + 1) * perImage)
+            var alone = [Float](repeating: .nan, count: perImage), dxAlone = alone
+            dk_conv2d_forward(&alone, Array(x[images]), w, bias, Int32(n), &one, DK_ACT_RELU, 0)
+            dk_conv2d_backward_input(&dxAlone, Array(dout[images]), w, Int32(n), &one)
+            expectBitwiseEqual(Array(out[images]), alone, "streamed winograd forward, image \(i)[\(backendName)]",
+                               shape: "batch \(batch)")
+            expectBitwiseEqual(Array(dx[images]), dxAlone, "streamed winograd input gradient, image \(i)[\(backendName)]",
+                               shape: "batch \(batch)")
+        }
+    }
+
     /// Which windows take them: 3x3, stride 1, padding up to 2, 16 to 512 channels each side, and not when the
     /// calling thread has them switched off; the Swift backend takes the same windows.
     @Test func whichWindowsTakeThem() throws {
