@@ -19,7 +19,7 @@
  * Cache use: the forward works on blocks of tiles whose transformed inputs and products fit in about
  * a third of L2, transforms them, multiplies, and writes the block's output before the next (an output
  * too large for the caches with streaming stores, see internal.h: the next layer reads it from memory
- * either way, and the lines are not read first; the `cnn` preset's second layer 14-24 % faster). The
+ * either way, and the lines are not read first). The
  * weight gradient sums the tiles in WEIGHT_PARTS fixed parts (a quarter of the tiles each, whatever
  * the thread count) and adds the parts' sums in order at the end; a task is one part's tiles for
  * some rows of the 6x6 points, so that two threads read disjoint halves of the images.

@@ -101,8 +101,8 @@ extension SwiftKernels {
     protocol LaneGradient { func callAsFunction(_ dy: Vec, _ y: Vec) -> Vec }
 
     /// A LaneMap also written for 16 lanes, the same operations lane by lane: the AVX-512 build does such a
-    /// cheap map in half the instructions (a convolution's bias and ReLU cost 45 % of a greyscale first
-    /// layer's products at 8 lanes).
+    /// cheap map in half the instructions, which matters where it is applied to every output of a product
+    /// with few multiply-adds per output (a greyscale convolution's bias and ReLU).
     protocol WideLaneMap: LaneMap { func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> }
 
     private struct Identity: WideLaneMap {
