@@ -160,12 +160,17 @@ typedef float dk__line __attribute__((vector_size(64)));
 /// Writes y[i] = VALUE (an expression of i, vectorizable) for i in [0, n): whole 64-byte lines with
 /// non-temporal stores, the parts of lines at either end, which neighbouring rows share, with
 /// ordinary ones.
-#define DK_STREAM_ROW(y, n, i, VALUE)                                                              \
+#define DK_STREAM_ROW(y, n, i, VALUE) DK_STREAM_ROW_EACH_LINE(y, n, i, VALUE, (void)0)
+
+/// DK_STREAM_ROW that also runs the statement EACH_LINE (of i) once per whole line it writes, such as
+/// a prefetch of the line at offset i of another row.
+#define DK_STREAM_ROW_EACH_LINE(y, n, i, VALUE, EACH_LINE)                                         \
     do {                                                                                           \
         size_t dk_head_ = (size_t)(-(uintptr_t)(y) / sizeof(float)) % 16, i;                       \
         if (dk_head_ > (n)) dk_head_ = (n);                                                        \
         for (i = 0; i < dk_head_; i++) (y)[i] = (VALUE);                                           \
         for (; i + 16 <= (n); i += 16) {                                                           \
+            EACH_LINE;                                                                             \
             float dk_values_[16];                                                                  \
             size_t dk_base_ = i;                                                                   \
             _Pragma("omp simd") for (int dk_j_ = 0; dk_j_ < 16; dk_j_++) {                         \

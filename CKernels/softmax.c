@@ -232,12 +232,24 @@ DK_KERNEL(static, log_softmax_backward_rows, (void *p, size_t r0, size_t r1),
         const float *g = a->inp + r * n, *y = a->aux + r * n;
         float *d = a->out + r * n;
         float sum = row_sum(g, y, n); /* the exp pass reads y */
+        /* The exp pass is compute-bound and reads g from L1 and y from L2; it prefetches the next
+         * row's g and y, so that row's sum pass does not wait on memory with nothing to compute. */
+        int more = r + 1 < r1; /* the last row prefetches itself: no address past the arrays */
+        const float *next_g = more ? g + n : g, *next_y = more ? y + n : y;
         if (a->stream) {
-            DK_STREAM_ROW(d, n, i, g[i] - dk__exp(y[i]) * sum);
+            DK_STREAM_ROW_EACH_LINE(d, n, i, g[i] - dk__exp(y[i]) * sum,
+                                    (__builtin_prefetch(next_g + i, 0, 2), __builtin_prefetch(next_y + i, 0, 2)));
             continue;
         }
+        size_t i = 0;
+        for (; i + LANES <= n; i += LANES) {
+            __builtin_prefetch(next_g + i, 0, 2);
+            __builtin_prefetch(next_y + i, 0, 2);
 #pragma omp simd
-        for (size_t i = 0; i < n; i++) d[i] = g[i] - dk__exp(y[i]) * sum;
+            for (size_t j = i; j < i + LANES; j++) d[j] = g[j] - dk__exp(y[j]) * sum;
+        }
+#pragma omp simd
+        for (size_t j = i; j < n; j++) d[j] = g[j] - dk__exp(y[j]) * sum;
     }
     if (a->stream) dk__stream_fence();
 }

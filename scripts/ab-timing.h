@@ -1,5 +1,5 @@
 /*
- * What the A/B drivers (matmul-ab.c, conv-ab.c) share: a monotonic clock and an order for qsort, to take
+ * What the A/B drivers (matmul-ab.c, conv-ab.c, rows-ab.c) share: a monotonic clock and an order for qsort, to take
  * medians of interleaved samples.
  */
 #include <time.h>
