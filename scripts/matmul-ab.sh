@@ -12,21 +12,22 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/old"
 git archive "$rev" CKernels | tar -x -C "$work/old"
-# Objects are cached by the hash of their source, every header and the flags: the two builds share most
-# files, and gemm_avx512.c alone takes minutes to compile.
+# Objects are cached by the hash of their source, every header, the flags and the compiler: the two builds
+# share most files, and gemm_avx512.c alone takes minutes to compile.
 cache=${AB_CACHE:-/tmp/dendrite-ab-objects}
 mkdir -p "$cache"
 flags="-O3 -fopenmp -mprefer-vector-width=512 -fPIC"
+compiler=$(clang --version | head -1)
 compile() { # folder with CKernels/, source file -> prints the cached object's path
   local key
-  key=$(cat "$2" "$1"/CKernels/*.h "$1"/CKernels/include/*.h <(echo "$flags") | sha256sum | cut -c1-24)
+  key=$(cat "$2" "$1"/CKernels/*.h "$1"/CKernels/include/*.h <(echo "$flags $compiler") | sha256sum | cut -c1-24)
   if [ ! -f "$cache/$key.o" ]; then
-    clang $flags -w -I"$1/CKernels/include" -I"$1/CKernels" -c "$2" -o "$cache/$key.o.tmp.$$"
+    clang $flags -w -I"$1/CKernels/include" -I"$1/CKernels" -c "$2" -o "$cache/$key.o.tmp.$$" || return 1
     mv "$cache/$key.o.tmp.$$" "$cache/$key.o"
   fi
   echo "$cache/$key.o"
 }
-export -f compile; export cache flags
+export -f compile; export cache flags compiler
 build() { # folder with CKernels/ -> shared library
   local objects
   objects=$(printf '%s\n' "$1"/CKernels/*.c | xargs -P "$(nproc)" -I{} bash -c 'compile "$0" "$1"' "$1" {})
