@@ -8,7 +8,11 @@
  * high-performance BLIS", 2016), for dk_sgemm's loop order (NC, KC, MC, NR, MR):
  *  - KC: the micro-kernel streams an MR x KC sliver of A and a KC x NR micro-panel of B, which
  *    stays in L1 across the MC/MR tiles that reuse it; both fit in 11/12 of L1d (the rest for C's
- *    tile and the next panel's first lines). Rounded down to a multiple of 32.
+ *    tile and the next panel's first lines). Rounded down to a multiple of 32. On a core that
+ *    splits each 512-bit FMA in two (dk_cpu_splits_512bit_fma), a k step of the AVX-512 tile takes
+ *    twice the cycles of a full-rate core's, so half of each sliver can arrive from L2 while the
+ *    other half is used: the budget is twice 11/12 of L1d. (AMD's BLIS for Zen 4 streams from L2
+ *    further still: KC 480 on a 32 KB L1d.)
  *  - MC: the MC x KC block of A, read once per NR columns of B, stays in half of L2 (the other
  *    half streams B's micro-panels and C).
  *  - NC: the KC x NC block of B, packed once per block and read once per MC rows, stays in half
@@ -19,6 +23,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 static const dk_blocking g_fallback = {.mc = 144, .kc = 512, .nc = 256};
 
@@ -96,16 +103,32 @@ dk_caches dk_cpu_caches(void) {
 
 static int clamp(long v, long lo, long hi) { return (int)(v < lo ? lo : (v > hi ? hi : v)); }
 
-static int from_caches(dk_isa isa, dk_caches c, dk_blocking *b) {
-    if (c.l1d == 0 || c.l2 == 0) return 0;
+int dk_cpu_splits_512bit_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 0;
+    /* "AuthenticAMD", as cpuid spells it in ebx, edx, ecx. */
+    if (ebx != 0x68747541u || edx != 0x69746e65u || ecx != 0x444d4163u) return 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    unsigned family = ((eax >> 8) & 0xfu) + ((eax >> 20) & 0xffu);
+    /* Family 19h is Zen 3 and Zen 4; only Zen 4 has AVX-512, and all of it runs at half width. */
+    return family == 0x19 && dk_isa_supported(DK_ISA_AVX512);
+#else
+    return 0;
+#endif
+}
+
+int dk_blocking_from_caches(dk_isa isa, dk_caches c, int splits_512bit_fma, dk_blocking *b) {
+    if ((unsigned)isa >= DK_ISA_COUNT || c.l1d == 0 || c.l2 == 0) return 0;
     int mr, nr;
     dk_gemm_tile(isa, &mr, &nr);
-    long kc = (long)(c.l1d * 11 / 12 / ((size_t)(mr + nr) * sizeof(float))) / 32 * 32;
+    size_t l1_budget = c.l1d * 11 / 12 * (isa == DK_ISA_AVX512 && splits_512bit_fma ? 2 : 1);
+    long kc = (long)(l1_budget / ((size_t)(mr + nr) * sizeof(float))) / 32 * 32;
     b->kc = clamp(kc, 64, DK_KC_MAX);
     long mc = (long)(c.l2 / 2 / ((size_t)b->kc * sizeof(float))) / mr * mr;
     b->mc = clamp(mc, mr, DK_MC_MAX / mr * mr);
     /* Without an L3, B's block shares L2 with A's: what A leaves of 7/8 of L2. */
-    size_t b_bytes = c.l3 ? c.l3 / (size_t)c.l3_sharing / 2
+    size_t b_bytes = c.l3 ? c.l3 / (size_t)(c.l3_sharing > 0 ? c.l3_sharing : 1) / 2
                           : c.l2 * 7 / 8 - (size_t)b->mc * (size_t)b->kc * sizeof(float);
     long nc = (long)(b_bytes / ((size_t)b->kc * sizeof(float))) / nr * nr;
     b->nc = clamp(nc, nr, DK_NC_MAX / nr * nr);
@@ -150,6 +173,7 @@ static int parse_blocking(const char *s, dk_blocking *b) {
 
 static void resolve(void) {
     dk_caches caches = dk_cpu_caches();
+    int splits_512bit_fma = dk_cpu_splits_512bit_fma();
     const char *env = getenv("DENDRITE_BLOCKING");
     dk_blocking requested;
     int have_env = env && *env;
@@ -169,7 +193,7 @@ static void resolve(void) {
         /* Reported for the path in use only: another path may need other multiples. */
         if (have_env && isa == dk__isa())
             snprintf(g_env_error, sizeof g_env_error, "DENDRITE_BLOCKING=%s: %s", env, error);
-        if (from_caches(isa, caches, &g_blocking[i])) {
+        if (dk_blocking_from_caches(isa, caches, splits_512bit_fma, &g_blocking[i])) {
             g_source[i] = DK_BLOCKING_CACHES;
         } else {
             g_blocking[i] = g_fallback;

@@ -90,6 +90,14 @@ const char *dk_environment_error(void);
 /// number of logical CPUs sharing the last-level cache.
 typedef struct { size_t l1d, l2, l3; int l3_sharing; } dk_caches;
 dk_caches dk_cpu_caches(void);
+/// 1 when this CPU runs each 512-bit FMA as two 256-bit halves (AMD Zen 4): its AVX-512 and AVX2
+/// paths share one FMA peak, and the blocking model lets the AVX-512 tile's slivers stream from L2.
+int dk_cpu_splits_512bit_fma(void);
+/// The blocking the cache model (see blocking.c) gives path `isa` on a CPU with `caches`, which
+/// splits its 512-bit FMAs when `splits_512bit_fma` is 1. Returns 1, or 0 (and leaves `blocking`
+/// alone) when L1d or L2 is unknown. The derived blocking of dk_get_blocking is this one for
+/// dk_cpu_caches() and dk_cpu_splits_512bit_fma().
+int dk_blocking_from_caches(dk_isa isa, dk_caches caches, int splits_512bit_fma, dk_blocking *blocking);
 /// The output size in bytes from which kernels write with non-temporal (streaming) stores instead
 /// of through the caches: the last-level cache's size, or every core's L2 together where a one-time
 /// probe (see streaming.c) finds the last level no faster than memory. The softmax family, the

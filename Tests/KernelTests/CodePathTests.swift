@@ -145,6 +145,51 @@ import Testing
             let tile = path.gemmTile
             #expect(blocking.mc % tile.rows == 0 && blocking.nc % tile.columns == 0 && blocking.kc > 0,
                     "\(path): \(blocking) (\(source.rawValue)) for a \(tile.rows)×\(tile.columns) tile")
+            if source == .caches {
+                let cpu = CPUInfo.current
+                #expect(blocking == GEMMBlocking.derived(for: path, l1d: cpu.l1d, l2: cpu.l2, l3: cpu.l3, l3Sharing: cpu.l3Sharing,
+                                                         splits512BitFMA: cpu.splits512BitFMA), "\(path)")
+            }
         }
+    }
+
+    /// A CPU's data caches (L3 shared by 2 CPUs) and whether it splits its 512-bit FMAs, with the blocking
+    /// BLIS's model gives one path there.
+    struct CacheModelCase: Sendable, CustomTestStringConvertible {
+        let cpu: String, path: CodePath, l1d: Int, l2: Int, l3: Int, splits: Bool
+        let expected: GEMMBlocking
+        var testDescription: String { "\(cpu), \(path)" }
+    }
+
+    /// The CPUs BENCHMARKS.md measured (and the README's classes of lab-run bits): KC from L1d (doubled where
+    /// 512-bit FMAs run in halves, for the AVX-512 tile only), MC from L2, NC from a core's share of L3.
+    static let cacheModelCases: [CacheModelCase] = [
+        CacheModelCase(cpu: "Ice Lake server", path: .avx512, l1d: 48 << 10, l2: 1280 << 10, l3: 48 << 20, splits: false,
+                       expected: GEMMBlocking(mc: 636, kc: 256, nc: 8192)),
+        CacheModelCase(cpu: "Ice Lake server", path: .avx2, l1d: 48 << 10, l2: 1280 << 10, l3: 48 << 20, splits: false,
+                       expected: GEMMBlocking(mc: 318, kc: 512, nc: 6144)),
+        // A 2 MB L2 would give MC 1024; it stops at its limit.
+        CacheModelCase(cpu: "Emerald Rapids", path: .avx512, l1d: 48 << 10, l2: 2 << 20, l3: 300 << 20, splits: false,
+                       expected: GEMMBlocking(mc: 1020, kc: 256, nc: 8192)),
+        CacheModelCase(cpu: "Zen 4", path: .avx512, l1d: 32 << 10, l2: 1 << 20, l3: 32 << 20, splits: true,
+                       expected: GEMMBlocking(mc: 408, kc: 320, nc: 6528)),
+        CacheModelCase(cpu: "Zen 4", path: .avx2, l1d: 32 << 10, l2: 1 << 20, l3: 32 << 20, splits: true,
+                       expected: GEMMBlocking(mc: 408, kc: 320, nc: 6544)),
+        CacheModelCase(cpu: "Skylake-SP (Zen 4's caches, full-rate FMAs)", path: .avx512, l1d: 32 << 10, l2: 1 << 20,
+                       l3: 32 << 20, splits: false, expected: GEMMBlocking(mc: 816, kc: 160, nc: 8192)),
+        CacheModelCase(cpu: "Zen 3", path: .avx2, l1d: 32 << 10, l2: 512 << 10, l3: 32 << 20, splits: false,
+                       expected: GEMMBlocking(mc: 204, kc: 320, nc: 6544)),
+    ]
+
+    @Test("the cache model's blocking for the CPUs measured", arguments: cacheModelCases)
+    func cacheModel(_ c: CacheModelCase) {
+        let derived = GEMMBlocking.derived(for: c.path, l1d: c.l1d, l2: c.l2, l3: c.l3, l3Sharing: 2, splits512BitFMA: c.splits)
+        #expect(derived == c.expected)
+    }
+
+    @Test("no blocking is derived without L1d or L2")
+    func cacheModelNeedsL1AndL2() {
+        #expect(GEMMBlocking.derived(for: .avx2, l1d: 0, l2: 1 << 20, l3: 0, l3Sharing: 1, splits512BitFMA: false) == nil)
+        #expect(GEMMBlocking.derived(for: .avx2, l1d: 32 << 10, l2: 0, l3: 0, l3Sharing: 1, splits512BitFMA: false) == nil)
     }
 }

@@ -9,6 +9,9 @@ public struct CPUInfo: Sendable {
     public var identifier: String
     /// Data cache sizes in bytes (0 where unknown) and how many logical CPUs share the L3.
     public var l1d: Int, l2: Int, l3: Int, l3Sharing: Int
+    /// Whether each 512-bit FMA runs as two 256-bit halves (AMD Zen 4): the AVX-512 path then has the
+    /// AVX2 path's FMA peak, and its GEMM blocking lets the slivers stream from L2 (see blocking.c).
+    public var splits512BitFMA: Bool
 
     public static let current = CPUInfo()
 
@@ -32,6 +35,7 @@ public struct CPUInfo: Sendable {
         l2 = caches.l2
         l3 = caches.l3
         l3Sharing = Int(caches.l3_sharing)
+        splits512BitFMA = dk_cpu_splits_512bit_fma() != 0
     }
 
     /// Identifies the kind of CPU for stored tuning results: model name, numbers and cache sizes

@@ -56,6 +56,18 @@ public struct GEMMBlocking: Equatable, Sendable, CustomStringConvertible {
         return (blocking, named)
     }
 
+    /// What the cache model gives `path` on a CPU with these data caches (bytes; `l3` 0 for none),
+    /// which runs each 512-bit FMA as two halves when `splits512BitFMA` (see `CPUInfo`); nil when
+    /// L1d or L2 is unknown. `current(for:)` reports this for the CPU it runs on unless something
+    /// overrides it.
+    public static func derived(for path: CodePath, l1d: Int, l2: Int, l3: Int, l3Sharing: Int,
+                               splits512BitFMA: Bool) -> GEMMBlocking? {
+        let caches = dk_caches(l1d: l1d, l2: l2, l3: l3, l3_sharing: Int32(l3Sharing))
+        var blocking = dk_blocking()
+        guard dk_blocking_from_caches(path.c, caches, splits512BitFMA ? 1 : 0, &blocking) != 0 else { return nil }
+        return GEMMBlocking(blocking)
+    }
+
     /// Makes `path` use `blocking`; an error that says which rule it breaks if its GEMM cannot.
     /// Not while GEMMs run.
     public static func set(_ blocking: GEMMBlocking, for path: CodePath, source: Source = .set) throws {

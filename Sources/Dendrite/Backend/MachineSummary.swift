@@ -12,7 +12,8 @@ public enum MachineSummary {
         return [
             "CPU:               \(cpu.modelName)\(cpu.identifier.isEmpty ? "" : " (\(cpu.identifier))")",
             "caches:            \(cpu.cacheSummary)",
-            "code paths:        \(paths.joined(separator: ", "))",
+            "code paths:        \(paths.joined(separator: ", "))"
+                + (cpu.splits512BitFMA ? " (512-bit FMAs run as two 256-bit halves: avx512 and avx2 share one FMA peak)" : ""),
             "C kernels run:     \(path) (\(chosen))",
             "GEMM blocking:     MC \(blocking.mc), KC \(blocking.kc), NC \(blocking.nc), tile \(tile.rows)×\(tile.columns) (\(source.rawValue))",
             "tuning file:       \(BlockingWisdom.defaultPath)",
