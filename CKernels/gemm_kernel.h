@@ -128,9 +128,31 @@ DK_INLINE int panel_rows(int left, int kc) {
 
 /* Packs an mc x kc block of op(A) into row panels of panel_rows() rows: panel-major, then k,
  * then row, so the panel starting at row ir begins at dst + ir * kc. Used for a large transposed
- * A only; row-major A is always read in place. */
+ * A, and for row-major A whose rows share L1 sets (see matmul.c); other row-major A is read in
+ * place. */
 DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs, ptrdiff_t cs,
                       int mc, int kc) {
+    if (rs == 1 && cs - mc < 16) {
+        /* Column-major op(A) (a transposed A) whose block spans its whole columns: each step of k is
+         * a run of mc contiguous floats, and the runs follow each other. Copying run after run, each
+         * scattered to its panels, reads A as one stream the hardware prefetcher follows; panel after
+         * panel would walk the block mc/MR times, one line every cs floats, a miss at a time. Where
+         * the runs leave gaps (another thread's rows, or another row block's), the prefetcher fetches
+         * the gaps too, and the panel-by-panel walk is faster (BENCHMARKS.md, twenty-third session). */
+        for (int p = 0; p < kc; p++) {
+            const float *src = a + p * cs;
+            for (int ir = 0; ir < mc;) {
+                int mr = panel_rows(mc - ir, kc);
+                float *panel = dst + ir * kc + p * mr;
+                if (mr == MR)
+                    for (int i = 0; i < MR; i++) panel[i] = src[ir + i];
+                else
+                    for (int i = 0; i < mr; i++) panel[i] = src[ir + i];
+                ir += mr;
+            }
+        }
+        return;
+    }
     for (int ir = 0; ir < mc;) {
         int mr = panel_rows(mc - ir, kc);
         const float *src = a + ir * rs;

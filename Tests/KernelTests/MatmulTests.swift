@@ -122,6 +122,10 @@ enum GemmCases {
         GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
         GemmCase(m: 151, k: 300, n: 33, transA: true, alpha: 1, beta: 1, padA: 400),
         GemmCase(m: 17, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan), // 12+5 = 9+8
+        // Each k step's run of A spans the column but for 3 floats: packed run by run, not panel by panel
+        // (where one thread's rows take all of M: always for M = 9, a single row of tiles).
+        GemmCase(m: 151, k: 1000, n: 33, transA: true, alpha: 1, beta: 1, padA: 3),
+        GemmCase(m: 9, k: 11000, n: 40, transA: true, alpha: -1, beta: 0, padA: 3, cFill: .nan),
         // Row-major A with rows 4 KB apart: the AVX-512 path packs it too (its 12 rows would share L1 sets).
         GemmCase(m: 31, k: 1000, n: 40, alpha: 1, beta: 0, padA: 24, cFill: .nan),
         GemmCase(m: 14, k: 2048, n: 33, alpha: 0.5, beta: 1),
