@@ -144,6 +144,7 @@ DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs
             for (int ir = 0; ir < mc;) {
                 int mr = panel_rows(mc - ir, kc);
                 float *panel = dst + ir * kc + p * mr;
+                /* A full panel's copy has a constant length, so it compiles to a few vector moves. */
                 if (mr == MR)
                     for (int i = 0; i < MR; i++) panel[i] = src[ir + i];
                 else
