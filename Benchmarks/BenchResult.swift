@@ -21,6 +21,10 @@ struct BenchResult: Codable {
     /// whether it exceeded the best one before the run by `Ceilings.apartFactor` (the threads ran far apart).
     var roundTripNs: Double?
     var threadsApart: Bool?
+    /// With two threads or more on a FLOP-counted case: whether the FMA peak probed in its rounds (the
+    /// one its Ceil divides by) fell below `Ceilings.sharedCoresFraction` of the best before the run. Its
+    /// threads then had fewer cores' FMA units than threads, and a Ceil near the 1-thread row's hides that.
+    var coresShared: Bool?
 
     init(benchCase: BenchCase, backend: String, threads: Int, seconds: Summary, ceiling: Ceiling) {
         caseName = benchCase.name

@@ -42,6 +42,12 @@ enum Ceilings {
     /// run by this factor (tens of ns against hundreds on the machines measured).
     static let apartFactor = 2.0
 
+    /// A case's threads count as sharing cores when the median FMA peak probed in its rounds is below
+    /// this share of the best before the run: less than threads − ½ cores' worth. A virtual machine's two
+    /// CPUs were seen to run, for minutes, at one core's peak (on one core's two hardware threads, or with
+    /// one held by the host): 2-thread samples then took the 1-thread time (BENCHMARKS.md).
+    static func sharedCoresFraction(threads: Int) -> Double { (Double(threads) - 0.5) / Double(threads) }
+
     /// One FMA-peak sample on the code path in use, taken between a case's samples. The machine's clock
     /// moves with what its neighbours do, within minutes, so a FLOP-counted case is compared
     /// with the median of the peaks sampled in its own rounds, not with the best peak seen before the run.

@@ -76,6 +76,7 @@ public enum Harness {
         let loadAfter = loadAverage()
         warnIfBusy(loadAfter, when: "during the run", own: Double(allThreads), print: print)
         if let line = Report.threadsApartSummary(results) { print(line) }
+        if let line = Report.coresSharedSummary(results) { print(line) }
         let record = RunRecord(date: ISO8601DateFormatter().string(from: started), quick: options.quick, filter: options.filter,
                                cpu: cpu, instructionSet: CKernelSet.instructionSet, threadCounts: threadCounts,
                                backends: all.map(\.name), unavailable: unavailable, ceilings: ceilings,
@@ -135,6 +136,10 @@ public enum Harness {
                 if let roundTrip, let best = ceilings[t].roundTripNs {
                     result.roundTripNs = roundTrip
                     result.threadsApart = roundTrip > Ceilings.apartFactor * best
+                }
+                if threadCounts[t] > 1 && !peaks[t].isEmpty {
+                    result.coresShared = caseCeiling.peakGFLOPs
+                        < Ceilings.sharedCoresFraction(threads: threadCounts[t]) * ceilings[t].peakGFLOPs
                 }
                 return result
             }

@@ -31,6 +31,8 @@ enum Report {
         OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names) only replace matmul: matmul and training rows only.
         ‡ threads apart: in this case's rounds the two threads took over \(String(format: "%g", Ceilings.apartFactor))× the best round trip above to
         pass a cache line back and forth (a VM's CPUs moved to different L3s): its multi-thread times are not comparable.
+        † cores shared: the FMA peak probed in this case's rounds (its Ceil's divisor) was under threads − ½ cores' worth
+        of the best above (a VM's CPUs on one core, or one held by its host): its multi-thread times are not comparable.
         """
 
     /// The rows of one case at one thread count; the case name is printed once.
@@ -43,16 +45,32 @@ enum Report {
                   speed(result.speedVsC), speed(result.speedVsOpenBLAS)])
                 + (i == 0 && result.threadsApart == true
                     ? String(format: "  ‡ threads apart (round trip %.0f ns)", result.roundTripNs ?? 0) : "")
+                + (i == 0 && result.coresShared == true
+                    ? String(format: "  † cores shared (FMA peak %.1f GFLOP/s)", result.peakGFLOPs ?? 0) : "")
         }
     }
 
     /// How many multi-thread cases ran with their threads far apart, or nil when none did.
     static func threadsApartSummary(_ results: [BenchResult]) -> String? {
-        let measured = Set(results.filter { $0.threadsApart != nil }.map { "\($0.caseName) \($0.threads)" })
-        let apart = Set(results.filter { $0.threadsApart == true }.map { "\($0.caseName) \($0.threads)" })
-        guard !apart.isEmpty else { return nil }
-        return "!! THREADS APART in \(apart.count) of \(measured.count) multi-thread cases (‡): compare those cases' "
-            + "multi-thread figures only within the same run and case, or measure them again."
+        flaggedCases(results, \.threadsApart).map { apart, measured in
+            "!! THREADS APART in \(apart) of \(measured) multi-thread cases (‡): compare those cases' "
+                + "multi-thread figures only within the same run and case, or measure them again."
+        }
+    }
+
+    /// How many multi-thread cases ran with fewer cores' FMA units than threads, or nil when none did.
+    static func coresSharedSummary(_ results: [BenchResult]) -> String? {
+        flaggedCases(results, \.coresShared).map { shared, measured in
+            "!! CORES SHARED in \(shared) of \(measured) FLOP-counted multi-thread cases (†): their "
+                + "threads got fewer cores' worth of FMA throughput than there were threads; measure them again."
+        }
+    }
+
+    /// Cases (at a thread count) with `flag` set, and those where it was measured; nil when none has it set.
+    private static func flaggedCases(_ results: [BenchResult], _ flag: KeyPath<BenchResult, Bool?>) -> (Int, Int)? {
+        let measured = Set(results.filter { $0[keyPath: flag] != nil }.map { "\($0.caseName) \($0.threads)" })
+        let flagged = Set(results.filter { $0[keyPath: flag] == true }.map { "\($0.caseName) \($0.threads)" })
+        return flagged.isEmpty ? nil : (flagged.count, measured.count)
     }
 
     static func rate(_ result: BenchResult) -> String {
