@@ -27,7 +27,7 @@ public enum Harness {
         try CKernelSetup.apply()
         var backends: [Backend] = [], unavailable: [String] = []
         for name in Backends.names {
-            do { backends.append(try Backends.named(name)) } catch {
+            do { backends += name == "blas" ? try Backends.blasYardsticks() : [try Backends.named(name)] } catch {
                 unavailable.append("\(name): \(error)")
                 print("!! backend \(name) is unavailable, its rows are skipped: \(error)")
             }
@@ -40,6 +40,7 @@ public enum Harness {
         print("Dendrite benchmarks: \(cpu), backends \(all.map(\.name).joined(separator: ", ")) (c: the \(CodePath.inUse) path), "
             + "threads \(threadCounts.map(String.init).joined(separator: " and ")), \(options.quick ? "quick" : "full") run, \(cases.count) cases")
         MachineSummary.lines().forEach(print)
+        for backend in backends where backend.name.hasPrefix("blas") { print("\(backend.name): \(backend.instructionSet)") }
         let loadBefore = loadAverage()
         warnIfBusy(loadBefore, when: "before the run", own: 0, print: print)
         let ceilings = Ceilings.measure(threadCounts: threadCounts, quick: options.quick)
@@ -49,7 +50,7 @@ public enum Harness {
 
         var results: [BenchResult] = []
         for benchCase in cases {
-            let participants = all.filter { benchCase.includesOpenBLAS || !["openblas", "blas"].contains($0.name) }
+            let participants = all.filter { benchCase.includesOpenBLAS || !Backends.isYardstick($0.name) }
             let makeRunner = try benchCase.prepare()
             let runners = try participants.map { $0.onPath(try makeRunner($0.backend)) }
             let rowsByThreads = measure(benchCase, participants, runners, threadCounts: threadCounts, plan: plan,

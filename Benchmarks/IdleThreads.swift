@@ -34,7 +34,7 @@ enum IdleThreads {
 
     static func sleep(after backend: String) {
         if backend == "openblas" { _ = stopOpenBLAS?() }
-        if backend == "blas" && Threads.count > 1 { usleep(useconds_t(cblasSpinSeconds * 1e6)) }
+        if backend != "openblas" && Backends.isYardstick(backend) && Threads.count > 1 { usleep(useconds_t(cblasSpinSeconds * 1e6)) }
         _ = pauseOpenMP?(2)
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 /// bar per backend, on a log scale centred on 1 so "4× slower" and "4× faster" look equally long.
 enum RatioChart {
     static let colors = ["c": "#4c78a8", "swift": "#f58518", "openblas": "#54a24b", "blas": "#e45756",
-                         "c-avx2": "#9ecae9", "c-avx512": "#2f4b7c", "c-portable": "#bab0ac"]
+                         "c-avx2": "#9ecae9", "c-avx512": "#2f4b7c", "c-portable": "#bab0ac",
+                         "blas1": "#e45756", "blas2": "#b279a2", "blas3": "#9d755d", "blas4": "#ff9da6"]
     static let labelWidth = 400.0, plotWidth = 520.0, barHeight = 9.0, rowGap = 8.0, top = 60.0
     /// The axis spans 1/32× to 32×; longer bars are clipped and carry their value.
     static let maxLog2 = 5.0
@@ -26,7 +27,8 @@ enum RatioChart {
             "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
             "<text x=\"10\" y=\"18\" font-size=\"14\">Speed relative to the C backend (C time ÷ backend time; right of 1× is faster)</text>",
         ]
-        let names = ["c", "swift", "openblas", "blas", "c-avx512", "c-avx2", "c-portable"].filter { name in results.contains { $0.backend == name } }
+        let names = ["c", "swift", "openblas", "blas", "blas1", "blas2", "blas3", "blas4", "c-avx512", "c-avx2", "c-portable"]
+            .filter { name in results.contains { $0.backend == name } }
         for (i, name) in names.enumerated() {
             let lx = 10 + Double(i) * 90
             out.append("<rect x=\"\(lx)\" y=\"28\" width=\"12\" height=\"10\" fill=\"\(colors[name]!)\"/><text x=\"\(lx + 16)\" y=\"37\">\(name)</text>")

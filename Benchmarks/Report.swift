@@ -28,7 +28,8 @@ enum Report {
         GB/s ÷ DRAM copy bandwidth above for the other kernels (cases that fit in cache can exceed 100%).
         vs C: C backend time ÷ this time (>1 is faster than C); vs BLAS: the same against OpenBLAS.
         c is the C backend on the code path in use; c-avx2, c-portable the same kernels forced onto another path.
-        OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names) only replace matmul: matmul and training rows only.
+        OpenBLAS (and blas, the CBLAS library DENDRITE_BLAS names; blas1, blas2, … when it lists several, separated by ':')
+        only replace matmul: matmul and training rows only.
         ‡ threads apart: in this case's rounds the two threads took over \(String(format: "%g", Ceilings.apartFactor))× the best round trip above to
         pass a cache line back and forth (a VM's CPUs moved to different L3s): its multi-thread times are not comparable.
         † cores shared: the FMA peak probed in this case's rounds (its Ceil's divisor) was under threads − ½ cores' worth

@@ -27,6 +27,21 @@ public enum Backends {
         }
     }
 
+    /// The `blas` backend once per library `DENDRITE_BLAS` lists, for the harness: named "blas" when it
+    /// lists one, "blas1", "blas2", … in its order when it lists several.
+    public static func blasYardsticks() throws -> [Backend] {
+        try CKernelSetup.apply()
+        let libraries = try CBLASGEMM.allFromEnvironment()
+        return libraries.enumerated().map { i, library in
+            Backend(name: libraries.count == 1 ? "blas" : "blas\(i + 1)", gemm: library, base: c)
+        }
+    }
+
+    /// Whether `name` is a backend whose products are a CBLAS library's: openblas, blas, blas1, ….
+    public static func isYardstick(_ name: String) -> Bool {
+        name == "openblas" || name == "blas" || (name.hasPrefix("blas") && Int(name.dropFirst(4)) != nil)
+    }
+
     /// The C kernels for every concern.
     public static let c = Backend(name: "c", kernels: CKernelSet(), instructionSet: CKernelSet.instructionSet)
 

@@ -9,7 +9,8 @@ import Darwin
 /// (`libopenblas0`); the `blas` backend is any CBLAS library named by `DENDRITE_BLAS` (a path),
 /// with its symbols' prefix in `DENDRITE_BLAS_PREFIX` (PyPI's `scipy-openblas32` uses `scipy_`;
 /// when unset, none and then `scipy_` are tried). Either pairs it with the C kernels for everything
-/// else, and its dense layers run the library's product then the C epilogue.
+/// else, and its dense layers run the library's product then the C epilogue. `DENDRITE_BLAS` may list
+/// several paths, separated by `:`, for the harness to race side by side.
 public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
     private typealias SgemmFunction = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -27,14 +28,28 @@ public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
                       missing: "OpenBLAS not found (tried \(openBLASNames.joined(separator: ", "))); install it with: apt-get install libopenblas0")
     }
 
-    /// The library `DENDRITE_BLAS` names, loaded once per process.
-    public static func fromEnvironment() throws -> CBLASGEMM { try environmentLoaded.get() }
+    /// The library `DENDRITE_BLAS` names, loaded once per process; an error when it lists several.
+    public static func fromEnvironment() throws -> CBLASGEMM {
+        let libraries = try allFromEnvironment()
+        guard libraries.count == 1 else {
+            throw DendriteError.invalidArgument("\(libraryVariable) lists \(libraries.count) CBLAS libraries "
+                + "(\(libraries.map(\.library).joined(separator: ", "))); the blas backend uses one: name one "
+                + "(dendrite bench races every library listed)")
+        }
+        return libraries[0]
+    }
+
+    /// Every library `DENDRITE_BLAS` lists (paths separated by `:`), in its order, loaded once per process.
+    public static func allFromEnvironment() throws -> [CBLASGEMM] { try environmentLoaded.get() }
     private static let environmentLoaded = Result {
-        guard let path = getenv(libraryVariable).map({ String(cString: $0) }), !path.isEmpty else {
+        let paths = getenv(libraryVariable).map { String(cString: $0).split(separator: ":").map(String.init) } ?? []
+        guard !paths.isEmpty else {
             throw DendriteError.unavailable("the blas backend needs \(libraryVariable)=/path/to/libX.so (a CBLAS library)")
         }
         let prefixes = getenv(prefixVariable).map { [String(cString: $0)] } ?? ["", "scipy_"]
-        return try CBLASGEMM(candidates: [path], prefixes: prefixes, missing: "\(libraryVariable)=\(path): \(String(cString: dlerror()))")
+        return try paths.map { path in
+            try CBLASGEMM(candidates: [path], prefixes: prefixes, missing: "\(libraryVariable)=\(path): \(String(cString: dlerror()))")
+        }
     }
 
     /// The library's file and the prefix of its symbols, for reports.
