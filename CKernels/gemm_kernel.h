@@ -31,6 +31,8 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define BORROW_MIN_KC 32
 /* Shortest K block whose tiles prefetch their part of C (see micro_kernel). */
 #define PREFETCH_C_MIN_KC 64
+/* Rows of op(B) ahead that a tile packing B asks for (see micro_kernel's PACK_B). */
+#define B_PREFETCH_ROWS 16
 /* Smallest block of transposed B packed a panel at a time (see GEMM_RECT). */
 #define PANEL_AT_A_TIME_MIN_BYTES ((size_t)512 * 1024)
 
@@ -70,12 +72,10 @@ DK_INLINE void epilogue_vector(vec *v, const tile_epilogue *ep, int column, cons
     *v = x;
 }
 
-/* Transposes the 8x8 block src[j*cs + p] (j, p < 8) into dst[p*NR + j]: eight row loads, three
- * rounds of shuffles, eight row stores, instead of 64 scattered element copies. */
-DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restrict src, ptrdiff_t cs) {
-    v8 r[8], t[8], u[8];
-    for (int j = 0; j < 8; j++) r[j] = LOAD8(src + j * cs);
-    /* Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves. */
+/* out[p][j] = r[j][p] for j, p < 8: interleave pairs of rows, then pairs of pairs, then swap
+ * 128-bit halves (three rounds of shuffles). */
+DK_INLINE void transpose8x8(const v8 r[8], v8 out[8]) {
+    v8 t[8], u[8];
     for (int j = 0; j < 8; j += 2) {
         t[j] = __builtin_shufflevector(r[j], r[j + 1], 0, 8, 1, 9, 4, 12, 5, 13);
         t[j + 1] = __builtin_shufflevector(r[j], r[j + 1], 2, 10, 3, 11, 6, 14, 7, 15);
@@ -87,9 +87,29 @@ DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restric
                 __builtin_shufflevector(t[j + h], t[j + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
     for (int h = 0; h < 4; h++) {
-        STORE8(dst + h * NR, __builtin_shufflevector(u[h], u[h + 4], 0, 1, 2, 3, 8, 9, 10, 11));
-        STORE8(dst + (h + 4) * NR, __builtin_shufflevector(u[h], u[h + 4], 4, 5, 6, 7, 12, 13, 14, 15));
+        out[h] = __builtin_shufflevector(u[h], u[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        out[h + 4] = __builtin_shufflevector(u[h], u[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
+}
+
+/* Transposes the 8x8 block src[j*cs + p] (j, p < 8) into dst[p*NR + j]: eight row loads, the
+ * register transpose, eight row stores, instead of 64 scattered element copies. */
+DK_INLINE void transpose8x8_into_panel(float *restrict dst, const float *restrict src, ptrdiff_t cs) {
+    v8 r[8], out[8];
+    for (int j = 0; j < 8; j++) r[j] = LOAD8(src + j * cs);
+    transpose8x8(r, out);
+    for (int p = 0; p < 8; p++) STORE8(dst + p * NR, out[p]);
+}
+
+/* Copies rows i < ROWS (a constant from 1 to 8) of src, elements p < 8, into dst[p*ld + i]: a row
+ * load each (the rows past ROWS are zeros, never read), the register transpose, and ROWS floats
+ * stored per p. */
+DK_INLINE void transpose_rows_into_panel(float *restrict dst, ptrdiff_t ld, const float *restrict src,
+                                         ptrdiff_t rs, const int ROWS) {
+    v8 r[8], out[8];
+    for (int j = 0; j < 8; j++) r[j] = j < ROWS ? LOAD8(src + j * rs) : (v8){0};
+    transpose8x8(r, out);
+    for (int p = 0; p < 8; p++) __builtin_memcpy(dst + p * ld, &out[p], ROWS * sizeof(float));
 }
 
 /* Transposes rows j < 8 of src, elements p < 4, into dst[p*NR + j]: eight 4-float loads paired
@@ -161,6 +181,19 @@ DK_INLINE void pack_a(float *restrict dst, const float *restrict a, ptrdiff_t rs
         if (mr == MR && rs == 1) {
             for (int p = 0; p < kc; p++)
                 for (int i = 0; i < MR; i++) panel[p * MR + i] = src[p * cs + i];
+        } else if (mr == MR && cs == 1) {
+            /* Row-major A: 8 k steps of up to 8 rows at a time through the register transpose, where
+             * copying element by element kept the tiles waiting on the pack (NN 512²). */
+            int kc8 = kc / 8 * 8;
+            for (int p = 0; p < kc8; p += 8)
+                for (int i = 0; i < MR; i += 8) {
+                    if (MR - i >= 8)
+                        transpose_rows_into_panel(panel + p * MR + i, MR, src + i * rs + p, rs, 8);
+                    else
+                        transpose_rows_into_panel(panel + p * MR + i, MR, src + i * rs + p, rs, MR % 8);
+                }
+            for (int p = kc8; p < kc; p++)
+                for (int i = 0; i < MR; i++) panel[p * MR + i] = src[i * rs + p];
         } else {
             for (int p = 0; p < kc; p++)
                 for (int i = 0; i < mr; i++) panel[p * mr + i] = src[i * rs + p * cs];
@@ -294,6 +327,10 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         if (rsa != 1) __asm__("" : "+r"(r1), "+r"(r3), "+r"(r5), "+r"(r7));                           \
         vec b0 = LOADV(b), b1 = LOADV(b + VL);                                                         \
         if (PACK_B) {                                                                                  \
+            /* op(B)'s rows lie a row stride apart, in other pages once B is wide: no hardware        \
+             * prefetcher follows them, and without this the packing tile waits on each from L3. */   \
+            __builtin_prefetch(b + B_PREFETCH_ROWS * rsb);                                             \
+            __builtin_prefetch(b + B_PREFETCH_ROWS * rsb + NR - 1);                                    \
             STOREV(pack, b0);                                                                          \
             STOREV(pack + VL, b1);                                                                     \
             pack += NR;                                                                                \
@@ -335,7 +372,14 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         _Pragma("clang loop vectorize(disable) unroll(disable)") for (int pp = ahead8; pp < ahead->kc; pp++)
             for (int j = 0; j < NR; j++) ahead->dst[pp * NR + j] = ahead->src[j * ahead->cs + pp];
     }
-    for (; p < kc; p++) K_STEP();
+    if (MR == 6 && rsa == 1 && !PACK_B) {
+        /* Four steps per iteration on the 6-row tile with A's rows at fixed offsets: its 12 FMAs per
+         * step leave little room for the loop's own instructions. Where rsa is a variable, the
+         * unrolled body was slower (NN 128x256x784); the 12-row tile's 24 FMAs gained nothing. */
+        _Pragma("clang loop unroll_count(4)") for (; p < kc; p++) K_STEP();
+    } else {
+        for (; p < kc; p++) K_STEP();
+    }
 #undef K_STEP
     /* Separate row loops (not one with the tests inside) keep the accumulators in registers. */
     if (TRANSPOSED_C) {

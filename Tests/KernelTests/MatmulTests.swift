@@ -115,8 +115,9 @@ enum GemmCases {
          GemmCase(m: 200, k: 517, n: 7, transA: ta, transB: tb, alpha: 1, beta: 1, padA: 3, padC: 2)]
     }
 
-    /// Transposed A too large to read in place (K·lda over C's 512 KB), so C packs it into row panels;
-    /// M ends in each kind of short panel (8 = 4+4, 9 = 5+4, 151 = 144 + 4+3), K crosses KC.
+    /// A that C packs into row panels: transposed A too large to read in place (K·lda over C's 512 KB),
+    /// and row-major A whose rows share L1 sets or that many column panels read; M ends in each kind
+    /// of short panel (8 = 4+4, 9 = 5+4, 151 = 144 + 4+3), K crosses KC.
     static let packedA: [GemmCase] = [
         GemmCase(m: 8, k: 600, n: 40, transA: true, alpha: 1, beta: 0, padA: 500, cFill: .nan),
         GemmCase(m: 9, k: 260, n: 17, transA: true, transB: true, alpha: 0.5, beta: -2, padA: 600),
@@ -129,6 +130,11 @@ enum GemmCases {
         // Row-major A with rows 4 KB apart: the AVX-512 path packs it too (its 12 rows would share L1 sets).
         GemmCase(m: 31, k: 1000, n: 40, alpha: 1, beta: 0, padA: 24, cFill: .nan),
         GemmCase(m: 14, k: 2048, n: 33, alpha: 0.5, beta: 1),
+        // Row-major A under a wide B (N from 512): packed on every path, 8 k steps of 8 rows at a time
+        // through a register transpose; K ends off 8 (45 = 5·8 + 5; 350 = two K blocks of 175 on Zen 4),
+        // M in full, borrowed and short panels.
+        GemmCase(m: 29, k: 45, n: 520, alpha: 1, beta: 0, padA: 3, cFill: .nan),
+        GemmCase(m: 26, k: 350, n: 515, transB: true, alpha: 0.5, beta: -2, padA: 5, padC: 1),
     ]
 }
 
@@ -202,7 +208,7 @@ struct MatmulTests {
         try checkGemm(backend, tc)
     }
 
-    @Test("large transposed A, packed into row panels", arguments: TestBackends.matmul, GemmCases.packedA)
+    @Test("A packed into row panels (large transposed, or row-major)", arguments: TestBackends.matmul, GemmCases.packedA)
     func packedA(backend: String, tc: GemmCase) throws {
         try checkGemm(backend, tc)
     }
