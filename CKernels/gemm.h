@@ -34,6 +34,7 @@ typedef struct {
     int mc, nc;           /* the path's row and column blocks (dk_blocking) */
     int kblocks, kc_step; /* K blocking: a function of K and KC only */
     int direct_a;         /* micro-kernel broadcasts from A in place instead of a packed copy */
+    ptrdiff_t b_prefetch; /* floats ahead of its row that a tile packing op(B) prefetches; 0: none */
     int k_inner;          /* each row block runs all K blocks before the next (see sgemm) */
     int grid_m, grid_n;   /* thread grid over C */
     int epilogue;          /* then ep's function of C (see tile_epilogue): */

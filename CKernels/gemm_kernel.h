@@ -31,8 +31,6 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), __may_alias__));
 #define BORROW_MIN_KC 32
 /* Shortest K block whose tiles prefetch their part of C (see micro_kernel). */
 #define PREFETCH_C_MIN_KC 64
-/* Rows of op(B) ahead that a tile packing B asks for (see micro_kernel's PACK_B). */
-#define B_PREFETCH_ROWS 16
 /* Smallest block of transposed B packed a panel at a time (see GEMM_RECT). */
 #define PANEL_AT_A_TIME_MIN_BYTES ((size_t)512 * 1024)
 
@@ -291,7 +289,8 @@ typedef struct {
  * a[i*rsa + p*csa]: called with (1, ROWS) on a packed panel, or with the matrix's own strides to
  * broadcast straight from A. B's row p is b + p*rsb: NR on a packed panel. With the constant
  * PACK_B set, b is op(B) itself and each row is also copied to the packed panel `pack`: the B loads
- * and stores fit beside the FMAs, so the panel is packed for free by its first tile. With the
+ * and stores fit beside the FMAs, so the panel is packed for free by its first tile; unless b_ahead
+ * is 0, the row b_ahead floats ahead is prefetched as it goes (see gemm_problem's b_prefetch). With the
  * constant PACK_AHEAD set, the tile also packs the panel of transposed B `ahead`, 8 columns by 4 k
  * steps every 32 / NR steps of its own: the shuffles and stores of those transposes go to ports the FMAs
  * leave idle, where packing all of B before the tiles costs a third of a product with a single row
@@ -299,7 +298,7 @@ typedef struct {
  * Only the first nr columns of C are written; with an epilogue `ep`, as f(value + bias), C's
  * columns starting at `column` (the tile's first one; its first row's, for a transposed C). */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
+                            const float *restrict b, ptrdiff_t rsb, float *restrict pack, ptrdiff_t b_ahead, float *c,
                             ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
                             const int PACK_AHEAD, const panel_ahead *ahead, int nr, float alpha,
                             float beta, const tile_epilogue *ep, int column) {
@@ -327,10 +326,10 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
         if (rsa != 1) __asm__("" : "+r"(r1), "+r"(r3), "+r"(r5), "+r"(r7));                           \
         vec b0 = LOADV(b), b1 = LOADV(b + VL);                                                         \
         if (PACK_B) {                                                                                  \
-            /* op(B)'s rows lie a row stride apart, in other pages once B is wide: no hardware        \
-             * prefetcher follows them, and without this the packing tile waits on each from L3. */   \
-            __builtin_prefetch(b + B_PREFETCH_ROWS * rsb);                                             \
-            __builtin_prefetch(b + B_PREFETCH_ROWS * rsb + NR - 1);                                    \
+            if (b_ahead) {                                                                             \
+                __builtin_prefetch(b + b_ahead);                                                       \
+                __builtin_prefetch(b + b_ahead + NR - 1);                                              \
+            }                                                                                          \
             STOREV(pack, b0);                                                                          \
             STOREV(pack + VL, b1);                                                                     \
             pack += NR;                                                                                \
@@ -415,7 +414,7 @@ DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrd
 
 /* micro_kernel with its row count made a constant, so each height gets its own unrolled body. */
 DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                    const float *restrict b, ptrdiff_t rsb, float *restrict pack, float *c,
+                    const float *restrict b, ptrdiff_t rsb, float *restrict pack, ptrdiff_t b_ahead, float *c,
                     ptrdiff_t ldc, const int TRANSPOSED_C, const int PACK_B, const int PACK_AHEAD,
                     const panel_ahead *ahead, int nr, float alpha, float beta, const tile_epilogue *ep,
                     int column) {
@@ -429,11 +428,11 @@ DK_INLINE void tile(int rows, int kc, const float *restrict a, ptrdiff_t rsa, pt
         if (PACK_AHEAD && (R) > AHEAD_MAX_ROWS)                                                        \
             __builtin_unreachable(); /* no such tile is compiled (block_tiles calls none) */          \
         else if (PACK_AHEAD || (rsa == 1 && !PACK_B))                                                  \
-            micro_kernel(kc, a, 1, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, PACK_AHEAD,     \
-                         ahead, nr, alpha, beta, ep, column);                                          \
+            micro_kernel(kc, a, 1, csa, b, rsb, pack, b_ahead, c, ldc, R, TRANSPOSED_C, PACK_B,        \
+                         PACK_AHEAD, ahead, nr, alpha, beta, ep, column);                              \
         else                                                                                           \
-            micro_kernel(kc, a, rsa, csa, b, rsb, pack, c, ldc, R, TRANSPOSED_C, PACK_B, 0, NULL, nr,  \
-                         alpha, beta, ep, column);                                                     \
+            micro_kernel(kc, a, rsa, csa, b, rsb, pack, b_ahead, c, ldc, R, TRANSPOSED_C, PACK_B, 0,   \
+                         NULL, nr, alpha, beta, ep, column);                                           \
     } while (0)
     switch (rows) {
 #if MR == 12
@@ -495,16 +494,16 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
             /* C's column of the tile's first element: the problem's row when transposed. */
             int column = TRANSPOSED_C ? ic + ir : jc + jr;
             if (packing && ir == 0)
-                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, ctile, g->ldc, TRANSPOSED_C, 1, 0, NULL, nr,
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, g->b_prefetch, ctile, g->ldc, TRANSPOSED_C, 1, 0, NULL, nr,
                      g->alpha, beta, ep, column);
             else if (in_place)
-                tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, 0, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
                      g->alpha, beta, ep, column);
             else if (TRANSPOSED_C && AHEAD_MAX_ROWS > 0 && next.src && ir == 0)
-                tile(mr, kc, at, 1, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 1, &next, nr,
+                tile(mr, kc, at, 1, cs, panel, NR, NULL, 0, ctile, g->ldc, TRANSPOSED_C, 0, 1, &next, nr,
                      g->alpha, beta, ep, column);
             else
-                tile(mr, kc, at, rs, cs, panel, NR, NULL, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
+                tile(mr, kc, at, rs, cs, panel, NR, NULL, 0, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
                      g->alpha, beta, ep, column);
             ir += mr;
         }
