@@ -16,6 +16,7 @@ public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
         UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
     private typealias SetThreadsFunction = @convention(c) (Int32) -> Void
+    private typealias CoreNameFunction = @convention(c) () -> UnsafePointer<CChar>?
 
     /// Where Debian's OpenBLAS is looked for, first match wins.
     public static let openBLASNames = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"]
@@ -54,7 +55,14 @@ public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
 
     /// The library's file and the prefix of its symbols, for reports.
     public let library: String, prefix: String
-    public var instructionSet: String { prefix.isEmpty ? library : "\(library) (\(prefix)cblas_sgemm)" }
+    /// The kernels OpenBLAS chose for this CPU (its `openblas_get_corename`, e.g. "Cooperlake" or "Zen";
+    /// `OPENBLAS_CORETYPE` overrides the choice), nil for other libraries. Reported because the same
+    /// library races our AVX-512 path with AVX-512 kernels on one CPU and with AVX2 ones on another.
+    public let kernels: String?
+    public var instructionSet: String {
+        let notes = (prefix.isEmpty ? [] : ["\(prefix)cblas_sgemm"]) + (kernels.map { ["\($0) kernels"] } ?? [])
+        return notes.isEmpty ? library : "\(library) (\(notes.joined(separator: ", ")))"
+    }
     private let cblasSgemm: SgemmFunction
 
     private init(candidates: [String], prefixes: [String], missing: @autoclosure () -> String) throws {
@@ -68,6 +76,9 @@ public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
         library = name
         self.prefix = prefix
         cblasSgemm = unsafeBitCast(symbol, to: SgemmFunction.self)
+        kernels = dlsym(handle, prefix + "openblas_get_corename")
+            .map { unsafeBitCast($0, to: CoreNameFunction.self)() }
+            .flatMap { $0.map { String(cString: $0) } }
         // OpenBLAS and BLIS each have their own thread count; other libraries keep theirs.
         let setters = [prefix + "openblas_set_num_threads", "bli_thread_set_num_threads"]
         if let setThreads = setters.lazy.compactMap({ dlsym(handle, $0) }).first.map({ unsafeBitCast($0, to: SetThreadsFunction.self) }) {
