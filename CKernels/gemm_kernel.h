@@ -298,10 +298,10 @@ typedef struct {
  * Only the first nr columns of C are written; with an epilogue `ep`, as f(value + bias), C's
  * columns starting at `column` (the tile's first one; its first row's, for a transposed C). */
 DK_INLINE void micro_kernel(int kc, const float *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
-                            const float *restrict b, ptrdiff_t rsb, float *restrict pack, ptrdiff_t b_ahead, float *c,
-                            ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C, const int PACK_B,
-                            const int PACK_AHEAD, const panel_ahead *ahead, int nr, float alpha,
-                            float beta, const tile_epilogue *ep, int column) {
+                            const float *restrict b, ptrdiff_t rsb, float *restrict pack, ptrdiff_t b_ahead,
+                            float *c, ptrdiff_t ldc, const int ROWS, const int TRANSPOSED_C,
+                            const int PACK_B, const int PACK_AHEAD, const panel_ahead *ahead, int nr,
+                            float alpha, float beta, const tile_epilogue *ep, int column) {
     /* Every loop over the tile's rows is unrolled: an accumulator indexed by a variable, or whose
      * address is taken, lives in memory (zeroed by a memset and reloaded before the k loop). */
 #define EACH_ROW _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++)
@@ -494,8 +494,8 @@ DK_INLINE void block_tiles(const gemm_problem *g, int ic, int mc, int jc, int nc
             /* C's column of the tile's first element: the problem's row when transposed. */
             int column = TRANSPOSED_C ? ic + ir : jc + jr;
             if (packing && ir == 0)
-                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, g->b_prefetch, ctile, g->ldc, TRANSPOSED_C, 1, 0, NULL, nr,
-                     g->alpha, beta, ep, column);
+                tile(mr, kc, at, rs, cs, bsrc, g->rsb, panel, g->b_prefetch, ctile, g->ldc, TRANSPOSED_C, 1, 0,
+                     NULL, nr, g->alpha, beta, ep, column);
             else if (in_place)
                 tile(mr, kc, at, rs, cs, bsrc, g->rsb, NULL, 0, ctile, g->ldc, TRANSPOSED_C, 0, 0, NULL, nr,
                      g->alpha, beta, ep, column);

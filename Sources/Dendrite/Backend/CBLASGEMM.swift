@@ -56,8 +56,8 @@ public final class CBLASGEMM: GEMMKernels, @unchecked Sendable {
     /// The library's file and the prefix of its symbols, for reports.
     public let library: String, prefix: String
     /// The kernels OpenBLAS chose for this CPU (its `openblas_get_corename`, e.g. "Cooperlake" or "Zen";
-    /// `OPENBLAS_CORETYPE` overrides the choice), nil for other libraries. Reported because the same
-    /// library races our AVX-512 path with AVX-512 kernels on one CPU and with AVX2 ones on another.
+    /// `OPENBLAS_CORETYPE` overrides the choice), nil for other libraries. Reported because one library
+    /// runs AVX-512 kernels on one CPU and AVX2 ones on another, and that decides what a race compares.
     public let kernels: String?
     public var instructionSet: String {
         let notes = (prefix.isEmpty ? [] : ["\(prefix)cblas_sgemm"]) + (kernels.map { ["\($0) kernels"] } ?? [])
