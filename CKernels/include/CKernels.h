@@ -335,7 +335,8 @@ double dk_probe_fma_gflops(dk_isa isa, int threads, double seconds);
 /// (the one exception to "no allocation"); returns -1 when they cannot be allocated.
 double dk_probe_copy_gbps(int threads, size_t bytes, int repeats);
 /// Nanoseconds two threads of the kernels' pool take to pass a cache line there and back (a shared
-/// counter each sets when it sees the other's value), over `round_trips` round trips: tens of ns on
+/// counter each sets when it sees the other's value), over `round_trips` round trips timed after a
+/// few untimed ones (which let a just-created worker arrive and settle on its CPU): tens of ns on
 /// cores sharing a cache, several times that across chips, and a time slice when both threads share
 /// one CPU (the probe then gives up after 0.1 s). 0 when there are not two threads (no OpenMP).
 double dk_probe_core_round_trip_ns(int round_trips);
