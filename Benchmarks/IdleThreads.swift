@@ -41,7 +41,7 @@ enum IdleThreads {
     /// Waits with every thread of the next samples busy, not asleep. A virtual machine's CPU left idle
     /// for the wait was seen to be shared with some other load for the next hundreds of milliseconds: a
     /// 2-thread GEMM's second thread then started 50-300 us late in one call of ten, and those samples
-    /// ran 10-20 % slow (BENCHMARKS.md). The backend measured after a CBLAS yardstick, always the same one
+    /// ran 10-25 % slow (BENCHMARKS.md). The backend measured after a CBLAS yardstick, always the same one
     /// in a round's fixed order, paid for that wait; busy, the next sample runs as one after no wait.
     private static func keepCoresBusy(seconds: Double) {
         _ = CodePath.inUse.probePeakGFLOPs(threads: Threads.count, seconds: seconds)
